@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both install what they need.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench system-deps browser-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+system-deps:
+	bash scripts/system-deps.sh
+
+browser-deps:
+	bash scripts/system-deps.sh --browser
+
+## make demo: execute notebooks/quickstart.ipynb on the embedded local server, write build/quickstart.html
+demo: system-deps $(STAMP)
+	$(PY) scripts/demo.py
+
+## make test: the whole suite (unit, real server, real Manim, real kernel, real browser)
+test: browser-deps $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+## make bench: every benchmark, each printing its own table
+bench: system-deps $(STAMP)
+	for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,55 @@
+"""kodisc-jupyter: Manim videos from a notebook, through Kodisc or a local Kodisc-compatible server.
+
+Public names are loaded lazily so that `%load_ext kodisc_jupyter` stays cheap: httpx,
+ipywidgets and the server are imported only when first used.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Kodisc": "kodisc_jupyter.client",
+    "AsyncKodisc": "kodisc_jupyter.client",
+    "Job": "kodisc_jupyter.client",
+    "RenderResult": "kodisc_jupyter.client",
+    "Account": "kodisc_jupyter.client",
+    "Credits": "kodisc_jupyter.client",
+    "render": "kodisc_jupyter.jupyter.result",
+    "Rendered": "kodisc_jupyter.jupyter.result",
+    "Panel": "kodisc_jupyter.jupyter.panel",
+    "start_local_server": "kodisc_jupyter.server",
+}
+
+__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
+
+if TYPE_CHECKING:
+    from .client import Account, AsyncKodisc, Credits, Job, Kodisc, RenderResult
+    from .jupyter.panel import Panel
+    from .jupyter.result import Rendered, render
+    from .server import start_local_server
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kodisc_jupyter' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext kodisc_jupyter`: register the magics (idempotent)."""
+    from .jupyter.magic import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext kodisc_jupyter`: remove the magics and stop background work."""
+    from .jupyter.magic import unload_ipython_extension as unload
+
+    unload(ipython)
