@@ -1,0 +1,160 @@
+"""Every exception kodisc-jupyter raises, as one tree.
+
+    KodiscError
+    ├── APIError                  Kodisc answered with an error status (.status_code, .code, .message)
+    │   ├── BadRequestError       400: a field is invalid; fix it, retrying unchanged fails again
+    │   ├── AuthenticationError   401 (or no key at all): set a valid key
+    │   ├── InsufficientCreditsError  402: no job was created; top up or wait for the monthly reset
+    │   ├── NotFoundError         404: no such job for this key
+    │   ├── RateLimitError        429 after the retries ran out
+    │   └── ServerError           5xx after the retries ran out
+    ├── APIConnectionError        no usable answer (refused, timed out, dropped); for a POST, a job may exist
+    ├── APIResponseError          a 2xx body that breaks the contract (.field names what is wrong)
+    ├── ValidationError           (also a ValueError) a bad argument, caught before any request (.field)
+    ├── RenderFailedError         the job ended `failed` (.job)
+    ├── WaitTimeoutError          (also a TimeoutError) wait() ran out of time (.job: the last Job seen)
+    └── WebhookVerificationError  a webhook delivery failed verification (.reason)
+
+Each message is one line that says what to do next, and never contains an API key.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._redact import redact
+
+if TYPE_CHECKING:
+    from ._models import Job
+
+SET_KEY_HINT = "set KODISC_API_KEY, run %kodisc_login in a notebook, or pass Kodisc(api_key=...)"
+CHECK_JOBS_HINT = "check `%kodisc_jobs` (or `kodisc jobs`) before submitting again"
+
+
+def _one_line(text: str) -> str:
+    return redact(" ".join(str(text).split()))
+
+
+class KodiscError(Exception):
+    """Base of every kodisc-jupyter error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_one_line(message))
+
+
+class APIError(KodiscError):
+    """Kodisc answered with an error status. `code` is the body's `error`, `message` its `message`."""
+
+    def __init__(self, text: str, *, status_code: int | None = None, code: str | None = None,
+                 message: str | None = None) -> None:
+        super().__init__(text)
+        self.status_code = status_code
+        self.code = code
+        self.message = _one_line(message) if message else None
+
+
+class BadRequestError(APIError):
+    """400: the request broke a rule; the message names the field."""
+
+
+class AuthenticationError(APIError):
+    """401, or no key configured at all."""
+
+
+class InsufficientCreditsError(APIError):
+    """402: the balance is below the minimum reserve and no job was created."""
+
+
+class NotFoundError(APIError):
+    """404: the job id is unknown or belongs to another user."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests, still refused after the retries."""
+
+
+class ServerError(APIError):
+    """5xx: a Kodisc-side failure that outlasted the retries."""
+
+
+class APIConnectionError(KodiscError):
+    """No usable HTTP answer: connection refused, timeout, or a connection dropped mid-request."""
+
+
+class APIResponseError(KodiscError):
+    """A successful answer whose body breaks the contract; `field` names the offending field."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ValidationError(KodiscError, ValueError):
+    """A bad argument caught before any request is sent; `field` is the contract's field name."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RenderFailedError(KodiscError):
+    """The job finished with status `failed`; `job` carries its `error`."""
+
+    def __init__(self, job: Job) -> None:
+        reason = job.error or "no reason given"
+        super().__init__(f"Render {job.job_id} failed: {reason} -- fix the scene and render again.")
+        self.job = job
+
+
+class WaitTimeoutError(KodiscError, TimeoutError):
+    """wait() gave up; the job may still finish. `job` is the last state seen."""
+
+    def __init__(self, job: Job, timeout: float) -> None:
+        super().__init__(
+            f"Job {job.job_id} is still {job.status} after {timeout:g} s; call wait() again to keep "
+            f"waiting, or %kodisc_resume {job.job_id} later.")
+        self.job = job
+        self.timeout = timeout
+
+
+class WebhookVerificationError(KodiscError):
+    """A webhook delivery failed verification; `reason` is a short stable string."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError, 401: AuthenticationError, 402: InsufficientCreditsError,
+    404: NotFoundError, 429: RateLimitError,
+}
+
+
+def missing_key_error() -> AuthenticationError:
+    return AuthenticationError(f"No Kodisc API key: {SET_KEY_HINT}.")
+
+
+def api_error_for(status_code: int, body: Any, *, resource: str = "") -> APIError:
+    """The APIError subclass and one-line message for an error response (classified by status)."""
+    code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+    server_message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
+    detail = server_message or code or "no details"
+    label = f"{status_code} {code}" if code and code != detail else str(status_code)
+    if status_code == 400:
+        text = f"Kodisc rejected the request ({label}): {detail} -- fix that and try again; retrying unchanged fails again."
+    elif status_code == 401:
+        text = f"Kodisc rejected the API key ({label}): {detail} -- {SET_KEY_HINT} with a valid key."
+    elif status_code == 402:
+        text = (f"Not enough Kodisc credits to start a render ({label}): {detail} -- no job was created; top up "
+                "your credits or wait for the monthly free-credit reset (see %kodisc_credits).")
+    elif status_code == 404:
+        text = (f"Kodisc has no {resource or 'such resource'} for this key ({label}): {detail} -- check the id "
+                "(past jobs: %kodisc_jobs) and that you use the key that created it.")
+    elif status_code == 429:
+        text = f"Kodisc is rate limiting this key ({label}): {detail} -- wait a minute and try again."
+    elif status_code >= 500:
+        text = f"Kodisc had a server error ({label}): {detail} -- try again in a few minutes."
+    else:
+        text = f"Kodisc answered HTTP {label}: {detail} -- check the request; report it if it persists."
+    cls = _STATUS_CLASSES.get(status_code, ServerError if status_code >= 500 else APIError)
+    return cls(text, status_code=status_code, code=code, message=server_message)

@@ -1,0 +1,18 @@
+"""Keys never leave the process: only their display prefix may be shown or logged."""
+from __future__ import annotations
+
+import re
+
+KEY_PREFIX_LENGTH = 14
+#: Anything that looks like a key, well-formed or not: what log and error redaction removes.
+KEY_LIKE_RE = re.compile(r"kdsc_live_[0-9A-Za-z]+")
+
+
+def key_prefix(key: str) -> str:
+    """The only part of a key that may be shown or logged, e.g. `kdsc_live_9c1d`."""
+    return key[:KEY_PREFIX_LENGTH]
+
+
+def redact(text: str) -> str:
+    """Replace anything key-like in `text` by its display prefix followed by `…`."""
+    return KEY_LIKE_RE.sub(lambda match: key_prefix(match.group()) + "…", text)
