@@ -1,0 +1,79 @@
+"""Driving a notebook in JupyterLab through `window.jupyterapp` (exposed by the harness).
+
+Commands are fired, never awaited inside `page.evaluate`: `notebook:run-all-cells` resolves only
+when every cell is done, which would hide the live updates the tests sample.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+
+KERNEL_STATUS_JS = """() => {
+  const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const kernel = widget && widget.sessionContext && widget.sessionContext.session
+    && widget.sessionContext.session.kernel;
+  return kernel ? kernel.status : null;
+}"""
+
+CELLS_DONE_JS = """() => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const cells = widget.content.widgets.filter(cell => cell.model.type === 'code');
+  return cells.map(cell => cell.model.executionCount);
+}"""
+
+
+def open_notebook(page, lab, notebook: Path, *, wait_for_kernel: bool = True) -> None:
+    """Open in Lab and wait until the notebook is drawn (and, if asked, its kernel is idle)."""
+    page.goto(lab.notebook_url(notebook))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", state="attached")
+    if wait_for_kernel:
+        page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'")
+
+
+def run_all_cells(page) -> None:
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def kernel_status(page) -> str | None:
+    return page.evaluate(KERNEL_STATUS_JS)
+
+
+def execution_counts(page) -> list[int | None]:
+    return page.evaluate(CELLS_DONE_JS)
+
+
+def save_notebook(page, notebook: Path) -> None:
+    """Save through Lab and wait until the file on disk carries outputs."""
+    before = notebook.stat().st_mtime_ns
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    deadline = time.monotonic() + 30
+    while notebook.stat().st_mtime_ns == before:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{notebook.name} was not saved within 30 s")
+        time.sleep(0.1)
+
+
+def make_notebook(path: Path, sources: list[str]) -> Path:
+    """A python3 notebook (kernelspec set, so Lab shows no kernel dialog) with one code cell per source."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, path)
+    return path
+
+
+def append_cells(path: Path, sources: list[str]) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.setdefault(
+        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in sources)
+    nbformat.write(notebook, path)
+
+
+def saved_outputs_text(path: Path) -> str:
+    """Every output of a saved notebook as one string (to scan for what must never be saved)."""
+    notebook = nbformat.read(path, as_version=4)
+    return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
