@@ -1,0 +1,135 @@
+"""Which Kodisc a render goes to: the real service (a key is configured) or the embedded local server.
+
+`resolve_backend("auto")` picks Kodisc when a key is set (env `KODISC_API_KEY` / `KODISC_KEY`
+or the saved credentials), else the local Kodisc-compatible server started once per process in a
+background thread (its data under `data_dir()/server`, so a restarted kernel finds its old jobs),
+provided Manim is installed. `"cloud"` and `"local"` force one or the other.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import AsyncKodisc, Kodisc
+
+__all__ = ["Backend", "resolve_backend", "backend_for", "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
+
+CHOICES = ("auto", "cloud", "local")
+LOCAL_NOTICE = "Rendering locally with Manim (free, offline). To use Kodisc: set KODISC_API_KEY or run %kodisc_login."
+_INSTALL_HINT = "pip install 'kodisc-jupyter[server]'"
+
+_server_lock = threading.Lock()
+_server: Any = None  # the embedded LocalServer, started on first use
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where renders go. `name` is "kodisc" or "local"; the key itself is never shown (repr=False)."""
+
+    name: str
+    base_url: str
+    key_prefix: str | None
+    notice: str | None = None
+    _api_key: str = field(default="", repr=False)
+
+    @property
+    def label(self) -> str:
+        """Short human name for status lines: "Kodisc" or "local"."""
+        return "Kodisc" if self.name == "kodisc" else "local"
+
+    def client(self) -> Kodisc:
+        """A new synchronous client for this backend (the caller closes it)."""
+        from .client import Kodisc
+
+        return Kodisc(self._api_key or None, base_url=self.base_url)
+
+    def async_client(self) -> AsyncKodisc:
+        """A new asynchronous client for this backend (the caller closes it)."""
+        from .client import AsyncKodisc
+
+        return AsyncKodisc(self._api_key or None, base_url=self.base_url)
+
+
+def resolve_backend(choice: str = "auto") -> Backend:
+    """The backend for `choice` ("auto" | "cloud" | "local"); raises a one-line error when none fits."""
+    if choice not in CHOICES:
+        from .errors import ValidationError
+
+        raise ValidationError(f"backend must be one of {', '.join(CHOICES)}; got {choice!r}.", field="backend")
+    if choice == "local":
+        return _local_backend(notice=None)
+    key = _configured_key()
+    if key:
+        return _cloud_backend(key)
+    if choice == "cloud":
+        from .errors import AuthenticationError
+
+        raise AuthenticationError(
+            "No Kodisc API key: set KODISC_API_KEY or run %kodisc_login (or use %config Kodisc.backend = 'local').")
+    if importlib.util.find_spec("manim") is None:
+        from .errors import AuthenticationError
+
+        raise AuthenticationError(
+            f"No Kodisc API key and no local Manim: set KODISC_API_KEY, run %kodisc_login, or {_INSTALL_HINT} "
+            "to render locally for free.")
+    return _local_backend(notice=LOCAL_NOTICE)
+
+
+def backend_for(name: str, base_url: str) -> Backend:
+    """The backend a recorded job belongs to (for resume): the embedded server is found again by name."""
+    if name == "local":
+        return _local_backend(notice=None)
+    from .errors import AuthenticationError
+
+    key = _configured_key()
+    if not key:
+        raise AuthenticationError(
+            "This job was made on Kodisc but no key is configured: set KODISC_API_KEY or run %kodisc_login.")
+    return _cloud_backend(key, base_url=base_url)
+
+
+def stop_local_server() -> None:
+    """Stop the embedded server if this process started one (the next local render starts it again)."""
+    global _server
+    with _server_lock:
+        server, _server = _server, None
+    if server is not None:
+        server.stop()
+
+
+def _configured_key() -> str | None:
+    key = os.environ.get("KODISC_API_KEY") or os.environ.get("KODISC_KEY")
+    if key:
+        return key.strip()
+    from .credentials import load_key
+
+    return load_key()
+
+
+def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
+    from .client._contract import DEFAULT_BASE_URL, key_prefix
+
+    url = base_url or os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL
+    return Backend("kodisc", url.rstrip("/"), key_prefix(key), None, key)
+
+
+def _local_backend(*, notice: str | None) -> Backend:
+    global _server
+    from .client._contract import key_prefix
+
+    with _server_lock:
+        if _server is None:
+            if importlib.util.find_spec("manim") is None:
+                from .errors import ValidationError
+
+                raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
+            from ._paths import data_dir
+            from .server import start_local_server
+
+            _server = start_local_server(data_dir() / "server")
+        server = _server
+    return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key)

@@ -1,0 +1,318 @@
+"""The one render flow behind `%%kodisc`, `kodisc_jupyter.render()` and `kodisc render`.
+
+    preflight -> cache lookup -> POST -> history row -> wait -> history -> assets -> history
+
+`RenderFlow` holds every step that does not touch the network, so the synchronous runner
+(`run`, `wait`) and the asynchronous one (`run_async`, `wait_async`, used by the `--no-wait`
+worker) differ only in how they call the client. Each state change is reported to the flow's
+observers (the status bar, the CLI's progress line) and to every `subscribe()`r of this process
+(the jobs panel refreshes on it).
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from .backend import Backend
+    from .client import AsyncKodisc, Job, Kodisc
+    from .history import History, JobRecord
+
+__all__ = ["RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",
+           "submit", "resume_flow", "subscribe", "history"]
+
+logger = logging.getLogger("kodisc_jupyter.pipeline")
+
+Observer = Callable[["Progress"], None]
+
+_subscribers: list[Observer] = []
+_subscribers_lock = threading.Lock()
+_history: History | None = None
+_history_lock = threading.Lock()
+
+
+def subscribe(callback: Observer) -> Callable[[], None]:
+    """Call `callback(progress)` on every state change of any job of this process; returns the unsubscribe."""
+    with _subscribers_lock:
+        _subscribers.append(callback)
+
+    def unsubscribe() -> None:
+        with _subscribers_lock:
+            if callback in _subscribers:
+                _subscribers.remove(callback)
+
+    return unsubscribe
+
+
+def history() -> History:
+    """The process-wide history (one object: it keeps one SQLite connection per thread)."""
+    global _history
+    with _history_lock:
+        from ._paths import data_dir
+        from .history import History
+
+        path = data_dir() / "history.sqlite3"
+        if _history is None or _history.path != path:
+            _history = History(path)
+        return _history
+
+
+def _publish(progress: Progress, observers: list[Observer]) -> None:
+    with _subscribers_lock:
+        everyone = [*observers, *_subscribers]
+    for callback in everyone:
+        try:
+            callback(progress)
+        except Exception:  # an observer's bug must not break a render
+            logger.exception("A kodisc job observer failed")
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """What to render; `prelude` (the kernel's `%%kodisc_prelude`) is sent in front of `code`."""
+
+    code: str
+    class_name: str | None = None
+    quality: str = "medium"
+    aspect_ratio: str = "16:9"
+    fps: int | None = None
+    metadata: Any = None
+    webhook_url: Any = None  # None: leave the field out (the key's default webhook applies)
+    force: bool = False
+    timeout: float | None = None
+    prelude: str = ""
+
+    @property
+    def full_code(self) -> str:
+        return f"{self.prelude.rstrip()}\n\n{self.code}" if self.prelude.strip() else self.code
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One observed state: "submitting", then the job's own status (queued, running, completed, failed)."""
+
+    state: str
+    class_name: str
+    backend: Backend
+    job: Job | None = None
+    started: float = 0.0  # time.monotonic() when the flow started
+    expected_seconds: float | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.job.job_id if self.job is not None else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished render: the job, its local files, and whether it came from the cache."""
+
+    job: Job
+    backend: Backend
+    class_name: str
+    quality: str | None
+    aspect_ratio: str | None
+    video: Path | None = None
+    thumbnail: Path | None = None
+    captions: Path | None = None
+    cached: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class RenderFlow:
+    """The network-free steps of one render; the runners below drive them."""
+
+    request: RenderRequest
+    backend: Backend
+    observers: list[Observer] = field(default_factory=list)
+    class_name: str = ""
+    warnings: tuple[str, ...] = ()
+    job: Job | None = None
+    started: float = field(default_factory=time.monotonic)
+    _cache_key: str | None = None
+    _expected: float | None = None
+
+    # -- before anything is sent -----------------------------------------------------------------
+
+    def check(self) -> None:
+        """Pre-flight: raises on an error (nothing is sent); keeps warnings and the resolved class name."""
+        from .preflight import check
+
+        report = check(self.request.code, self.request.class_name, prelude=self.request.prelude)
+        report.raise_for_errors()
+        self.class_name = report.class_name
+        self.warnings = tuple(report.warnings)
+
+    def cached(self) -> Outcome | None:
+        """The completed result of an identical earlier request whose media can still be played."""
+        from .history import cache_key
+
+        request = self.request
+        self._cache_key = cache_key(code=request.full_code, class_name=self.class_name, quality=request.quality,
+                                    aspect_ratio=request.aspect_ratio, fps=request.fps, backend=self.backend.name,
+                                    base_url=_cache_base_url(self.backend))
+        median = history().median_duration_ms(quality=request.quality, backend=self.backend.name)
+        self._expected = median / 1000 if median else None
+        if request.force:
+            return None
+        record = history().find_cached(self._cache_key)
+        if record is None or not _playable(record.video_path):
+            return None
+        self.job = record.to_job()
+        return self._outcome(record.video_path, record.thumbnail_path, record.captions_path, cached=True)
+
+    def render_kwargs(self) -> dict[str, Any]:
+        request = self.request
+        kwargs: dict[str, Any] = {"quality": request.quality, "aspect_ratio": request.aspect_ratio,
+                                  "fps": request.fps, "metadata": request.metadata}
+        if request.webhook_url is not None:
+            kwargs["webhook_url"] = request.webhook_url
+        return {"code": request.full_code, "class_name": self.class_name, **kwargs}
+
+    def wait_kwargs(self, wait_method: Callable[..., Any]) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"timeout": self.request.timeout, "on_update": self.update}
+        if self._expected and "expected_seconds" in inspect.signature(wait_method).parameters:
+            kwargs["expected_seconds"] = self._expected
+        return kwargs
+
+    # -- as the job moves -------------------------------------------------------------------------
+
+    def submitting(self) -> None:
+        self._notify("submitting")
+
+    def submitted(self, job: Job) -> None:
+        """Right after the POST succeeded: the history row exists before the first poll."""
+        request = self.request
+        history().record_submitted(
+            job, backend=self.backend.name, base_url=self.backend.base_url, key_prefix=self.backend.key_prefix,
+            class_name=self.class_name, quality=request.quality, aspect_ratio=request.aspect_ratio,
+            fps=request.fps, code=request.full_code, metadata=request.metadata, cache_key=self._cache_key)
+        self.job = job
+        self._notify(job.status)
+
+    def update(self, job: Job) -> None:
+        history().record_update(job)
+        self.job = job
+        if not job.done:  # terminal states are announced by finish(), once the media are saved
+            self._notify(job.status)
+
+    def fetch(self, job: Job, client: Kodisc) -> tuple[Path | None, Path | None, Path | None]:
+        """Save the finished job's files locally and record where (a failed job has none)."""
+        if job.status != "completed" or job.result is None:
+            return None, None, None
+        from .assets import fetch_assets
+
+        saved = fetch_assets(job, client)
+        history().set_assets(job.job_id, video=saved.video, thumbnail=saved.thumbnail, captions=saved.captions)
+        return saved.video, saved.thumbnail, saved.captions
+
+    def finish(self, job: Job, files: tuple[Path | None, Path | None, Path | None]) -> Outcome:
+        """The terminal state: returns the outcome, or raises `RenderFailedError` for a failed job."""
+        history().record_update(job)
+        self.job = job
+        self._notify(job.status)
+        job.raise_for_status()
+        return self._outcome(*files, cached=False)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    def _outcome(self, video: Path | None, thumbnail: Path | None, captions: Path | None, *,
+                 cached: bool) -> Outcome:
+        assert self.job is not None
+        return Outcome(job=self.job, backend=self.backend, class_name=self.class_name,
+                       quality=self.request.quality, aspect_ratio=self.request.aspect_ratio, video=video,
+                       thumbnail=thumbnail, captions=captions, cached=cached, warnings=self.warnings)
+
+    def _notify(self, state: str) -> None:
+        progress = Progress(state=state, class_name=self.class_name, backend=self.backend, job=self.job,
+                            started=self.started, expected_seconds=self._expected)
+        _publish(progress, self.observers)
+
+
+def resume_flow(record: JobRecord, backend: Backend, observers: list[Observer] | None = None) -> RenderFlow:
+    """A flow for a job already submitted (from the history), to wait for it again."""
+    request = RenderRequest(code=record.code, class_name=record.class_name, quality=record.quality or "medium",
+                            aspect_ratio=record.aspect_ratio or "16:9", fps=record.fps, metadata=record.metadata)
+    flow = RenderFlow(request, backend, observers=list(observers or []), class_name=record.class_name)
+    median = history().median_duration_ms(quality=record.quality, backend=backend.name)
+    flow._expected = median / 1000 if median else None
+    flow.job = record.to_job()
+    return flow
+
+
+# -- the synchronous runner -----------------------------------------------------------------------
+
+
+def run(flow: RenderFlow) -> Outcome:
+    """Check, reuse the cache or submit, then wait for the job (blocking)."""
+    flow.check()
+    hit = flow.cached()
+    if hit is not None:
+        return hit
+    with flow.backend.client() as client:
+        flow.submitting()
+        flow.submitted(client.render(**flow.render_kwargs()))
+        return wait(flow, client)
+
+
+def submit(flow: RenderFlow) -> Outcome | None:
+    """Check and submit without waiting (`--no-wait`); returns the cached outcome when there is one."""
+    flow.check()
+    hit = flow.cached()
+    if hit is not None:
+        return hit
+    with flow.backend.client() as client:
+        flow.submitting()
+        flow.submitted(client.render(**flow.render_kwargs()))
+    return None
+
+
+def wait(flow: RenderFlow, client: Kodisc) -> Outcome:
+    """Wait for the flow's submitted job, then save its media."""
+    assert flow.job is not None
+    job = client.wait(flow.job, **flow.wait_kwargs(client.wait))
+    return flow.finish(job, flow.fetch(job, client))
+
+
+# -- the asynchronous runner (the --no-wait worker's own event loop) ---------------------------------
+
+
+async def run_async(flow: RenderFlow) -> Outcome:
+    """`run()` on an event loop: the same steps, with `AsyncKodisc`."""
+    flow.check()
+    hit = flow.cached()
+    if hit is not None:
+        return hit
+    async with flow.backend.async_client() as client:
+        flow.submitting()
+        flow.submitted(await client.render(**flow.render_kwargs()))
+        return await wait_async(flow, client)
+
+
+async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
+    assert flow.job is not None
+    job = await client.wait(flow.job, **flow.wait_kwargs(client.wait))
+    files = await asyncio.to_thread(_fetch_with_sync_client, flow, job)
+    return flow.finish(job, files)
+
+
+def _fetch_with_sync_client(flow: RenderFlow, job: Job) -> tuple[Path | None, Path | None, Path | None]:
+    with flow.backend.client() as client:
+        return flow.fetch(job, client)
+
+
+def _playable(path: Path | None) -> bool:
+    return path is not None and path.is_file() and path.stat().st_size > 0
+
+
+def _cache_base_url(backend: Backend) -> str:
+    """The embedded server moves to a new port each start but keeps its jobs: key it by name, not port."""
+    return "local" if backend.name == "local" else backend.base_url
+
