@@ -1,0 +1,338 @@
+"""Static checks of a cell before anything is sent: pure `ast`, no Manim import, no network.
+
+A cloud render sees only the code it is sent, so the checks catch what would fail there:
+code that does not parse, a class name that is not defined, names that live only in the
+notebook's namespace, and local files passed to ImageMobject and the like. A false error
+blocks a valid render, so every rule leans towards saying nothing when it is unsure (names
+are checked against every binding anywhere in the code, not scope by scope).
+
+Errors stop a render; warnings do not. Line numbers are the cell's own (the prelude is
+prepended before parsing and its lines are reported as "prelude line N").
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ._paths import data_dir
+
+__all__ = ["Preflight", "preflight", "join_prelude", "manim_names"]
+
+logger = logging.getLogger("kodisc_jupyter.preflight")
+
+_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names Python provides without a binding in the source (module dunders, the implicit `__class__`
+# cell of methods, class-body names).
+_IMPLICIT = frozenset(
+    {"__name__", "__file__", "__doc__", "__spec__", "__loader__", "__package__", "__builtins__",
+     "__annotations__", "__class__", "__module__", "__qualname__", "__debug__"}
+)
+_BUILTINS = frozenset(dir(builtins)) | _IMPLICIT
+# callable name -> (keyword parameters that take a file path); the first positional argument too.
+_FILE_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "ImageMobject": ("filename_or_array",),
+    "OpenGLImageMobject": ("filename_or_array",),
+    "SVGMobject": ("file_name",),
+    "Code": ("code_file", "file_name"),
+    "add_sound": ("sound_file",),
+    "register_font": ("font_file",),
+}
+_FILE_LIKE_RE = re.compile(r"[^\s/\\]\.[A-Za-z0-9]{1,5}$")
+_URL_RE = re.compile(r"^(?:https?|data|ftp)://|^data:", re.IGNORECASE)
+_MANIM_NAMES_SCRIPT = "import json, manim; print(json.dumps(sorted(n for n in dir(manim) if not n.startswith('_'))))"
+_manim_names_cache: dict[str, frozenset[str] | None] = {}
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The outcome of `preflight()`: `source` is exactly what to send (prelude + cell)."""
+
+    class_name: str | None
+    source: str = field(repr=False)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def join_prelude(prelude: str, code: str) -> str:
+    """The code a render sends: the prelude, a blank line, then the cell (just the cell if no prelude)."""
+    if not prelude.strip():
+        return code
+    return prelude.rstrip("\n") + "\n\n" + code
+
+
+def preflight(code: str, class_name: str | None = None, *, prelude: str = "") -> Preflight:
+    """Check a cell (with the kernel's prelude) and resolve the class to render."""
+    source = join_prelude(prelude, code)
+    lines = _LineMap(prelude)
+    if not code.strip():
+        return Preflight(class_name, source, ["the cell is empty: write a Scene subclass to render"])
+    if lines.offset:
+        error = _syntax_error(prelude, _LineMap(""), where="prelude line")
+        if error:
+            return Preflight(class_name, source, [error])
+    error = _syntax_error(source, lines)
+    if error:
+        return Preflight(class_name, source, [error])
+
+    tree = ast.parse(source)
+    errors: list[str] = []
+    classes = _module_classes(tree)
+    scenes = _subclasses(classes, lambda base: base.endswith("Scene"))
+    resolved = _resolve_class(class_name, classes, scenes, lines, errors)
+    errors.extend(_undefined_names(tree, lines))
+    warnings = _local_file_warnings(tree, classes, lines)
+    return Preflight(resolved, source, errors, warnings)
+
+
+class _LineMap:
+    """Maps a line of prelude + cell back to the cell's (or the prelude's) own numbering."""
+
+    def __init__(self, prelude: str) -> None:
+        self.offset = prelude.rstrip("\n").count("\n") + 2 if prelude.strip() else 0
+
+    def where(self, lineno: int | None) -> str:
+        if lineno is None:
+            return "cell"
+        if lineno <= self.offset:
+            return f"prelude line {lineno}"
+        return f"line {lineno - self.offset}"
+
+
+def _syntax_error(source: str, lines: _LineMap, where: str | None = None) -> str | None:
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        place = f"{where} {exc.lineno}" if where and exc.lineno else lines.where(exc.lineno)
+        text = (exc.text or "").strip()
+        detail = f": {text[:80]}" if text else ""
+        return f"{place}: SyntaxError: {exc.msg}{detail}"
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        return f"the code cannot be parsed: {exc}"
+    return None
+
+
+def _module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
+    """Classes defined at module level, also inside module-level if/try/with blocks."""
+    classes: dict[str, ast.ClassDef] = {}
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, ast.ClassDef):
+            classes[node.name] = node
+        elif isinstance(node, (ast.If, ast.Try, ast.With)):
+            for name in ("body", "orelse", "finalbody"):
+                pending.extend(getattr(node, name, []))
+            for handler in getattr(node, "handlers", []):
+                pending.extend(handler.body)
+    return classes
+
+
+def _base_names(node: ast.ClassDef) -> list[str]:
+    names = []
+    for base in node.bases:
+        if isinstance(base, ast.Subscript):  # Generic[T]-style bases
+            base = base.value
+        if isinstance(base, ast.Name):
+            names.append(base.id)
+        elif isinstance(base, ast.Attribute):
+            names.append(base.attr)
+    return names
+
+
+def _subclasses(classes: dict[str, ast.ClassDef], is_root: Callable[[str], bool]) -> dict[str, ast.ClassDef]:
+    """Classes deriving from a root base (by name), directly or through other classes of the code."""
+    found: dict[str, ast.ClassDef] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, node in classes.items():
+            if name not in found and any(is_root(base) or base in found for base in _base_names(node)):
+                found[name] = node
+                changed = True
+    return found
+
+
+def _resolve_class(
+    class_name: str | None,
+    classes: dict[str, ast.ClassDef],
+    scenes: dict[str, ast.ClassDef],
+    lines: _LineMap,
+    errors: list[str],
+) -> str | None:
+    if class_name is not None:
+        if not _IDENTIFIER_RE.fullmatch(class_name):
+            errors.append(f"class name {class_name!r} is not a Python identifier")
+        elif class_name not in classes:
+            listed = ", ".join(sorted(scenes or classes)) or "none"
+            errors.append(f"class {class_name!r} is not defined in the cell (classes defined: {listed})")
+        return class_name
+    in_cell = {name: node for name, node in scenes.items() if node.lineno > lines.offset}
+    if not in_cell:
+        errors.append(
+            "no Scene subclass is defined in the cell (a class deriving from Scene, ThreeDScene, ...); "
+            "define one or name the class to render"
+        )
+        return None
+    bases = {base for node in in_cell.values() for base in _base_names(node)}
+    leaves = [name for name in in_cell if name not in bases]  # a helper base scene is not a candidate
+    if len(leaves) == 1:
+        return leaves[0]
+    errors.append(
+        f"the cell defines several scenes ({', '.join(sorted(leaves or in_cell))}); name the one to render"
+    )
+    return None
+
+
+def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
+    bound, star_modules = _bindings(tree)
+    provided = set(_BUILTINS) | bound
+    for module in star_modules:
+        names = manim_names() if module == "manim" else None
+        if names is None:
+            return []  # a star import we cannot list could provide any name: say nothing
+        provided |= names
+    skipped = _annotation_nodes(tree)
+    first_use: dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped:
+            if node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id]):
+                first_use[node.id] = node.lineno
+    return [
+        f"{lines.where(lineno)}: name {name!r} is not defined in the cell or its imports "
+        "(a render cannot see notebook variables: define or import it in the cell or the prelude)"
+        for name, lineno in sorted(first_use.items(), key=lambda item: item[1])
+    ]
+
+
+def _bindings(tree: ast.Module) -> tuple[set[str], list[str]]:
+    """Every name bound anywhere in the code (any scope), and the modules star-imported."""
+    bound: set[str] = set()
+    star_modules: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.Import):
+            bound.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    star_modules.append("." * node.level + (node.module or ""))
+                else:
+                    bound.add(alias.asname or alias.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bound.update(node.names)
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bound.add(node.name)
+        elif isinstance(node, ast.MatchMapping) and node.rest:
+            bound.add(node.rest)
+    return bound, star_modules
+
+
+def _annotation_nodes(tree: ast.Module) -> set[int]:
+    """Nodes inside annotations: often never evaluated (PEP 563, strings), so never reported."""
+    roots: list[ast.AST] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            roots.append(node.annotation)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.returns is not None:
+            roots.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            roots.append(node.annotation)
+    return {id(inner) for root in roots for inner in ast.walk(root)}
+
+
+def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: _LineMap) -> list[str]:
+    file_parameters = dict(_FILE_PARAMETERS)
+    for root in ("ImageMobject", "SVGMobject"):
+        for name in _subclasses(classes, lambda base, root=root: base == root):
+            file_parameters.setdefault(name, _FILE_PARAMETERS[root])
+    warnings = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", None)
+        keywords = file_parameters.get(callee or "")
+        if keywords is None:
+            continue
+        arguments = node.args[:1] + [kw.value for kw in node.keywords if kw.arg in keywords]
+        for argument in arguments:
+            if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _is_local_file(argument.value):
+                shown = argument.value if len(argument.value) <= 60 else argument.value[:57] + "..."
+                warnings.append(
+                    f"{lines.where(node.lineno)}: {callee}({shown!r}) uses a local file: "
+                    "a cloud render cannot see it (the local backend can)"
+                )
+    return warnings
+
+
+def _is_local_file(text: str) -> bool:
+    if not text.strip() or "\n" in text or _URL_RE.match(text):
+        return False
+    if _FILE_LIKE_RE.search(text):
+        return True
+    try:
+        return Path(text).expanduser().exists()
+    except (OSError, ValueError):
+        return False
+
+
+def manim_names() -> frozenset[str] | None:
+    """The names `from manim import *` provides, or None if unknown (then any name is accepted).
+
+    Listed once per Manim version by a short subprocess (importing Manim in the kernel is slow
+    and configures its logging), kept in memory and under `data_dir()/cache/`.
+    """
+    if importlib.util.find_spec("manim") is None:
+        return None
+    try:
+        version = importlib.metadata.version("manim")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    if version not in _manim_names_cache:
+        _manim_names_cache[version] = _load_manim_names(version)
+    return _manim_names_cache[version]
+
+
+def _load_manim_names(version: str) -> frozenset[str] | None:
+    cache_file = data_dir() / "cache" / f"manim-names-{version}.json"
+    try:
+        return frozenset(json.loads(cache_file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        pass
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-c", _MANIM_NAMES_SCRIPT], capture_output=True, text=True, timeout=120, check=True
+        )
+        names = json.loads(completed.stdout.strip().splitlines()[-1])
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
+        logger.debug("could not list Manim's names (%s); star imports accept any name", exc)
+        return None
+    try:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(names), encoding="utf-8")
+        os.replace(partial, cache_file)
+    except OSError:
+        pass
+    return frozenset(names)
