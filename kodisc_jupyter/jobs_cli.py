@@ -1,0 +1,276 @@
+"""`kodisc render | me | jobs | resume`: the notebook's render flow and account views for scripts and CI.
+
+`render` goes through the same pipeline as `%%kodisc` (backend choice, pre-flight, cache,
+history), so a course build and a notebook share one cache and one job history. Problems are
+one line on stderr, never a traceback; the exit code says which kind (see `kodisc_jupyter.cli`).
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from .cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+
+_QUALITIES = ("low", "medium", "high", "twok", "fourk")
+_MANIM_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
+_STATUSES = ("all", "queued", "running", "completed", "failed")
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def register(subparsers: Any) -> None:
+    """Add `render`, `me`, `jobs` and `resume` to the `kodisc` command line."""
+    render = subparsers.add_parser("render", help="render a Manim scene from a .py file and save the MP4",
+                                   description="Render a Scene from FILE (same pre-flight, cache and history "
+                                               "as %%kodisc) and save the MP4, with its captions as .vtt beside it.")
+    render.add_argument("file", metavar="FILE.py", type=Path, help="the Python file holding the Scene subclass")
+    render.add_argument("class_name", metavar="ClassName", nargs="?",
+                        help="the Scene subclass to render (optional when FILE defines exactly one)")
+    render.add_argument("-q", "--quality", choices=_QUALITIES, default="medium", help="render quality (default medium)")
+    for flag, quality in _MANIM_FLAGS.items():
+        render.add_argument(flag, dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
+    render.add_argument("--aspect", choices=("16:9", "9:16"), default="16:9", help="aspect ratio (default 16:9)")
+    render.add_argument("--fps", type=_positive_int, help="frames per second (default: the quality's)")
+    render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
+    _backend_option(render)
+    render.add_argument("--force", action="store_true", help="render again even if an identical render is cached")
+    render.add_argument("--no-wait", action="store_true", help="submit, print the job id and return at once")
+    render.set_defaults(run=run_render)
+
+    me = subparsers.add_parser("me", help="show the credit balance and the key in use")
+    _backend_option(me)
+    me.set_defaults(run=run_me)
+
+    jobs = subparsers.add_parser("jobs", help="list past jobs from the local history, newest first",
+                                 description="Past jobs from the local history (the Kodisc API cannot list jobs).")
+    jobs.add_argument("-n", "--limit", type=_positive_int, default=20, help="how many jobs (default 20)")
+    jobs.add_argument("--status", choices=_STATUSES, default="all", help="only jobs with this status")
+    jobs.set_defaults(run=run_jobs)
+
+    resume = subparsers.add_parser("resume", help="wait for a job submitted earlier and save its MP4")
+    resume.add_argument("job_id", metavar="JOB_ID", help="a job id from `kodisc jobs` or `render --no-wait`")
+    resume.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
+    resume.set_defaults(run=run_resume)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _backend_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("auto", "cloud", "local"), default="auto",
+                        help="auto (default): Kodisc when a key is set, else the local server")
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"kodisc: {message}", file=sys.stderr)
+    return code
+
+
+def _exit_code(exc: BaseException) -> int:
+    """Bad input (ours or a 400), a failed render, or a problem talking to the API."""
+    from .errors import BadRequestError, RenderFailedError, ValidationError
+
+    if isinstance(exc, (ValidationError, BadRequestError)):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, RenderFailedError):
+        return EXIT_RENDER_FAILED
+    return EXIT_API_ERROR
+
+
+# -- me / jobs ------------------------------------------------------------------------------------
+
+
+def run_me(args: argparse.Namespace) -> int:
+    from .backend import resolve_backend, stop_local_server
+    from .errors import KodiscError
+    from .jupyter.panel import balance_line
+
+    try:
+        backend = resolve_backend(args.backend)
+        with backend.client() as client:
+            print(balance_line(client.me(), backend.label))
+        return EXIT_OK
+    except KodiscError as exc:
+        return _fail(str(exc), _exit_code(exc))
+    finally:
+        stop_local_server()
+
+
+def run_jobs(args: argparse.Namespace) -> int:
+    from .jupyter.panel import jobs_text
+    from .pipeline import history
+
+    status = None if args.status == "all" else args.status
+    records = history().list(limit=args.limit, status=status)
+    print(jobs_text(records, total=history().count(status)))
+    return EXIT_OK
+
+
+# -- render / resume ------------------------------------------------------------------------------
+
+
+class ProgressLine:
+    """Shows a job's progress: one `\\r`-rewritten line on a terminal, a plain line per state otherwise."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._live = stream.isatty()
+        self._progress: Any = None
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._width = 0
+
+    def __call__(self, progress: Any) -> None:
+        """A pipeline observer: called on every state change of the job."""
+        self._progress = progress
+        if self._live:
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick, name="kodisc-progress", daemon=True)
+                self._ticker.start()
+            self._draw()
+        else:
+            print(self._describe(progress), file=self._stream, flush=True)
+
+    def _describe(self, progress: Any, frame: str = "") -> str:
+        elapsed = time.monotonic() - progress.started if progress.started else 0.0
+        parts = [f"{frame} {progress.class_name}".strip(), progress.state, f"{elapsed:.1f} s"]
+        if progress.expected_seconds and progress.state == "running":
+            parts.append(f"~{min(99, int(100 * elapsed / progress.expected_seconds))}%")
+        if progress.job_id:
+            parts.append(f"job {progress.job_id}")
+        parts.append(progress.backend.label)
+        return " · ".join(parts)
+
+    def _draw(self) -> None:
+        frame = _SPINNER[int(time.monotonic() * 10) % len(_SPINNER)]
+        line = self._describe(self._progress, frame)
+        self._stream.write("\r" + line.ljust(self._width))
+        self._stream.flush()
+        self._width = len(line)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.1):
+            self._draw()
+
+    def __enter__(self) -> ProgressLine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the live line (the terminal's next output starts on a fresh line)."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def _save(outcome: Any, output: Path | None) -> list[Path]:
+    """Copy the MP4 to `output` (default ./ClassName.mp4) and the captions beside it as .vtt."""
+    if outcome.video is None:
+        raise FileNotFoundError(f"job {outcome.job.job_id} completed but its video could not be saved locally")
+    target = output or Path(f"{outcome.class_name}.mp4")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(outcome.video, target)
+    saved = [target]
+    if outcome.captions is not None and Path(outcome.captions).stat().st_size > 0:
+        shutil.copyfile(outcome.captions, target.with_suffix(".vtt"))
+        saved.append(target.with_suffix(".vtt"))
+    return saved
+
+
+def _report(outcome: Any, output: Path | None) -> int:
+    saved = _save(outcome, output)
+    job = outcome.job
+    if outcome.cached:
+        how = f"reused the cached render of job {job.job_id} (0 credits; --force renders again)"
+    else:
+        seconds = f"{job.duration_ms / 1000:.1f} s" if job.duration_ms is not None else "? s"
+        how = f"job {job.job_id} · {seconds} · {job.credits_cost:g} credits · {outcome.backend.label}"
+    print(f"Saved {' + '.join(str(p) for p in saved)} ({how})")
+    return EXIT_OK
+
+
+def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], Any]) -> int:
+    """Run `start()` (which returns an outcome, or None for a job left running) and report it."""
+    from .backend import stop_local_server
+    from .errors import KodiscError, RenderFailedError
+
+    try:
+        with progress:
+            outcome = start()
+        return EXIT_OK if outcome is None else _report(outcome, output)
+    except RenderFailedError as exc:
+        job = exc.job
+        return _fail(f"render failed (job {job.job_id}): {job.error or 'no reason given'}", EXIT_RENDER_FAILED)
+    except KodiscError as exc:
+        return _fail(str(exc), _exit_code(exc))
+    except OSError as exc:
+        return _fail(f"could not save the video: {exc}", EXIT_BAD_INPUT)
+    finally:
+        stop_local_server()  # only if this command started the embedded one
+
+
+def run_render(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .backend import resolve_backend
+
+    try:
+        code = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
+    if args.output is not None and args.output.suffix.lower() != ".mp4":
+        return _fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
+    request = pipeline.RenderRequest(code=code, class_name=args.class_name, quality=args.quality,
+                                     aspect_ratio=args.aspect, fps=args.fps, force=args.force)
+    progress = ProgressLine(sys.stderr)
+
+    def start() -> Any:
+        backend = resolve_backend(args.backend)
+        if args.no_wait and backend.name == "local":
+            from .errors import ValidationError
+
+            raise ValidationError("--no-wait needs Kodisc: the local server stops when this command exits "
+                                  "(set KODISC_API_KEY, or leave out --no-wait)", field="no_wait")
+        if backend.notice:
+            print(backend.notice, file=sys.stderr)
+        flow = pipeline.RenderFlow(request, backend, observers=[progress])
+        if not args.no_wait:
+            return pipeline.run(flow)
+        outcome = pipeline.submit(flow)
+        if outcome is None:
+            print(f"Submitted job {flow.job.job_id}; pick it up with: kodisc resume {flow.job.job_id}")
+        return outcome
+
+    return _run_flow(progress, args.output, start)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    from . import pipeline
+    from .backend import backend_for
+
+    record = pipeline.history().get(args.job_id)
+    if record is None:
+        return _fail(f"job {args.job_id} is not in the local history (see `kodisc jobs`)", EXIT_BAD_INPUT)
+    progress = ProgressLine(sys.stderr)
+
+    def start() -> Any:
+        backend = backend_for(record.backend, record.base_url)
+        flow = pipeline.resume_flow(record, backend, observers=[progress])
+        with backend.client() as client:
+            return pipeline.wait(flow, client)
+
+    return _run_flow(progress, args.output, start)

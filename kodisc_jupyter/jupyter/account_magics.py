@@ -1,0 +1,138 @@
+"""The account magics: `%kodisc_panel`, `%kodisc_credits`, `%kodisc_jobs`, `%kodisc_login`, `%kodisc_logout`.
+
+They follow the render magic's backend choice (`%config Kodisc.backend`) and report problems as
+one-line `UsageError`s, so a notebook run unattended stops on them without a traceback.
+"""
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+from .panel import STATUS_CHOICES, format_credits
+
+_KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
+                "Run %kodisc_login alone and paste the key at the prompt.")
+_ENV_KEYS = ("KODISC_API_KEY", "KODISC_KEY")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+@magics_class
+class AccountMagics(Magics):
+    """Balance, past jobs and the saved key, from a notebook."""
+
+    def _backend(self) -> Any:
+        from ..backend import resolve_backend
+        from ..errors import KodiscError
+
+        render_magics = self.shell.magics_manager.registry.get("Kodisc") if self.shell else None
+        try:
+            return resolve_backend(getattr(render_magics, "backend", "auto"))
+        except KodiscError as exc:
+            raise UsageError(str(exc)) from None
+
+    @magic_arguments()
+    @argument("-n", "--page-size", type=_positive, default=10, help="jobs per page (default 10)")
+    @argument("--status", choices=STATUS_CHOICES, default="all", help="show only jobs with this status")
+    @line_magic
+    def kodisc_panel(self, line: str) -> None:
+        """Show the account panel: balance, credits spent, and past jobs with their players."""
+        from IPython.display import display
+
+        from ..errors import KodiscError
+        from .panel import Panel
+
+        args = parse_argstring(self.kodisc_panel, line)
+        try:
+            panel = Panel(self._backend(), page_size=args.page_size)
+        except KodiscError as exc:
+            raise UsageError(str(exc)) from None
+        if args.status != "all":
+            panel.set_status(args.status)
+        display(panel)
+
+    @line_magic
+    def kodisc_credits(self, line: str) -> None:
+        """Print the balance in one line: total, paid, free, the key's prefix and the backend."""
+        from ..errors import KodiscError
+        from .panel import balance_line
+
+        if line.strip():
+            raise UsageError("%kodisc_credits takes no argument.")
+        backend = self._backend()
+        try:
+            with backend.client() as client:
+                account = client.me()
+        except KodiscError as exc:
+            raise UsageError(str(exc)) from None
+        print(balance_line(account, backend.label))
+
+    @magic_arguments()
+    @argument("-n", "--limit", type=_positive, default=20, help="how many jobs, newest first (default 20)")
+    @argument("--status", choices=STATUS_CHOICES, default="all", help="show only jobs with this status")
+    @line_magic
+    def kodisc_jobs(self, line: str) -> None:
+        """Show past jobs from the local history (the Kodisc API cannot list jobs) as a table."""
+        from IPython.display import display
+
+        from ..history import History
+        from .panel import jobs_html, jobs_text, thumbnail_data_url
+
+        args = parse_argstring(self.kodisc_jobs, line)
+        status = None if args.status == "all" else args.status
+        history = History()
+        records = history.list(limit=args.limit, status=status)
+        total = history.count(status)
+        thumbnails = {r.job_id: url for r in records if (url := thumbnail_data_url(r.thumbnail_path))}
+        display({"text/plain": jobs_text(records, total=total),
+                 "text/html": jobs_html(records, total=total, thumbnails=thumbnails)}, raw=True)
+
+    @line_magic
+    def kodisc_login(self, line: str) -> None:
+        """Ask for a Kodisc API key (hidden input), check it with Kodisc, then save it for later sessions."""
+        from ..client import KEY_RE, Kodisc, key_prefix
+        from ..credentials import save_key
+        from ..errors import AuthenticationError, KodiscError
+
+        if line.strip():
+            raise UsageError(_KEY_IN_CELL)
+        key = getpass.getpass("Kodisc API key (input hidden): ").strip()
+        if not key:
+            raise UsageError("No key entered; nothing was saved.")
+        if not KEY_RE.fullmatch(key):
+            raise UsageError("That is not a Kodisc API key (kdsc_live_ followed by 48 hex characters); nothing was saved.")
+        try:
+            with Kodisc(key) as client:
+                account = client.me()
+        except AuthenticationError:
+            raise UsageError(f"Kodisc rejected the key {key_prefix(key)} (401: revoked or unknown); nothing was saved.") from None
+        except KodiscError as exc:
+            raise UsageError(f"Could not check the key with Kodisc, nothing was saved: {exc}") from None
+        save_key(key)
+        print(f"Logged in: renders now use the key {account.key_prefix} ({format_credits(account.credits.total)} credits).")
+        overriding = [name for name in _ENV_KEYS if os.environ.get(name)]
+        if overriding:
+            print(f"Note: {overriding[0]} is set in the environment and takes precedence over the saved key.")
+
+    @line_magic
+    def kodisc_logout(self, line: str) -> None:
+        """Forget the saved Kodisc key (a key set in the environment is not touched)."""
+        from ..credentials import forget_key
+
+        if line.strip():
+            raise UsageError("%kodisc_logout takes no argument.")
+        removed = forget_key()
+        print("Logged out: the saved Kodisc key was removed." if removed else "No saved Kodisc key to remove.")
+        overriding = [name for name in _ENV_KEYS if os.environ.get(name)]
+        if overriding:
+            print(f"Note: {overriding[0]} is still set in the environment, so renders keep using it.")

@@ -1,0 +1,422 @@
+"""The account panel: balance from `/me` and past jobs from the history, as one ipywidgets view.
+
+The Kodisc API cannot list jobs, so the table is the local history (`kodisc_jupyter.history`).
+Every display of the panel is a mimebundle whose `text/html` and `text/plain` are snapshots of
+what the widgets show, updated after each refresh, so an exported or untrusted notebook still
+shows the balance and the table as they were.
+
+The module-level helpers (`balance_line`, `jobs_text`, `jobs_html`, ...) are pure and import no
+widgets: `%kodisc_jobs`, `%kodisc_credits` and the `kodisc` command line use them too.
+"""
+from __future__ import annotations
+
+import base64
+import threading
+import uuid
+from datetime import datetime, timedelta, timezone
+from html import escape
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
+PENDING_STATUSES = frozenset({"submitting", "queued", "running"})
+_THUMB_WIDTH = 96
+_THUMB_MAX_BYTES = 48 * 1024
+_COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
+
+
+def _e(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def format_credits(value: float | None) -> str:
+    """Credits as people read them: `3`, `0.35`, `—` when unknown."""
+    if value is None:
+        return "—"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def format_duration(ms: int | None) -> str:
+    if ms is None:
+        return "—"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s"
+
+
+def format_when(moment: datetime | None) -> str:
+    """Local wall-clock time; absolute, because a saved snapshot outlives any "5 min ago"."""
+    if moment is None:
+        return "—"
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def balance_line(account: Any, backend_name: str) -> str:
+    """`%kodisc_credits`, `kodisc me` and the panel header: one line."""
+    credits = account.credits
+    return (f"{format_credits(credits.total)} credits ({format_credits(credits.paid)} paid, "
+            f"{format_credits(credits.free)} free) · key {account.key_prefix} · {backend_name}")
+
+
+def _row_cells(record: Any) -> list[str]:
+    return [record.job_id, record.class_name, record.quality, record.status,
+            format_credits(record.credits_cost), format_duration(record.duration_ms),
+            format_when(record.created_at)]
+
+
+def jobs_text(records: Sequence[Any], *, total: int | None = None, offset: int = 0) -> str:
+    """A fixed-width table of history rows (full job ids: `kodisc resume` takes them)."""
+    if not records:
+        return "No jobs in the history yet."
+    rows = [list(_COLUMNS), *(_row_cells(r) for r in records)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    lines.append(_page_caption(len(records), total, offset))
+    return "\n".join(lines)
+
+
+def _page_caption(shown: int, total: int | None, offset: int) -> str:
+    if total is None or shown == 0:
+        return f"{shown} job{'s' if shown != 1 else ''}"
+    return f"jobs {offset + 1}–{offset + shown} of {total}"
+
+
+def jobs_html(records: Sequence[Any], *, total: int | None = None, offset: int = 0,
+              thumbnails: dict[str, str] | None = None) -> str:
+    """The history rows as an HTML table (class `kodisc-jobs-table`), every string escaped."""
+    if not records:
+        return '<p class="kodisc-jobs-empty">No jobs in the history yet.</p>'
+    thumbnails = thumbnails or {}
+    head = "".join(f"<th>{_e(c)}</th>" for c in ("", *_COLUMNS))
+    body = []
+    for record in records:
+        cells = _row_cells(record)
+        thumb = thumbnails.get(record.job_id)
+        img = f'<img src="{_e(thumb)}" width="64" alt="">' if thumb else ""
+        short = f'<code title="{_e(cells[0])}">{_e(cells[0][-8:])}</code>'
+        tail = "".join(f"<td>{_e(c)}</td>" for c in cells[1:])
+        body.append(f'<tr class="kodisc-job kodisc-status-{_e(record.status)}" data-job-id="{_e(record.job_id)}">'
+                    f"<td>{img}</td><td>{short}</td>{tail}</tr>")
+    caption = _e(_page_caption(len(records), total, offset))
+    return (f'<table class="kodisc-jobs-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody><caption style="caption-side:bottom">{caption}</caption></table>')
+
+
+def spending(history: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    """Credits spent today and over the last 7 days (local days), with the per-day series."""
+    now = (now or datetime.now(timezone.utc)).astimezone()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = [midnight - timedelta(days=d) for d in range(6, -1, -1)]
+    cumulative = [float(history.credits_spent(start) or 0) for start in starts]
+    per_day = [cumulative[i] - (cumulative[i + 1] if i + 1 < len(starts) else 0) for i in range(len(starts))]
+    return {"today": cumulative[-1], "week": cumulative[0],
+            "days": [(start.strftime("%a"), max(spent, 0.0)) for start, spent in zip(starts, per_day)]}
+
+
+def spending_text(spent: dict[str, Any]) -> str:
+    return f"Spent {format_credits(spent['today'])} credits today, {format_credits(spent['week'])} in the last 7 days"
+
+
+def spending_html(spent: dict[str, Any]) -> str:
+    top = max((v for _, v in spent["days"]), default=0) or 1
+    bars = "".join(
+        f'<span title="{_e(day)}: {_e(format_credits(value))}" style="display:inline-block;width:10px;'
+        f'margin-right:2px;vertical-align:bottom;background:#4c78a8;height:{max(1, round(24 * value / top))}px">'
+        f"</span>" for day, value in spent["days"])
+    return (f'<div class="kodisc-spending"><span style="display:inline-block;height:24px;margin-right:8px">{bars}</span>'
+            f"{_e(spending_text(spent))}</div>")
+
+
+def thumbnail_data_url(path: str | Path | None) -> str | None:
+    """A small `data:image/jpeg` URL for a local thumbnail (never a server URL, which may die)."""
+    if not path or not Path(path).is_file():
+        return None
+    try:
+        from io import BytesIO
+
+        from PIL import Image
+
+        with Image.open(path) as image:
+            image.thumbnail((_THUMB_WIDTH, _THUMB_WIDTH))
+            buffer = BytesIO()
+            image.convert("RGB").save(buffer, format="JPEG", quality=70)
+        data = buffer.getvalue()
+    except ImportError:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if len(data) > _THUMB_MAX_BYTES:
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _close_tree(widget: Any) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()
+
+
+class Panel:
+    """Balance and past jobs, refreshing itself when a job of this kernel changes state.
+
+    `Panel(backend="auto", page_size=10)`; display it (last expression of a cell or
+    `display(panel)`). `refresh()`, `select(job_id)`, `repoll(job_id)`, `set_status(status)`,
+    `page(n)` drive it from code; the buttons call the same methods.
+    """
+
+    def __init__(self, backend: Any = "auto", *, history: Any = None, page_size: int = 10) -> None:
+        import ipywidgets as w
+
+        from ..backend import resolve_backend
+        from ..pipeline import history as shared_history
+
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1; got {page_size}.")
+        self._backend = resolve_backend(backend) if isinstance(backend, str) else backend
+        self._client = self._backend.client()
+        self._history = history if history is not None else shared_history()
+        self._page_size = page_size
+        self._page = 0
+        self._status = "all"
+        self._selected: str | None = None
+        self._records: list[Any] = []
+        self._total = 0
+        self._account: Any = None
+        self._message = ""  # the outcome of the last action (select, re-poll)
+        self._balance_error = ""
+        self._thumbs: dict[tuple[str, float], str | None] = {}
+        self._lock = threading.RLock()
+        self._display_id = f"kodisc-panel-{uuid.uuid4().hex}"
+        self._displayed = False
+
+        self._account_html = w.HTML().add_class("kodisc-account")
+        self._balance_html = w.HTML().add_class("kodisc-balance")
+        self._refresh_button = w.Button(description="Refresh", icon="refresh",
+                                        tooltip="Reload the balance and the jobs").add_class("kodisc-refresh")
+        self._spending_html = w.HTML().add_class("kodisc-spending")
+        self._filter = w.Dropdown(options=list(STATUS_CHOICES), value="all", description="Status",
+                                  layout=w.Layout(width="14em")).add_class("kodisc-filter")
+        self._prev_button = w.Button(description="‹ Newer", layout=w.Layout(width="7em")).add_class("kodisc-prev")
+        self._next_button = w.Button(description="Older ›", layout=w.Layout(width="7em")).add_class("kodisc-next")
+        self._page_label = w.HTML().add_class("kodisc-page")
+        self._table_header = w.HTML(self._grid(["", *_COLUMNS], header=True))
+        self._rows = [self._make_row(w, slot) for slot in range(page_size)]
+        self._table = w.VBox([self._table_header, *(row for row, *_ in self._rows)]).add_class("kodisc-jobs-table")
+        self._player = w.HTML().add_class("kodisc-player")
+        self._message_html = w.HTML().add_class("kodisc-message")
+        self.widget = w.VBox([
+            w.HBox([w.VBox([self._account_html, self._balance_html]), self._refresh_button]),
+            self._spending_html,
+            w.HBox([self._filter, self._prev_button, self._page_label, self._next_button]),
+            self._table, self._message_html, self._player,
+        ]).add_class("kodisc-panel")
+
+        self._refresh_button.on_click(lambda _: self.refresh())
+        self._prev_button.on_click(lambda _: self.page(self._page - 1))
+        self._next_button.on_click(lambda _: self.page(self._page + 1))
+        self._filter.observe(lambda change: self.set_status(change["new"]), names="value")
+        from ..pipeline import subscribe
+
+        self._unsubscribe = subscribe(self._on_progress)
+        self.refresh()
+
+    # -- layout --------------------------------------------------------------------------
+    @staticmethod
+    def _grid(cells: Iterable[str], *, header: bool = False) -> str:
+        weight = "font-weight:600;" if header else ""
+        inner = "".join(f"<div style='overflow:hidden;text-overflow:ellipsis;white-space:nowrap'>{c}</div>"
+                        for c in (cells if not header else (_e(c) for c in cells)))
+        return (f"<div style='display:grid;{weight}grid-template-columns:72px 6em 10em 5em 6em 5em 6em 9em;"
+                f"gap:6px;align-items:center'>{inner}</div>")
+
+    def _make_row(self, w: Any, slot: int) -> tuple[Any, Any, Any, Any]:
+        cells = w.HTML(layout=w.Layout(width="auto")).add_class("kodisc-job-cells")
+        show = w.Button(description="Play", icon="play", layout=w.Layout(width="6em")).add_class("kodisc-select")
+        repoll = w.Button(description="Re-poll", icon="refresh", layout=w.Layout(width="7em")).add_class("kodisc-repoll")
+        row = w.HBox([cells, show, repoll], layout=w.Layout(display="none")).add_class("kodisc-job-row")
+        show.on_click(lambda _, i=slot: self._row_action(i, self.select))
+        repoll.on_click(lambda _, i=slot: self._row_action(i, self.repoll))
+        return row, cells, show, repoll
+
+    def _row_action(self, slot: int, action: Any) -> None:
+        if slot < len(self._records):
+            action(self._records[slot].job_id)
+
+    # -- data ----------------------------------------------------------------------------
+    def refresh(self, *, balance: bool = True) -> None:
+        """Reload the balance from `/me` (unless `balance=False`) and the rows from the history, then redraw."""
+        from ..errors import KodiscError
+
+        with self._lock:
+            if balance:
+                try:
+                    self._account = self._client.me()
+                    self._balance_error = ""
+                except KodiscError as exc:
+                    self._balance_error = f"Balance unavailable: {exc}"
+            self._reload_rows()
+            self._redraw()
+
+    def _reload_rows(self) -> None:
+        status = None if self._status == "all" else self._status
+        self._total = self._history.count(status)
+        last_page = max(0, (self._total - 1) // self._page_size)
+        self._page = min(self._page, last_page)
+        self._records = self._history.list(limit=self._page_size, offset=self._page * self._page_size, status=status)
+
+    def set_status(self, status: str) -> None:
+        """Show only jobs with this status (`all` for every job); back to the first page."""
+        if status not in STATUS_CHOICES:
+            raise ValueError(f"status must be one of {', '.join(STATUS_CHOICES)}; got {status!r}.")
+        with self._lock:
+            self._status, self._page = status, 0
+            if self._filter.value != status:
+                self._filter.value = status  # re-enters set_status through the observer: harmless
+            self._reload_rows()
+            self._redraw()
+
+    def page(self, number: int) -> None:
+        """Go to page `number` (0 = newest jobs); clamped to the pages that exist."""
+        with self._lock:
+            self._page = max(0, number)
+            self._reload_rows()
+            self._redraw()
+
+    def select(self, job_id: str) -> None:
+        """Show the job's player (from its saved local media) inside the panel."""
+        from .player import player_html
+
+        with self._lock:
+            record = self._history.get(job_id)
+            if record is None:
+                self._message = f"Job {job_id} is not in the history."
+            elif not record.video_path or not Path(record.video_path).is_file():
+                self._message = f"Job {job_id} has no saved video ({record.status})."
+                self._selected = None
+                self._player.value = ""
+            else:
+                self._selected = job_id
+                self._message = ""
+                self._player.value = player_html(record)
+            self._redraw()
+
+    def repoll(self, job_id: str) -> None:
+        """Ask the job's backend for its state now; a finished job gets its media saved, like a render."""
+        from ..backend import backend_for
+        from ..errors import KodiscError, RenderFailedError
+        from ..pipeline import resume_flow
+
+        with self._lock:
+            record = self._history.get(job_id)
+            if record is None:
+                self._message = f"Job {job_id} is not in the history."
+                self._redraw()
+                return
+            try:
+                backend = backend_for(record.backend, record.base_url)
+                flow = resume_flow(record, backend)
+                with backend.client() as client:
+                    job = client.get_job(job_id)
+                    if job.done:
+                        flow.finish(job, flow.fetch(job, client))
+                    else:
+                        flow.update(job)
+                self._message = f"Job {job_id} is {job.status}."
+            except RenderFailedError as exc:
+                self._message = f"Job {job_id} failed: {exc.job.error or 'no reason given'}"
+            except KodiscError as exc:
+                self._message = f"Could not re-poll {job_id}: {exc}"
+            self.refresh()
+
+    def _on_progress(self, progress: Any) -> None:
+        """A job of this process changed state: the balance moves when a job is accepted or settles."""
+        self.refresh(balance=progress.state in ("queued", "completed", "failed"))
+
+    def close(self) -> None:
+        """Stop following job changes and close the widgets and the client."""
+        self._unsubscribe()
+        _close_tree(self.widget)
+        self._client.close()
+
+    # -- views ---------------------------------------------------------------------------
+    def _thumbnail(self, record: Any) -> str | None:
+        path = record.thumbnail_path
+        if not path or not Path(path).is_file():
+            return None
+        key = (str(path), Path(path).stat().st_mtime)
+        if key not in self._thumbs:
+            self._thumbs[key] = thumbnail_data_url(path)
+        return self._thumbs[key]
+
+    def _account_line(self) -> str:
+        if self._balance_error:
+            return f"{self._backend.label} · {self._balance_error}"
+        if self._account is None:
+            return f"{self._backend.label} · balance unknown"
+        return balance_line(self._account, self._backend.label)
+
+    def _redraw(self) -> None:
+        self._account_html.value = f"<b>{_e(self._backend.label)}</b> · {_e(self._backend.base_url)}"
+        self._balance_html.value = _e(self._account_line())
+        spent = spending(self._history)
+        self._spending_html.value = spending_html(spent)
+        shown = len(self._records)
+        self._page_label.value = _e(_page_caption(shown, self._total, self._page * self._page_size))
+        self._prev_button.disabled = self._page == 0
+        self._next_button.disabled = (self._page + 1) * self._page_size >= self._total
+        for slot, (row, cells, show, repoll) in enumerate(self._rows):
+            if slot >= shown:
+                row.layout.display = "none"
+                continue
+            record = self._records[slot]
+            values = _row_cells(record)
+            thumb = self._thumbnail(record)
+            img = f'<img src="{_e(thumb)}" width="64" alt="">' if thumb else ""
+            short = f'<code title="{_e(values[0])}">{_e(values[0][-8:])}</code>'
+            cells.value = self._grid([img, short, *(_e(v) for v in values[1:])])
+            show.disabled = not record.video_path
+            repoll.layout.display = None if record.status in PENDING_STATUSES else "none"
+            row.layout.display = None
+            selected = record.job_id == self._selected
+            (row.add_class if selected else row.remove_class)("kodisc-selected")
+        self._message_html.value = _e(self._message)
+        if self._displayed:
+            from IPython.display import update_display
+
+            update_display(self._bundle(), raw=True, display_id=self._display_id)
+
+    def _snapshot_text(self) -> str:
+        lines = [self._account_line(), spending_text(spending(self._history))]
+        if self._status != "all":
+            lines.append(f"Status filter: {self._status}")
+        lines.append(jobs_text(self._records, total=self._total, offset=self._page * self._page_size))
+        if self._message:
+            lines.append(self._message)
+        return "\n".join(lines)
+
+    def _snapshot_html(self) -> str:
+        thumbs = {r.job_id: t for r in self._records if (t := self._thumbnail(r))}
+        table = jobs_html(self._records, total=self._total, offset=self._page * self._page_size, thumbnails=thumbs)
+        status = f"<div>Status filter: {_e(self._status)}</div>" if self._status != "all" else ""
+        message = f'<div class="kodisc-message">{_e(self._message)}</div>' if self._message else ""
+        return (f'<div class="kodisc-panel"><div class="kodisc-balance">{_e(self._account_line())}</div>'
+                f"{spending_html(spending(self._history))}{status}{table}{message}</div>")
+
+    def _bundle(self) -> dict[str, Any]:
+        return {
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+            "text/html": self._snapshot_html(),
+            "text/plain": self._snapshot_text(),
+        }
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self._bundle(), raw=True, display_id=self._display_id)
+        self._displayed = True
+
+    def __repr__(self) -> str:
+        return self._snapshot_text()
