@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,15 +53,26 @@ def execute(notebook_path: Path, timeout: int):
     """Run every cell with nbclient in notebook_path's folder; returns the executed notebook."""
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="kodisc-demo-") as sockets:
+        # IPC sockets in a private folder: no TCP ports, and no "unencrypted TCP" warning to scare people.
+        config = Config(KernelManager={"transport": "ipc", "ip": str(Path(sockets) / "kernel")})
+        client = NotebookClient(
+            notebook, timeout=timeout, kernel_name="python3", config=config, log=_quiet_logger(),
+            resources={"metadata": {"path": str(notebook_path.parent)}},
+            extra_arguments=["--Kodisc.backend=local"],
+        )
+        _run(client, notebook, notebook_path)
+    return notebook
+
+
+def _run(client, notebook, notebook_path: Path) -> None:
+    import nbformat
     from jupyter_client.kernelspec import NoSuchKernel
     from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-    notebook = nbformat.read(notebook_path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3",
-        resources={"metadata": {"path": str(notebook_path.parent)}},
-        extra_arguments=["--Kodisc.backend=local"], log=_quiet_logger(),
-    )
     try:
         client.execute(env=kernel_environment())
     except NoSuchKernel:
@@ -68,13 +80,12 @@ def execute(notebook_path: Path, timeout: int):
                         "(it installs ipykernel into .venv).") from None
     except CellTimeoutError:
         nbformat.write(notebook, notebook_path)
-        raise DemoError(f"a cell ran longer than {timeout} s; the partial notebook is {notebook_path}") from None
+        raise DemoError(f"a cell ran longer than {client.timeout} s; the partial notebook is {notebook_path}") from None
     except CellExecutionError as error:
         nbformat.write(notebook, notebook_path)
         summary = f"{error.ename}: {error.evalue}".strip().splitlines()[0]
         raise DemoError(f"the quickstart failed ({summary}); see {notebook_path}") from None
     nbformat.write(notebook, notebook_path)
-    return notebook
 
 
 def export_html(notebook, html_path: Path) -> None:
