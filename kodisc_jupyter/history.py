@@ -40,7 +40,7 @@ SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_MS = 5000
 _TERMINAL = ("completed", "failed")
 _KEY_PREFIX_LEN = 14  # "kdsc_live_" + 4 hex: the only part of a key that may be shown
-_FULL_KEY_RE = re.compile(r"(kdsc_live_[0-9a-fA-F]{4})[0-9a-fA-F]{5,}")
+_FULL_KEY_RE = re.compile(r"(kdsc_live_[0-9A-Za-z]{4})[0-9A-Za-z]+")
 _WARNED: set[str] = set()  # files already warned about in this process: warn once per session
 _T = TypeVar("_T")
 
@@ -162,7 +162,7 @@ class JobRecord:
             result=result,
             error=self.error,
             metadata=self.metadata,
-            created_at=self.created_at,
+            created_at=self.created_at or self.recorded_at,
             completed_at=self.completed_at,
         )
 

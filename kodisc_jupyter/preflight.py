@@ -72,7 +72,7 @@ def join_prelude(prelude: str, code: str) -> str:
     """The code a render sends: the prelude, a blank line, then the cell (just the cell if no prelude)."""
     if not prelude.strip():
         return code
-    return prelude.rstrip("\n") + "\n\n" + code
+    return prelude.rstrip() + "\n\n" + code
 
 
 def preflight(code: str, class_name: str | None = None, *, prelude: str = "") -> Preflight:
@@ -103,7 +103,7 @@ class _LineMap:
     """Maps a line of prelude + cell back to the cell's (or the prelude's) own numbering."""
 
     def __init__(self, prelude: str) -> None:
-        self.offset = prelude.rstrip("\n").count("\n") + 2 if prelude.strip() else 0
+        self.offset = prelude.rstrip().count("\n") + 2 if prelude.strip() else 0
 
     def where(self, lineno: int | None) -> str:
         if lineno is None:
