@@ -1,0 +1,156 @@
+"""The Starlette app: the contract's three API routes, the asset files, and JSON errors everywhere.
+
+Every non-2xx answer is `{"error": ..., "message": ...}`. Request bodies are validated with the
+client's own `validate_render_body`, after the size cap is enforced on the raw bytes (the
+declared Content-Length and the bytes actually streamed) so an oversized body is never parsed.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..client._contract import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
+from ..client._errors import ValidationError
+from ._delivery import webhook_url_problem
+from ._jobs import JobRunner
+from ._pricing import reserve_for
+from ._store import InsufficientCredits, KeyRecord, Store, is_job_id
+from ._views import account_view, job_view
+
+ASSET_TYPES = {"video.mp4": "video/mp4", "thumb.jpg": "image/jpeg", "captions.vtt": "text/vtt; charset=utf-8"}
+CORS = {"Access-Control-Allow-Origin": "*"}
+_STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                  413: "body_too_large"}
+
+
+class APIProblem(Exception):
+    """Raised by a handler to answer `status` with the contract's error body."""
+
+    def __init__(self, status: int, error: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message, self.extra = status, error, message, extra
+
+
+def error_response(status: int, error: str, message: str, headers: dict | None = None, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message, **extra}, status_code=status, headers=headers)
+
+
+def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: str,
+               allow_http_webhooks: bool, lifespan=None) -> Starlette:
+    def authenticate(request: Request) -> KeyRecord:
+        header = request.headers.get("authorization")
+        if not header:
+            raise APIProblem(401, "unauthorized", "Missing API key: send `Authorization: Bearer kdsc_live_...`.")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not KEY_RE.fullmatch(token):
+            raise APIProblem(401, "unauthorized", "Malformed API key: expected `Authorization: Bearer kdsc_live_` "
+                                                  "followed by 48 lowercase hex characters.")
+        key = store.authenticate(token)
+        if key is None:
+            raise APIProblem(401, "unauthorized", "Unknown API key: it was revoked or never existed here; "
+                                                  "use a key this server created.")
+        return key
+
+    async def create_render(request: Request) -> Response:
+        key = authenticate(request)
+        body = validate(await read_json(request))
+        quality = body["quality"]
+        url = body["webhookUrl"] if "webhookUrl" in body else key.default_webhook_url
+        try:
+            job = store.create_job(key, body, fps=body.get("fps", QUALITIES[quality][2]), webhook_url=url,
+                                   reserve=reserve_for(quality))
+        except InsufficientCredits:
+            paid, free = store.balance(key.user_id)
+            raise APIProblem(402, "insufficient_credits",
+                             f"Not enough credits to start a render: a {quality} render reserves "
+                             f"{reserve_for(quality)} credits and the balance is {paid + free}. Add credits or wait "
+                             "for the monthly free allowance.") from None
+        runner.submit(job.job_id)
+        return JSONResponse({"jobId": job.job_id, "status": job.status, "endpoint": "render"}, status_code=202)
+
+    def validate(raw: Any) -> dict[str, Any]:
+        try:
+            body = validate_render_body(raw, allow_http_webhook=allow_http_webhooks)
+        except ValidationError as exc:
+            raise APIProblem(400, "invalid_request", str(exc), field=exc.field) from None
+        url = body.get("webhookUrl")
+        problem = url and webhook_url_problem(url, allow_http=allow_http_webhooks)
+        if problem:
+            raise APIProblem(400, "invalid_request", problem, field="webhookUrl")
+        return body
+
+    async def get_render(request: Request) -> Response:
+        key = authenticate(request)
+        job_id = request.path_params["job_id"]
+        job = store.get_job(job_id, key.user_id) if is_job_id(job_id) else None
+        if job is None:
+            raise APIProblem(404, "not_found", f"No job {job_id[:40]!r} for this key: check the job id.")
+        return JSONResponse(job_view(job, public_url))
+
+    async def me(request: Request) -> Response:
+        key = authenticate(request)
+        return JSONResponse(account_view(key, *store.balance(key.user_id)))
+
+    async def asset(request: Request) -> Response:
+        job_id, name = request.path_params["job_id"], request.path_params["name"]
+        path = files_dir / job_id / name if is_job_id(job_id) and name in ASSET_TYPES else None
+        if path is None or not path.is_file():
+            return error_response(404, "not_found", "No such file: assets are /r/<jobId>/video.mp4, thumb.jpg "
+                                                    "or captions.vtt of a completed job.", headers=CORS)
+        return FileResponse(path, media_type=ASSET_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
+
+    async def asset_preflight(request: Request) -> Response:
+        return Response(status_code=204, headers={**CORS, "Access-Control-Allow-Methods": "GET, HEAD",
+                                                  "Access-Control-Allow-Headers": "Range",
+                                                  "Access-Control-Max-Age": "86400"})
+
+    async def on_problem(request: Request, exc: APIProblem) -> Response:
+        return error_response(exc.status, exc.error, exc.message, **exc.extra)
+
+    async def on_http_exception(request: Request, exc: HTTPException) -> Response:
+        error = _STATUS_ERRORS.get(exc.status_code, "error")
+        message = f"{request.method} {request.url.path} does not exist on this server." if exc.status_code in (404, 405) \
+            else str(exc.detail)
+        return error_response(exc.status_code, error, message, headers=exc.headers)
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return error_response(500, "server_error", "The local server hit an unexpected error; retry, and report "
+                                                   "it if it persists.")
+
+    routes = [
+        Route("/api/v2/render", create_render, methods=["POST"]),
+        Route("/api/v2/render/{job_id}", get_render, methods=["GET"]),
+        Route("/api/v2/me", me, methods=["GET"]),
+        Route("/r/{job_id}/{name}", asset, methods=["GET", "HEAD"]),
+        Route("/r/{job_id}/{name}", asset_preflight, methods=["OPTIONS"]),
+    ]
+    handlers = {APIProblem: on_problem, HTTPException: on_http_exception, Exception: on_error}
+    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+
+
+async def read_json(request: Request) -> Any:
+    """The request's JSON, refusing more than MAX_BODY_BYTES before anything is parsed."""
+    too_big = APIProblem(400, "invalid_request", f"body is over the {MAX_BODY_BYTES}-byte limit; shorten code "
+                                                 "or metadata.", field="body")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError as exc:
+        raise APIProblem(400, "invalid_request", f"body is not valid JSON ({exc}); send a JSON object.",
+                         field="body") from None

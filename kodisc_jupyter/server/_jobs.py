@@ -1,0 +1,98 @@
+"""The job lifecycle: `queued → running → completed | failed`, with `workers` renders at once in FIFO order.
+
+Each job renders in its own temporary folder; on success the three files move to
+`<data_dir>/jobs/<jobId>/`. The terminal transition settles credits (see `_pricing`) and hands the
+job to the webhook sender. A job still queued or running when the server starts again (it was
+stopped or crashed) is failed with `STOPPED_ERROR` and its reserve refunded.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ..client._contract import QUALITIES
+from ._delivery import WebhookSender
+from ._pricing import cost_for
+from ._renderers import OUTPUT_FILES, Renderer
+from ._store import JobRecord, Store
+from ._views import job_body
+
+logger = logging.getLogger("kodisc_jupyter.server")
+STOPPED_ERROR = "the local server stopped while this job was queued or running; render again."
+UNCOVERED_ERROR = ("not enough credits to cover this render's cost ({cost} credits); the reserve was refunded. "
+                   "Add credits or wait for the monthly free allowance.")
+
+
+def resolution(quality: str, aspect_ratio: str) -> tuple[int, int]:
+    width, height, _ = QUALITIES[quality]
+    return (height, width) if aspect_ratio == "9:16" else (width, height)
+
+
+class JobRunner:
+    def __init__(self, store: Store, renderer: Renderer, *, files_dir: Path, work_dir: Path, workers: int,
+                 sender: WebhookSender, public_url: str) -> None:
+        self.store, self.renderer, self.sender = store, renderer, sender
+        self.files_dir, self.work_dir = files_dir, work_dir
+        self.workers, self.public_url = workers, public_url
+        self._queue: asyncio.Queue[str] | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        """Fail what an earlier run left unfinished, then start the workers (in the server's loop)."""
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        for job_id in self.store.unfinished_job_ids():
+            self._notify(self.store.finish(job_id, error=STOPPED_ERROR, cost=0, duration_ms=0,
+                                           uncovered_error=UNCOVERED_ERROR))
+        self._queue = asyncio.Queue()
+        self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+
+    async def stop(self) -> None:
+        """Stop the workers (killing renders in progress); their jobs are failed on the next start."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def submit(self, job_id: str) -> None:
+        self._queue.put_nowait(job_id)
+
+    async def _work(self) -> None:
+        while True:
+            job = self.store.mark_running(await self._queue.get())
+            if job is not None and job.status == "running":
+                await self._run(job)
+
+    async def _run(self, job: JobRecord) -> None:
+        folder = Path(tempfile.mkdtemp(prefix=f"{job.job_id}-", dir=self.work_dir)).resolve()
+        started = time.monotonic()
+        try:
+            width, height = resolution(job.quality, job.aspect_ratio)
+            try:
+                error = await self.renderer.render(job, folder, width, height)
+            except Exception as exc:  # a bug on our side must still end the job
+                logger.exception("rendering job %s failed", job.job_id)
+                error = f"the local server could not render this job ({type(exc).__name__}); render again."
+            duration_ms = int((time.monotonic() - started) * 1000)
+            if error is None:
+                target = self.files_dir / job.job_id
+                target.mkdir(parents=True, exist_ok=True)
+                for name in OUTPUT_FILES:
+                    shutil.move(folder / name, target / name)
+            final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
+                                      duration_ms=duration_ms, uncovered_error=UNCOVERED_ERROR)
+            if final.status == "failed":
+                shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
+            self._notify(final)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _notify(self, job: JobRecord) -> None:
+        if not job.webhook_url:
+            return
+        key = self.store.key_by_id(job.key_id)
+        self.sender.deliver(job.webhook_url, key.webhook_secret, job.status, job_body(job, self.public_url),
+                            job.job_id)

@@ -1,0 +1,197 @@
+"""`LocalServer`: the store, the renderer, the app and uvicorn for one data dir, in a thread or in the foreground.
+
+The data dir holds `server.sqlite3` (users, hashed keys, ledger, jobs), `jobs/<jobId>/` (rendered
+files), `owner.json` (the first user's key and webhook secret, mode 0600, so every start can
+print them again) and scratch folders. Nothing here imports Manim: renders run in subprocesses.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from ..client._contract import key_prefix
+from ._app import create_app
+from ._delivery import DEFAULT_RETRY_DELAYS, WebhookSender
+from ._faults import FaultInjector
+from ._jobs import JobRunner
+from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
+from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT, ManimRenderer, SimulatedRenderer
+from ._store import Credentials, Store
+
+RENDERERS = ("manim", "simulate")
+_START_TIMEOUT = 15.0
+
+
+class LocalServer:
+    """A Kodisc-compatible server for one data dir. Use `start_local_server()` (background thread) or `serve()`."""
+
+    def __init__(self, data_dir: str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 0,
+                 credits: int = DEFAULT_PAID_CREDITS, free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS,
+                 workers: int | None = None, renderer: str = "manim", allow_http_webhooks: bool = False,
+                 webhook_retry_delays=DEFAULT_RETRY_DELAYS, render_timeout: float = DEFAULT_RENDER_TIMEOUT,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, fault_5xx_rate: float = 0.0, fault_drop_rate: float = 0.0,
+                 fault_drop_after_create_rate: float = 0.0, fault_latency: tuple[float, float] = (0.0, 0.0),
+                 fault_seed: int | None = None) -> None:
+        _check_options(renderer, workers, credits, free_credits, render_timeout,
+                       (fault_5xx_rate, fault_drop_rate, fault_drop_after_create_rate), fault_latency)
+        if data_dir is None:
+            from .._paths import data_dir as default_data_dir
+
+            data_dir = default_data_dir() / "server"
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
+        self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
+        self._socket = _bind(host, port)
+        bound_port = self._socket.getsockname()[1]
+        url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+        self.public_url = f"http://{url_host}:{bound_port}"
+        self.base_url = f"{self.public_url}/api/v2"
+
+        sender = WebhookSender(retry_delays=webhook_retry_delays)
+        engine = (ManimRenderer(timeout=render_timeout, memory_limit=memory_limit) if renderer == "manim"
+                  else SimulatedRenderer(self.data_dir / "samples"))
+        runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs", work_dir=self.data_dir / "work",
+                           workers=workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url)
+
+        @contextlib.asynccontextmanager
+        async def lifespan(app):
+            await runner.start()
+            try:
+                yield
+            finally:
+                await runner.stop()
+                await sender.aclose()
+
+        app = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
+                         allow_http_webhooks=allow_http_webhooks, lifespan=lifespan)
+        app = FaultInjector(app, error_rate=fault_5xx_rate, drop_rate=fault_drop_rate,
+                            drop_after_create_rate=fault_drop_after_create_rate, latency=fault_latency, seed=fault_seed)
+        config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=3)
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    # what clients need -------------------------------------------------------------------
+    @property
+    def api_key(self) -> str:
+        """The first user's key (never logged: show `key_prefix(api_key)` instead)."""
+        return self._owner.api_key
+
+    @property
+    def webhook_secret(self) -> str:
+        return self._owner.webhook_secret
+
+    def __repr__(self) -> str:
+        return f"<LocalServer {self.base_url} key={key_prefix(self.api_key)} data_dir={str(self.data_dir)!r}>"
+
+    # running --------------------------------------------------------------------------------
+    def start(self) -> LocalServer:
+        """Serve in a daemon thread (no signal handlers); returns once the server answers."""
+        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
+                                        name=f"kodisc-local-server:{self.public_url}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the local Kodisc server at {self.base_url} did not start; see the log above.")
+            time.sleep(0.005)
+        return self
+
+    def serve(self) -> None:
+        """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both)."""
+        try:
+            self._uvicorn.run(sockets=[self._socket])
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop serving, kill renders in progress (their jobs fail on the next start) and close the store."""
+        self._uvicorn.should_exit = True
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+        self._close()
+
+    def _close(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._socket.close()
+            self._store.close()
+
+    def __enter__(self) -> LocalServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # administration -------------------------------------------------------------------------
+    def job_count(self) -> int:
+        """Jobs ever created here, all users (tests use it to prove no POST created a job)."""
+        return self._store.job_count()
+
+    def create_user(self, credits: int = 0) -> Credentials:
+        """Another user with its own key and webhook secret (for cross-user tests)."""
+        return self._store.create_user(credits)
+
+    def set_default_webhook(self, url: str | None, *, api_key: str | None = None) -> None:
+        """The webhook URL used when a POST has no `webhookUrl` (for `api_key`, default the first user's key)."""
+        key = self._store.authenticate(api_key or self.api_key)
+        if key is None:
+            raise ValueError("unknown API key for this server")
+        self._store.set_default_webhook(key.key_id, url)
+
+
+def start_local_server(data_dir: str | os.PathLike | None = None, **options) -> LocalServer:
+    """Start a local Kodisc on a loopback port in a background thread; see `LocalServer` for the options."""
+    return LocalServer(data_dir, **options).start()
+
+
+def _check_options(renderer, workers, credits, free_credits, render_timeout, rates, latency) -> None:
+    if renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {renderer!r}")
+    if workers is not None and (type(workers) is not int or workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 (or None for the CPU count); got {workers!r}")
+    if credits < 0 or free_credits < 0:
+        raise ValueError("credits and free_credits must be >= 0")
+    if render_timeout <= 0:
+        raise ValueError(f"render_timeout must be > 0 seconds; got {render_timeout!r}")
+    if any(not 0.0 <= rate <= 1.0 for rate in rates):
+        raise ValueError("fault rates must be between 0 and 1")
+    if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
+        raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port or use 0") from None
+    sock.listen(128)  # connections made before uvicorn runs wait in the backlog
+    return sock
+
+
+def _load_or_create_owner(store: Store, path: Path, credits: int) -> Credentials:
+    """The first user, created on the first start and kept: its key is reprinted on every start."""
+    if path.is_file():
+        saved = Credentials(**json.loads(path.read_text(encoding="utf-8")))
+        if store.authenticate(saved.api_key) is not None:
+            return saved
+    owner = store.create_user(credits)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(dataclasses.asdict(owner), handle)
+    return owner

@@ -1,0 +1,124 @@
+"""Render one job with Manim, in a subprocess the server starts in the job's own folder.
+
+`python -m kodisc_jupyter.server._render_job DIR CLASS WIDTH HEIGHT FPS MEMORY_BYTES` renders the
+scene class CLASS of DIR/scene.py and leaves DIR/video.mp4, DIR/thumb.jpg and DIR/captions.vtt
+(always a valid WebVTT file, without cues when the scene has no subcaptions). It always ends by
+writing DIR/result.json: `{"ok": true}` or `{"ok": false, "error": "..."}`, where the error names
+the exception and the line of the user's own code, never Manim's internals or our paths.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import resource
+import sys
+import traceback
+from pathlib import Path
+
+SCENE_FILE = "scene.py"
+
+
+class SceneError(Exception):
+    """A problem with the user's scene that has no traceback worth showing."""
+
+
+def main(argv: list[str]) -> int:
+    folder, class_name = Path(argv[0]), argv[1]
+    width, height, fps, memory_bytes = (int(value) for value in argv[2:6])
+    if memory_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    try:
+        render(folder, class_name, width, height, fps)
+        outcome: dict = {"ok": True}
+    except SceneError as exc:
+        outcome = {"ok": False, "error": str(exc)}
+    except BaseException as exc:  # the user's code may raise anything, SystemExit included
+        outcome = {"ok": False, "error": describe_error(exc, folder / SCENE_FILE)}
+    (folder / "result.json").write_text(json.dumps(outcome), encoding="utf-8")
+    return 0
+
+
+def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> None:
+    from manim import Scene, config
+
+    config.pixel_width, config.pixel_height, config.frame_rate = width, height, fps
+    config.frame_width = config.frame_height * width / height
+    config.media_dir = str(folder / "media")
+    config.disable_caching = True
+    config.progress_bar = "none"
+    config.verbosity = "WARNING"
+    config.write_to_movie = True
+
+    module = _load_scene_module(folder / SCENE_FILE)
+    scene_class = getattr(module, class_name, None)
+    if scene_class is None:
+        raise SceneError(f"class {class_name!r} not found in the code; define `class {class_name}(Scene):` "
+                         "or set className to the scene's name.")
+    if not (isinstance(scene_class, type) and issubclass(scene_class, Scene)):
+        raise SceneError(f"{class_name!r} is not a Scene subclass; render a class defined as "
+                         f"`class {class_name}(Scene):`.")
+    scene = scene_class()
+    scene.render()
+    writer = scene.renderer.file_writer
+    movie = Path(writer.movie_file_path)
+    if not movie.is_file():
+        raise SceneError("the scene produced no video: add at least one self.play(...) or self.wait().")
+    movie.replace(folder / "video.mp4")
+    srt_file = writer.output_plan.subcaption_file
+    srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
+    (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
+    write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+
+
+def _load_scene_module(path: Path):
+    spec = importlib.util.spec_from_file_location("scene", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["scene"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_SRT_TIME = re.compile(r"(\d+:\d{2}:\d{2}),(\d{3})")
+
+
+def srt_to_vtt(srt_text: str) -> str:
+    """Manim's SubRip subcaptions as WebVTT: a header, and `,` -> `.` in the cue timings."""
+    cues = [block.strip() for block in re.split(r"\n\s*\n", srt_text.replace("\r\n", "\n")) if block.strip()]
+    converted = []
+    for cue in cues:
+        lines = cue.split("\n")
+        converted.append("\n".join(_SRT_TIME.sub(r"\1.\2", line) if "-->" in line else line for line in lines))
+    return "WEBVTT\n\n" + "".join(cue + "\n\n" for cue in converted)
+
+
+def write_last_frame(video: Path, jpeg: Path) -> None:
+    import av
+
+    last = None
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            last = frame
+    if last is None:
+        raise SceneError("the rendered video has no frames.")
+    last.to_image().convert("RGB").save(jpeg, "JPEG", quality=85)
+
+
+def describe_error(exc: BaseException, scene_path: Path) -> str:
+    """`ValueError: bad thing (line 7: self.play(Foo()))`, using the deepest frame in the user's file."""
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == scene_path:
+        line = (exc.text or "").strip()
+        return f"SyntaxError: {exc.msg} (line {exc.lineno}: {line})" if line else f"SyntaxError: {exc.msg} (line {exc.lineno})"
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, MemoryError):
+        message += " (the render ran out of its memory limit)"
+    message = message.replace(str(scene_path.parent) + "/", "")
+    user_frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if Path(frame.filename) == scene_path]
+    if not user_frames:
+        return message
+    frame = user_frames[-1]
+    return f"{message} (line {frame.lineno}: {frame.line.strip()})" if frame.line else f"{message} (line {frame.lineno})"
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,189 @@
+"""`kodisc serve` (the local server in the foreground) and `kodisc keys create|set-webhook`.
+
+`serve` prints exactly `KODISC_BASE_URL=...` and `KODISC_API_KEY=...` as its first two stdout
+lines (so a script can `export` them), then one human line with the webhook secret and data dir.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser("serve", help="run a local Kodisc-compatible server (renders with Manim)",
+                                  description="Run a local Kodisc-compatible server until Ctrl-C.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    _data_dir_option(serve)
+    serve.add_argument("--credits", type=_non_negative_int, default=None,
+                       help="paid credits of the first user, when it is created (default 1000)")
+    serve.add_argument("--free-credits", type=_non_negative_int, default=None,
+                       help="monthly free allowance of every user (default 100)")
+    serve.add_argument("--workers", type=_positive_int, default=None, help="renders at once (default: CPU count)")
+    serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
+                       help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
+    serve.add_argument("--render-timeout", type=float, default=None, help="seconds before a render is stopped")
+    serve.add_argument("--allow-http-webhooks", action="store_true",
+                       help="also deliver webhooks to http://127.0.0.1 and http://localhost handlers")
+    serve.add_argument("--webhook-retry-delays", type=_delays, default=None, metavar="S,S,S",
+                       help="webhook retries, seconds after the first attempt (default 30,300,1800)")
+    faults = serve.add_argument_group("faults (for testing clients; all off by default)")
+    faults.add_argument("--fault-5xx-rate", type=_rate, default=0.0, help="fraction of API requests answered 5xx")
+    faults.add_argument("--fault-drop-rate", type=_rate, default=0.0,
+                        help="fraction of API requests whose connection is closed unanswered (no job created)")
+    faults.add_argument("--fault-drop-after-create-rate", type=_rate, default=0.0,
+                        help="fraction of POSTs closed unanswered after the job was created")
+    faults.add_argument("--fault-latency", type=_latency, default=(0.0, 0.0), metavar="LOW,HIGH",
+                        help="random extra latency in seconds per API request")
+    faults.add_argument("--fault-seed", type=int, default=None, help="seed for reproducible faults")
+    serve.set_defaults(run=run_serve)
+
+    keys = subparsers.add_parser("keys", help="manage the local server's users and keys",
+                                 description="Manage the local server's users and keys (works while it runs).")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
+    create = key_commands.add_parser("create", help="add a user with its own key; prints KODISC_API_KEY=...")
+    _data_dir_option(create)
+    create.add_argument("--credits", type=_non_negative_int, default=0, help="the new user's paid credits (default 0)")
+    create.set_defaults(run=run_keys_create)
+    webhook = key_commands.add_parser("set-webhook", help="set a key's default webhook URL ('none' to clear)")
+    webhook.add_argument("url", help="https:// URL used when a render has no webhookUrl, or 'none'")
+    webhook.add_argument("--key", default=None, metavar="KEY_ID_OR_PREFIX",
+                         help="the key (id k_... or prefix kdsc_live_xxxx; default: the first user's key)")
+    _data_dir_option(webhook)
+    webhook.set_defaults(run=run_keys_set_webhook)
+
+
+def _data_dir_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default=None,
+                        help="the server's data (default: <kodisc data dir>/server; KODISC_HOME moves it)")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ._local import LocalServer
+
+    options = {name: value for name, value in {
+        "credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
+        "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays}.items()
+        if value is not None}
+    try:
+        server = LocalServer(args.data_dir, host=args.host, port=args.port, renderer=args.renderer,
+                             allow_http_webhooks=args.allow_http_webhooks, fault_5xx_rate=args.fault_5xx_rate,
+                             fault_drop_rate=args.fault_drop_rate,
+                             fault_drop_after_create_rate=args.fault_drop_after_create_rate,
+                             fault_latency=args.fault_latency, fault_seed=args.fault_seed, **options)
+    except (OSError, ValueError) as exc:
+        print(f"kodisc serve: {exc}", file=sys.stderr)
+        return _exit_code("EXIT_BAD_INPUT")
+    print(f"KODISC_BASE_URL={server.base_url}", flush=True)
+    print(f"KODISC_API_KEY={server.api_key}", flush=True)
+    print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; data in {server.data_dir}. "
+          "Ctrl-C stops it.", flush=True)
+    server.serve()
+    return 0
+
+
+def run_keys_create(args: argparse.Namespace) -> int:
+    store = _open_store(args.data_dir)
+    try:
+        creds = store.create_user(args.credits)
+    finally:
+        store.close()
+    print(f"KODISC_API_KEY={creds.api_key}", flush=True)
+    print(f"New user {creds.user_id} (key {creds.key_id}), webhook secret {creds.webhook_secret}.", flush=True)
+    return 0
+
+
+def run_keys_set_webhook(args: argparse.Namespace) -> int:
+    from ._delivery import webhook_url_problem
+
+    url = None if args.url.lower() == "none" else args.url
+    problem = url and webhook_url_problem(url, allow_http=True)
+    if problem:
+        print(f"kodisc keys set-webhook: {problem}", file=sys.stderr)
+        return _exit_code("EXIT_BAD_INPUT")
+    store = _open_store(args.data_dir)
+    try:
+        key = store.find_key(args.key) if args.key else _owner_key(store, args.data_dir)
+        store.set_default_webhook(key.key_id, url)
+    except ValueError as exc:
+        print(f"kodisc keys set-webhook: {exc}", file=sys.stderr)
+        return _exit_code("EXIT_BAD_INPUT")
+    finally:
+        store.close()
+    print(f"Default webhook of {key.prefix} ({key.key_id}): {url or 'none'}.")
+    return 0
+
+
+def _server_dir(data_dir: str | None):
+    from pathlib import Path
+
+    from .._paths import data_dir as default_data_dir
+
+    return Path(data_dir).expanduser() if data_dir else default_data_dir() / "server"
+
+
+def _open_store(data_dir: str | None):
+    from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS
+    from ._store import Store
+
+    folder = _server_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return Store(folder / "server.sqlite3", monthly_free_credits=DEFAULT_MONTHLY_FREE_CREDITS)
+
+
+def _owner_key(store, data_dir: str | None):
+    import json
+
+    owner_file = _server_dir(data_dir) / "owner.json"
+    if not owner_file.is_file():
+        raise ValueError(f"no server has started with data dir {owner_file.parent} yet; run `kodisc serve` first "
+                         "or pass --key.")
+    return store.key_by_id(json.loads(owner_file.read_text(encoding="utf-8"))["key_id"])
+
+
+def _exit_code(name: str) -> int:
+    from .. import cli
+
+    return getattr(cli, name)
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _delays(text: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds separated by commas, like 30,300,1800; got {text!r}")
+    if any(delay < 0 for delay in delays):
+        raise argparse.ArgumentTypeError("delays must be >= 0 seconds")
+    return delays
+
+
+def _latency(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        low, high = (float(parts[0]), float(parts[-1]))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH seconds like 0.05,0.2; got {text!r}")
+    if not 0 <= low <= high:
+        raise argparse.ArgumentTypeError("latency needs 0 <= LOW <= HIGH")
+    return low, high
