@@ -80,10 +80,11 @@ def execute(notebook, *, env: dict[str, str], cwd: Path, timeout: int = 600):
 
     quiet = logging.getLogger("benchlib.nbclient")
     quiet.setLevel(logging.WARNING)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", log=quiet,
-                            config=ipc_config(cwd), resources={"metadata": {"path": str(cwd)}},
-                            record_timing=True)
-    client.execute(env=env)
+    with tempfile.TemporaryDirectory(prefix="kodisc-bench-ipc-") as sockets:
+        client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", log=quiet,
+                                config=ipc_config(Path(sockets)), resources={"metadata": {"path": str(cwd)}},
+                                record_timing=True)
+        client.execute(env=env)
     return notebook
 
 

@@ -1,0 +1,65 @@
+"""P6: bytes a render adds to the saved .ipynb, linked (the default) vs `--embed`.
+
+Two small scenes (real Manim, `low` quality, the embedded local server: no key) are each rendered
+once linked and once with `--embed --force` in one nbclient run. For each render cell: the bytes
+its outputs add to the saved notebook (the notebook written with and without that cell's outputs).
+Files the linked renders left beside the notebook are counted too: they travel with it.
+"""
+from __future__ import annotations
+
+import copy
+
+import nbformat
+
+from benchlib import execute, kernel_env, new_notebook, print_table, workdir
+
+SCENES = {
+    "OneSecond": """from manim import *
+
+class OneSecond(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=1)
+""",
+    "TwoSecondsCaptioned": """from manim import *
+
+class TwoSecondsCaptioned(Scene):
+    def construct(self):
+        square = Square(color=BLUE)
+        self.play(Create(square), run_time=1, subcaption="Draw a square")
+        self.play(square.animate.rotate(PI / 4), run_time=1, subcaption="Turn it")
+""",
+}
+
+
+def bytes_added(notebook, index: int) -> int:
+    without = copy.deepcopy(notebook)
+    without.cells[index].outputs = []
+    return len(nbformat.writes(notebook).encode()) - len(nbformat.writes(without).encode())
+
+
+def files_beside(folder) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def main() -> None:
+    cells, where = ["%load_ext kodisc_jupyter"], {}
+    for name, code in SCENES.items():
+        where[name] = (len(cells), len(cells) + 1)
+        cells += [f"%%kodisc {name} -ql\n{code}", f"%%kodisc {name} -ql --embed --force\n{code}"]
+    with workdir("p6") as tmp:
+        home, run_dir = tmp / "kodisc-home", tmp / "notebook"
+        home.mkdir()
+        run_dir.mkdir()
+        executed = execute(new_notebook(cells), env=kernel_env(home), cwd=run_dir)
+        beside = files_beside(run_dir)
+        rows = [[name, bytes_added(executed, linked), bytes_added(executed, embedded)]
+                for name, (linked, embedded) in where.items()]
+    print_table(
+        "P6 notebook bytes added per render (real Manim, low quality, embedded local server)",
+        ["scene", "linked: bytes in .ipynb", "--embed: bytes in .ipynb"],
+        rows + [["files left beside the notebook by the linked renders", beside, "-"]],
+    )
+
+
+if __name__ == "__main__":
+    main()
