@@ -19,22 +19,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .client._errors import ValidationError
+
 if TYPE_CHECKING:
     from .backend import Backend
     from .client import AsyncKodisc, Job, Kodisc
     from .history import History, JobRecord
 
-__all__ = ["RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",
+__all__ = ["PreflightError", "RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",
            "submit", "resume_flow", "subscribe", "history"]
 
 logger = logging.getLogger("kodisc_jupyter.pipeline")
 
 Observer = Callable[["Progress"], None]
+Files = tuple[Path | None, Path | None, Path | None]  # video, thumbnail, captions
 
 _subscribers: list[Observer] = []
 _subscribers_lock = threading.Lock()
 _history: History | None = None
 _history_lock = threading.Lock()
+
+
+class PreflightError(ValidationError):
+    """The cell cannot render as written; `errors` lists every problem found (nothing was sent)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"Cannot render: {errors[0]}{more}.", field="code")
+        self.errors = list(errors)
 
 
 def subscribe(callback: Observer) -> Callable[[], None]:
@@ -90,7 +102,9 @@ class RenderRequest:
 
     @property
     def full_code(self) -> str:
-        return f"{self.prelude.rstrip()}\n\n{self.code}" if self.prelude.strip() else self.code
+        from .preflight import join_prelude
+
+        return join_prelude(self.prelude, self.code)
 
 
 @dataclass(frozen=True)
@@ -136,19 +150,24 @@ class RenderFlow:
     warnings: tuple[str, ...] = ()
     job: Job | None = None
     started: float = field(default_factory=time.monotonic)
+    _checked: bool = False
     _cache_key: str | None = None
     _expected: float | None = None
 
     # -- before anything is sent -----------------------------------------------------------------
 
     def check(self) -> None:
-        """Pre-flight: raises on an error (nothing is sent); keeps warnings and the resolved class name."""
-        from .preflight import check
+        """Pre-flight (once): raises `PreflightError` (nothing is sent); keeps warnings and the class name."""
+        if self._checked:
+            return
+        from .preflight import preflight
 
-        report = check(self.request.code, self.request.class_name, prelude=self.request.prelude)
-        report.raise_for_errors()
-        self.class_name = report.class_name
+        report = preflight(self.request.code, self.request.class_name, prelude=self.request.prelude)
+        if report.errors:
+            raise PreflightError(report.errors)
+        self.class_name = report.class_name or ""
         self.warnings = tuple(report.warnings)
+        self._checked = True
 
     def cached(self) -> Outcome | None:
         """The completed result of an identical earlier request whose media can still be played."""
@@ -203,17 +222,27 @@ class RenderFlow:
         if not job.done:  # terminal states are announced by finish(), once the media are saved
             self._notify(job.status)
 
-    def fetch(self, job: Job, client: Kodisc) -> tuple[Path | None, Path | None, Path | None]:
+    def fetch(self, job: Job, client: Kodisc) -> Files:
         """Save the finished job's files locally and record where (a failed job has none)."""
         if job.status != "completed" or job.result is None:
             return None, None, None
         from .assets import fetch_assets
 
-        saved = fetch_assets(job, client)
-        history().set_assets(job.job_id, video=saved.video, thumbnail=saved.thumbnail, captions=saved.captions)
-        return saved.video, saved.thumbnail, saved.captions
+        return self.saved(job, fetch_assets(client, job))
 
-    def finish(self, job: Job, files: tuple[Path | None, Path | None, Path | None]) -> Outcome:
+    async def afetch(self, job: Job, client: AsyncKodisc) -> Files:
+        """`fetch()` with the async client."""
+        if job.status != "completed" or job.result is None:
+            return None, None, None
+        from .assets import afetch_assets
+
+        return self.saved(job, await afetch_assets(client, job))
+
+    def saved(self, job: Job, assets: Any) -> Files:
+        history().set_assets(job.job_id, video=assets.video, thumbnail=assets.thumbnail, captions=assets.captions)
+        return assets.video, assets.thumbnail, assets.captions
+
+    def finish(self, job: Job, files: Files) -> Outcome:
         """The terminal state: returns the outcome, or raises `RenderFailedError` for a failed job."""
         history().record_update(job)
         self.job = job
@@ -299,13 +328,7 @@ async def run_async(flow: RenderFlow) -> Outcome:
 async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
     assert flow.job is not None
     job = await client.wait(flow.job, **flow.wait_kwargs(client.wait))
-    files = await asyncio.to_thread(_fetch_with_sync_client, flow, job)
-    return flow.finish(job, files)
-
-
-def _fetch_with_sync_client(flow: RenderFlow, job: Job) -> tuple[Path | None, Path | None, Path | None]:
-    with flow.backend.client() as client:
-        return flow.fetch(job, client)
+    return flow.finish(job, await flow.afetch(job, client))
 
 
 def _playable(path: Path | None) -> bool:

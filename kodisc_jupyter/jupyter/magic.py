@@ -1,0 +1,388 @@
+"""`%%kodisc`, `%%kodisc_prelude` and `%kodisc_resume`: render Manim scenes from notebook cells.
+
+`Kodisc` is both the Magics class and a traitlets `Configurable`, so `%config Kodisc.quality =
+"low"` (and `--Kodisc.backend=local` on the kernel command line) set its defaults; a
+`[tool.kodisc]` table in the nearest pyproject.toml sets them too, below `%config`. Loading
+imports only IPython and traitlets: the client, httpx, ipywidgets and the server come in on the
+first render.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from argparse import ArgumentTypeError
+from pathlib import Path
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Enum, Float, Unicode
+from traitlets.config import Configurable
+
+__all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
+
+# The contract's enums, spelled out so loading the magic does not import the client (tests check
+# they equal client.QUALITIES / ASPECT_RATIOS).
+QUALITY_NAMES = ("low", "medium", "high", "twok", "fourk")
+ASPECT_NAMES = ("16:9", "9:16")
+MANIM_QUALITY_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
+
+
+def _metadata(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise ArgumentTypeError(f"must be JSON, e.g. '{{\"lesson\": 3}}' ({exc})") from None
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _render_arguments(func: Any) -> Any:
+    """The options of `%%kodisc` (declared once; `%%kodisc?` shows them)."""
+    decorators = [
+        magic_arguments(),
+        argument("class_name", nargs="?", default=None,
+                 help="the Scene subclass to render (optional when the cell defines exactly one)"),
+        argument("-q", "--quality", choices=QUALITY_NAMES, default=None, help="render quality (default: %%config Kodisc.quality)"),
+        *[argument(flag, dest="quality", action="store_const", const=quality, help=f"Manim's {flag}: --quality {quality}")
+          for flag, quality in MANIM_QUALITY_FLAGS.items()],
+        argument("--aspect", choices=ASPECT_NAMES, default=None, help="16:9 (landscape) or 9:16 (portrait)"),
+        argument("--fps", type=_positive_int, default=None, help="frames per second (default: the quality's)"),
+        argument("--metadata", type=_metadata, default=None, help="JSON echoed back on the job"),
+        argument("--webhook-url", default=None, help="https URL notified when the job ends"),
+        argument("--no-wait", action="store_true", help="return at once; the output updates when the job ends"),
+        argument("--embed", action="store_true", default=None, help="put the video itself in the notebook"),
+        argument("--force", action="store_true", help="render again even if an identical render is cached"),
+        argument("--timeout", type=_positive_float, default=None, help="seconds to wait before giving up waiting"),
+        argument("--out", default=None, help="bind the result (a Rendered object) to this name"),
+    ]
+    for decorate in reversed(decorators):
+        func = decorate(func)
+    return func
+
+
+@magics_class
+class Kodisc(Magics, Configurable):
+    """Render Manim scenes through Kodisc, or locally with the embedded server when no key is set."""
+
+    backend = Enum(("auto", "cloud", "local"), default_value="auto",
+                   help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
+    quality = Enum(QUALITY_NAMES, default_value="medium", help="default render quality").tag(config=True)
+    aspect = Enum(ASPECT_NAMES, default_value="16:9", help="default aspect ratio").tag(config=True)
+    embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
+    embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
+    timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
+    width = Unicode("", help="CSS width of the player, e.g. '640px' (default: the video's own size)").tag(config=True)
+
+    def __init__(self, shell: Any) -> None:
+        Configurable.__init__(self, config=shell.config)
+        Magics.__init__(self, shell=shell)
+        self.prelude = ""
+        self._apply_pyproject_defaults()
+        self._notice_shown = False
+
+    # -- %%kodisc ---------------------------------------------------------------------------------
+
+    @_render_arguments
+    @cell_magic
+    def kodisc(self, line: str, cell: str) -> None:
+        """Render the Scene in this cell and show it with a live status bar, then the player."""
+        from .. import pipeline
+        from ..errors import KodiscError
+        from .display import CellError
+
+        args = parse_argstring(self.kodisc, line)
+        request = pipeline.RenderRequest(
+            code=cell, class_name=args.class_name, quality=args.quality or self.quality,
+            aspect_ratio=args.aspect or self.aspect, fps=args.fps, metadata=args.metadata,
+            webhook_url=args.webhook_url, force=args.force,
+            timeout=args.timeout if args.timeout is not None else self.timeout, prelude=self.prelude)
+        try:
+            flow = pipeline.RenderFlow(request, self._backend())
+            flow.check()
+        except KodiscError as exc:
+            raise CellError(str(exc)) from None
+        self._show_warnings(flow.warnings)
+        _Presenter(self, flow, args).render()
+
+    # -- %%kodisc_prelude ------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("--clear", action="store_true", help="drop the prelude")
+    @line_cell_magic
+    def kodisc_prelude(self, line: str, cell: str | None = None) -> None:
+        """As a cell magic: code put in front of every later render (imports, styles). `--clear` drops it."""
+        from .display import notice_bundle, show
+
+        args = parse_argstring(self.kodisc_prelude, line)
+        if args.clear:
+            self.prelude = ""
+            show(notice_bundle("Kodisc prelude cleared."))
+        elif cell is not None:
+            import ast
+
+            try:
+                ast.parse(cell)
+            except SyntaxError as exc:
+                raise UsageError(f"The prelude does not parse: line {exc.lineno}: {exc.msg}.") from None
+            self.prelude = cell
+            count = len(cell.strip().splitlines())
+            show(notice_bundle(f"Kodisc prelude set ({count} lines): it is sent in front of every render."))
+        elif self.prelude.strip():
+            show({"text/plain": self.prelude})
+        else:
+            show(notice_bundle("No Kodisc prelude (set one with %%kodisc_prelude)."))
+
+    # -- %kodisc_resume ---------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("job_id", help="the job to pick up again (shown when a wait was stopped; see %%kodisc_jobs)")
+    @argument("--embed", action="store_true", default=None, help="put the video itself in the notebook")
+    @argument("--timeout", type=_positive_float, default=None, help="seconds to wait before giving up waiting")
+    @argument("--out", default=None, help="bind the result (a Rendered object) to this name")
+    @line_magic
+    def kodisc_resume(self, line: str) -> None:
+        """Re-attach the status bar and player to a job, also after a kernel restart."""
+        from .. import pipeline
+        from ..backend import backend_for
+        from ..errors import KodiscError
+        from .display import CellError
+
+        args = parse_argstring(self.kodisc_resume, line)
+        args.no_wait = False
+        record = pipeline.history().get(args.job_id)
+        try:
+            if record is not None:
+                flow = pipeline.resume_flow(record, backend_for(record.backend, record.base_url))
+            else:
+                flow = pipeline.RenderFlow(pipeline.RenderRequest(code=""), self._backend(), class_name="job")
+        except KodiscError as exc:
+            raise CellError(str(exc)) from None
+        if args.timeout is not None:
+            flow.request = dataclasses.replace(flow.request, timeout=args.timeout)
+        _Presenter(self, flow, args).resume(args.job_id, record)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _backend(self) -> Any:
+        from ..backend import resolve_backend
+        from .display import notice_bundle, show
+
+        backend = resolve_backend(self.backend)
+        if backend.notice and not self._notice_shown:
+            self._notice_shown = True
+            show(notice_bundle(backend.notice))
+        return backend
+
+    def _show_warnings(self, warnings: tuple[str, ...]) -> None:
+        from .display import notice_bundle, show
+
+        for warning in warnings:
+            show(notice_bundle(f"Warning: {warning}", kind="warning"))
+
+    def _apply_pyproject_defaults(self) -> None:
+        """`[tool.kodisc]` of the nearest pyproject.toml, unless `%config`/the command line set the trait."""
+        table = _pyproject_table(Path.cwd())
+        configured = self.config.get("Kodisc", {})
+        for name, value in table.items():
+            if name not in self.trait_names(config=True):
+                print(f"Kodisc: ignoring unknown [tool.kodisc] setting {name!r}.", file=sys.stderr)
+            elif name not in configured:
+                try:
+                    setattr(self, name, value)
+                except Exception as exc:  # a TraitError: a bad value in the file
+                    print(f"Kodisc: ignoring [tool.kodisc] {name} = {value!r} ({exc}).", file=sys.stderr)
+
+
+def _pyproject_table(start: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            return {}
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                with candidate.open("rb") as file:
+                    table = tomllib.load(file).get("tool", {}).get("kodisc", {})
+            except (OSError, ValueError) as exc:
+                print(f"Kodisc: cannot read {candidate} ({exc}); using defaults.", file=sys.stderr)
+                return {}
+            return table if isinstance(table, dict) else {}
+    return {}
+
+
+class _Presenter:
+    """Drives one flow for a cell: status bar, waiting, and the final output or one-line failure."""
+
+    def __init__(self, magic: Kodisc, flow: Any, args: Any) -> None:
+        from .status import StatusBar
+
+        self.magic = magic
+        self.flow = flow
+        self.args = args
+        self.bar = StatusBar(flow.class_name or "job", flow.backend.label)
+        flow.observers.append(self._observe)
+
+    def _observe(self, progress: Any) -> None:
+        if not self.bar.shown:
+            self.bar.show()
+        self.bar(progress)
+
+    def render(self) -> None:
+        from .. import pipeline
+
+        with self._failures():
+            if self.args.no_wait:
+                outcome = pipeline.submit(self.flow)
+                if outcome is None:
+                    self._watch_in_background()
+                    return
+            else:
+                outcome = pipeline.run(self.flow)
+            self._finish(outcome)
+
+    def resume(self, job_id: str, record: Any) -> None:
+        from .. import pipeline
+
+        with self._failures():
+            if record is not None and record.status == "completed" and record.video_path and record.video_path.is_file():
+                files = (record.video_path, record.thumbnail_path, record.captions_path)
+                self.flow.job = record.to_job()
+                self._finish(self.flow._outcome(*files, cached=False))
+                return
+            with self.flow.backend.client() as client:
+                self.flow.job = client.get_job(job_id)
+                self.flow.update(self.flow.job)
+                self._finish(pipeline.wait(self.flow, client))
+
+    def _finish(self, outcome: Any) -> None:
+        from .result import Rendered
+
+        rendered = Rendered(outcome)
+        rendered.embed = self._embed()
+        bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
+                                 width=self.magic.width or None)
+        self.bar.replace(bundle)
+        if self.args.out:
+            self.magic.shell.user_ns[self.args.out] = rendered
+
+    def _embed(self) -> bool | None:
+        if self.args.embed or self.magic.embed:
+            return True
+        return None  # None: embed only in Colab
+
+    def _watch_in_background(self) -> None:
+        from .. import pipeline
+        from .worker import get_worker
+
+        async def watch() -> None:
+            with self._failures(in_cell=False):
+                async with self.flow.backend.async_client() as client:
+                    self._finish(await pipeline.wait_async(self.flow, client))
+
+        get_worker().submit(watch)
+
+    def _failures(self, *, in_cell: bool = True) -> Any:
+        return _FailureGuard(self, in_cell)
+
+
+class _FailureGuard:
+    """Turns each way a render can end badly into an error block in place and, in a cell, a CellError."""
+
+    def __init__(self, presenter: _Presenter, in_cell: bool) -> None:
+        self.presenter = presenter
+        self.in_cell = in_cell
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            return False
+        from ..errors import KodiscError, RenderFailedError, WaitTimeoutError
+        from .display import CellError, error_bundle
+
+        flow = self.presenter.flow
+        job_id = flow.job.job_id if flow.job is not None else None
+        name = flow.class_name or "job"
+        if isinstance(exc, KeyboardInterrupt):
+            if job_id:
+                message = (f"Stopped waiting for {name}; job {job_id} goes on. "
+                           f"Pick it up with %kodisc_resume {job_id}")
+            else:
+                message = f"Interrupted while submitting {name}: a job may exist; check %kodisc_jobs before rendering again."
+            title, detail = message, None
+        elif isinstance(exc, RenderFailedError):
+            detail = exc.job.error or "no reason given"
+            message = f"{name} failed to render (job {job_id}): {detail.strip().splitlines()[-1]}"
+            title = f"{name} failed to render (job {job_id})"
+        elif isinstance(exc, WaitTimeoutError):
+            message = (f"{name} is still {exc.job.status} after {exc.timeout:g} s; job {job_id} goes on. "
+                       f"Pick it up with %kodisc_resume {job_id}")
+            title, detail = message, None
+        elif isinstance(exc, KodiscError):
+            message, title, detail = str(exc), str(exc), None
+        else:
+            return False  # a bug of ours: let IPython show it in full
+        if self.presenter.bar.shown or not self.in_cell:
+            self.presenter.bar.replace(error_bundle(title, detail))
+        if not self.in_cell:
+            return True  # --no-wait: the error block is the report; no cell is running
+        raise CellError(message) from None
+
+
+_loaded: dict[int, Kodisc] = {}  # id(shell) -> the registered magics, so loading twice is harmless
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register `Kodisc` (and the account magics) once per shell; `%config Kodisc.*` finds it."""
+    if id(ipython) in _loaded:
+        return
+    from .account_magics import AccountMagics
+
+    magics = Kodisc(ipython)
+    ipython.register_magics(magics)
+    ipython.register_magics(AccountMagics)
+    ipython.configurables.append(magics)
+    _loaded[id(ipython)] = magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Remove the magics, forget `%config Kodisc`, and stop the `--no-wait` worker."""
+    magics = _loaded.pop(id(ipython), None)
+    if magics is None:
+        return
+    from .account_magics import AccountMagics
+    from .worker import stop_worker
+
+    registered = ipython.magics_manager.magics
+    for instance in (magics, ipython.magics_manager.registry.get(AccountMagics.__name__)):
+        if instance is None:
+            continue
+        for kind, names in instance.magics.items():
+            for name in names:
+                registered[kind].pop(name, None)
+        ipython.magics_manager.registry.pop(type(instance).__name__, None)
+    if magics in ipython.configurables:
+        ipython.configurables.remove(magics)
+    stop_worker()

@@ -1,0 +1,142 @@
+"""`Rendered`, the result of a render, and `render()` for plain Python.
+
+A saved output must outlive the kernel, the embedded server's random port and any CDN URL
+(`../shared/notes/notebook-media.md`), so the player never points at a server. Linked mode (the
+default) copies the MP4 to `kodisc_media/<Class>-<jobId[:8]>.mp4` in the kernel's working
+directory (the notebook's folder) and uses that relative path; embedded mode (`--embed`, and
+always in Colab) puts the video itself in the output as a data: URL, up to a size cap. Poster and
+captions are always data: URLs: a relative poster or track breaks in JupyterLab and from file://.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..client import Job
+    from ..pipeline import Outcome
+
+__all__ = ["Rendered", "render", "MEDIA_FOLDER", "DEFAULT_EMBED_MAX_MB"]
+
+MEDIA_FOLDER = "kodisc_media"
+DEFAULT_EMBED_MAX_MB = 20.0
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+class Rendered:
+    """A finished render: `.video`, `.thumbnail`, `.captions` (local files), `.job`, and the player."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self._outcome = outcome
+        self.job: Job = outcome.job
+        self.class_name = outcome.class_name
+        self.video: Path | None = outcome.video
+        self.thumbnail: Path | None = outcome.thumbnail
+        self.captions: Path | None = outcome.captions
+        self.cached = outcome.cached
+        self.backend = outcome.backend.label
+        self.embed: bool | None = None  # what _repr_html_ uses: None embeds only in Colab
+        self.note: str | None = None  # set by html() when the embed size cap applied
+
+    def __repr__(self) -> str:
+        state = "cached" if self.cached else self.job.status
+        return (f"<Rendered {self.class_name} job={self.job.job_id} {state} "
+                f"credits={self.job.credits_cost:g} video={str(self.video) if self.video else None!r}>")
+
+    def _repr_html_(self) -> str:
+        return self.html(embed=self.embed)
+
+    def summary(self) -> str:
+        """One line: render time, credits, short job id, backend, and "cached" when it was."""
+        from .status import format_seconds, short_id
+
+        parts = []
+        if self.job.duration_ms is not None:
+            parts.append(f"rendered in {format_seconds(self.job.duration_ms / 1000)}")
+        credits = 0 if self.cached else self.job.credits_cost
+        parts += [f"{credits:g} credits", f"job {short_id(self.job.job_id)}", self.backend]
+        if self.cached:
+            parts.append("cached (no new render; --force renders again)")
+        return " · ".join(parts)
+
+    def html(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
+             width: str | None = None, summary: str | None = None) -> str:
+        """The player. `embed=None` embeds only in Colab; a video over `embed_max_mb` is linked instead."""
+        from .player import data_url, player_html
+
+        if self.video is None:
+            return ""
+        embed = in_colab() if embed is None else embed
+        self.note = None
+        size = self.video.stat().st_size
+        if embed and size > embed_max_mb * 1024 * 1024:
+            embed = False
+            self.note = (f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap "
+                         "(%config Kodisc.embed_max_mb): it is linked from the kodisc_media folder instead.")
+        src = data_url(self.video.read_bytes(), "video/mp4") if embed else self._linked_video()
+        poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
+        captions = self.captions.read_text(encoding="utf-8") if self.captions else None
+        return player_html(video_src=src, poster_src=poster, captions_vtt=captions, title=self.class_name,
+                           width=width, summary=summary)
+
+    def bundle(self, **options: Any) -> dict[str, Any]:
+        """The final output of a cell: the player with its summary line (plus the size-cap note, if any)."""
+        from .display import notice_bundle
+        from .player import player_text
+
+        summary = self.summary()
+        player = self.html(summary=summary, **options)
+        text = player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=summary)
+        if self.note:
+            note = notice_bundle(self.note)
+            return {"text/plain": f"{text}\n{note['text/plain']}", "text/html": player + note["text/html"]}
+        return {"text/plain": text, "text/html": player}
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the MP4 to `path` and, when there are captions, the WebVTT beside it (`.vtt`)."""
+        if self.video is None:
+            raise FileNotFoundError(f"job {self.job.job_id} has no saved video to write")
+        target = Path(path).expanduser()
+        if target.suffix.lower() != ".mp4":
+            target = target.with_suffix(target.suffix + ".mp4") if target.suffix else target.with_suffix(".mp4")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(self.video, target)
+        if self.captions is not None:
+            shutil.copyfile(self.captions, target.with_suffix(".vtt"))
+        return target
+
+    def _linked_video(self) -> str:
+        """Copy the MP4 beside the notebook (once) and return its relative, portable path."""
+        assert self.video is not None
+        name = f"{self.class_name}-{self.job.job_id[:8]}.mp4"
+        target = Path.cwd() / MEDIA_FOLDER / name
+        if not target.is_file() or target.stat().st_size != self.video.stat().st_size:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_suffix(".mp4.part")
+            shutil.copyfile(self.video, partial)
+            os.replace(partial, target)
+        return f"{MEDIA_FOLDER}/{name}"
+
+
+def render(code: str, class_name: str | None = None, *, quality: str = "medium", aspect_ratio: str = "16:9",
+           fps: int | None = None, metadata: Any = None, embed: bool | None = None, force: bool = False,
+           timeout: float | None = None, backend: str = "auto") -> Rendered:
+    """Render `class_name` from `code` (blocking) with the same backend, pre-flight, cache and history as
+    `%%kodisc`; raises the client's errors (`RenderFailedError` for a failed scene)."""
+    from .. import pipeline
+    from ..backend import resolve_backend
+
+    chosen = resolve_backend(backend)
+    if chosen.notice:
+        print(chosen.notice, file=sys.stderr)
+    request = pipeline.RenderRequest(code=code, class_name=class_name, quality=quality, aspect_ratio=aspect_ratio,
+                                     fps=fps, metadata=metadata, force=force, timeout=timeout)
+    rendered = Rendered(pipeline.run(pipeline.RenderFlow(request, chosen)))
+    rendered.embed = embed
+    return rendered

@@ -1,0 +1,89 @@
+"""One background thread with its own asyncio loop, shared by every `--no-wait` job of the kernel.
+
+The kernel's own loop is not used: tasks on it get no time while a later cell blocks (and Colab
+never runs them). A plain thread with a private loop keeps polling whatever the kernel does, and
+display handles may be updated from it. `stop()` (called by `%unload_ext`) cancels what is left.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from typing import Any, Awaitable, Callable
+
+__all__ = ["Worker", "get_worker", "stop_worker"]
+
+
+class Worker:
+    """A daemon thread running an event loop; `submit()` schedules a coroutine on it from any thread."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="kodisc-no-wait-worker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._loop.is_closed()
+
+    def submit(self, make: Callable[[], Awaitable[Any]]) -> concurrent.futures.Future[Any]:
+        """Run the coroutine `make()` on the worker's loop; the returned future resolves with its result."""
+        async def call() -> Any:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop)
+
+    def pending(self) -> int:
+        """How many jobs are still being watched."""
+        if not self.alive:
+            return 0
+        future = asyncio.run_coroutine_threadsafe(_count_tasks(), self._loop)
+        return future.result(timeout=5)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Cancel the jobs still watched (the jobs themselves go on) and end the thread."""
+        if not self.alive:
+            return
+        asyncio.run_coroutine_threadsafe(_cancel_all(), self._loop).result(timeout=timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._loop.close()
+
+
+async def _count_tasks() -> int:
+    current = asyncio.current_task()
+    return sum(1 for task in asyncio.all_tasks() if task is not current)
+
+
+async def _cancel_all() -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+_worker: Worker | None = None
+_worker_lock = threading.Lock()
+
+
+def get_worker() -> Worker:
+    """The kernel's worker, started on first use."""
+    global _worker
+    with _worker_lock:
+        if _worker is None or not _worker.alive:
+            _worker = Worker()
+        return _worker
+
+
+def stop_worker() -> None:
+    global _worker
+    with _worker_lock:
+        worker, _worker = _worker, None
+    if worker is not None:
+        worker.stop()
