@@ -35,7 +35,9 @@ from ._errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
+from ._client import AsyncKodisc, Kodisc
 from ._models import Account, Credits, Job, RenderResult
+from ._policy import PollPolicy, RetryPolicy
 
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES",
@@ -45,4 +47,5 @@ __all__ = [
     "InsufficientCreditsError", "KodiscError", "NotFoundError", "RateLimitError", "RenderFailedError",
     "ServerError", "ValidationError", "WaitTimeoutError", "WebhookVerificationError",
     "Account", "Credits", "Job", "RenderResult",
+    "AsyncKodisc", "Kodisc", "PollPolicy", "RetryPolicy",
 ]

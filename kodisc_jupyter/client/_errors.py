@@ -106,12 +106,14 @@ class RenderFailedError(KodiscError):
 
 
 class WaitTimeoutError(KodiscError, TimeoutError):
-    """wait() gave up; the job may still finish. `job` is the last state seen."""
+    """wait() gave up; the job may still finish. `job` is the last state seen (None if none was)."""
 
-    def __init__(self, job: Job, timeout: float) -> None:
+    def __init__(self, job_id: str, timeout: float, job: Job | None = None) -> None:
+        state = f"still {job.status}" if job is not None else "not seen yet"
         super().__init__(
-            f"Job {job.job_id} is still {job.status} after {timeout:g} s; call wait() again to keep "
-            f"waiting, or %kodisc_resume {job.job_id} later.")
+            f"Job {job_id} is {state} after {timeout:g} s; call wait() again to keep waiting, "
+            f"or %kodisc_resume {job_id} later.")
+        self.job_id = job_id
         self.job = job
         self.timeout = timeout
 

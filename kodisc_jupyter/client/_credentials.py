@@ -1,0 +1,69 @@
+"""The saved API key: one small JSON file, mode 0600, under `config_dir()` (or `KODISC_HOME`).
+
+The file holds the key itself (the service only keeps a hash, so a saved copy is the user's
+only one); nothing else in the package ever writes it anywhere.
+"""
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+from .._paths import config_dir
+from ._contract import KEY_RE
+from ._errors import ValidationError
+
+FILENAME = "credentials.json"
+
+__all__ = ["credentials_path", "forget_key", "load_key", "save_key"]
+
+
+def credentials_path() -> Path:
+    """Where `save_key()` writes: `<config_dir>/credentials.json`."""
+    return config_dir() / FILENAME
+
+
+def save_key(api_key: str) -> Path:
+    """Store `api_key` (owner-only file) for later sessions; returns the file's path."""
+    key = (api_key or "").strip()
+    if not KEY_RE.fullmatch(key):
+        raise ValidationError("That is not a Kodisc API key (kdsc_live_ followed by 48 lowercase hex "
+                              "characters); copy it again from your Kodisc dashboard.", field="api_key")
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # the umask cannot widen it, and a pre-existing file is narrowed
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump({"api_key": key}, handle)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_key() -> str | None:
+    """The saved key, or None when there is none (or the file is unreadable: warns once per call)."""
+    path = credentials_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        warnings.warn(f"Ignoring unreadable Kodisc credentials file {path} ({type(exc).__name__}); "
+                      "run %kodisc_login again.", RuntimeWarning, stacklevel=2)
+        return None
+    key = data.get("api_key") if isinstance(data, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def forget_key() -> bool:
+    """Delete the saved key; True if there was one."""
+    try:
+        credentials_path().unlink()
+    except FileNotFoundError:
+        return False
+    return True
