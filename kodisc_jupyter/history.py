@@ -19,6 +19,7 @@ import re
 import sqlite3
 import statistics
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -396,7 +397,7 @@ class History:
         try:
             connection.row_factory = sqlite3.Row
             connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            connection.execute("PRAGMA journal_mode = WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous = NORMAL")
             _migrate(connection)
         except BaseException:
@@ -407,6 +408,19 @@ class History:
 
 class _SchemaTooNew(Exception):
     pass
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch a new file to WAL. The switch needs an exclusive lock and SQLite answers "locked" at
+    once (ignoring busy_timeout) while another kernel opens the same new file, so retry briefly."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def _migrate(db: sqlite3.Connection) -> None:
