@@ -16,3 +16,25 @@ def isolated_kodisc_env(tmp_path, monkeypatch):
     for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def sim_server(tmp_path_factory):
+    """One local Kodisc for the session with the simulated renderer (no Manim; jobs take ~0.3 s).
+
+    Jobs take their duration and outcome from `metadata={"simulate": {"seconds": 2, "fail": True}}`.
+    Use `sim_server.create_user(credits=...)` for a second user, `job_count()` to prove no POST.
+    """
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path_factory.mktemp("sim-server"), renderer="simulate", workers=8) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def manim_server(tmp_path_factory):
+    """One local Kodisc for the session rendering with real Manim, two renders at a time."""
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path_factory.mktemp("manim-server"), renderer="manim", workers=2) as server:
+        yield server

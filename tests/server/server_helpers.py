@@ -1,0 +1,93 @@
+"""Server test helpers: raw contract access over HTTP and a loopback webhook receiver."""
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+
+HELLO = """\
+from manim import *
+
+class Hello(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=0.5)
+"""
+
+
+class Api:
+    """Raw HTTP against a local server, for the statuses and bodies the client turns into exceptions."""
+
+    def __init__(self, server, api_key: str | None = None) -> None:
+        self.server = server
+        self.http = httpx.Client(base_url=server.base_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {api_key or server.api_key}"})
+
+    def post(self, body=None, **kwargs) -> httpx.Response:
+        if body is not None:
+            kwargs["json"] = body
+        return self.http.post("/render", **kwargs)
+
+    def submit(self, **fields) -> str:
+        response = self.post({"code": HELLO, "className": "Hello", "quality": "low", **fields})
+        assert response.status_code == 202, response.text
+        return response.json()["jobId"]
+
+    def job(self, job_id: str) -> dict:
+        response = self.http.get(f"/render/{job_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait(self, job_id: str, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job["status"] in ("completed", "failed") or time.monotonic() > deadline:
+                return job
+            time.sleep(0.05)
+
+    def me(self) -> dict:
+        response = self.http.get("/me")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def total(self) -> int:
+        return self.me()["credits"]["total"]
+
+
+class WebhookReceiver:
+    """A loopback HTTP server that records deliveries and answers the given statuses in turn (then 200)."""
+
+    def __init__(self, statuses=()) -> None:
+        self.statuses = list(statuses)
+        self.deliveries: list[tuple[dict, bytes]] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                with receiver.arrived:
+                    receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    receiver.arrived.notify_all()
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout: float = 20) -> list[tuple[dict, bytes]]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
+            return list(self.deliveries)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
