@@ -22,6 +22,7 @@ STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
 PENDING_STATUSES = frozenset({"submitting", "queued", "running"})
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
+_PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
 _COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 
@@ -150,6 +151,21 @@ def thumbnail_data_url(path: str | Path | None) -> str | None:
     if len(data) > _THUMB_MAX_BYTES:
         return None
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _player(record: Any) -> str:
+    """The job's player from its saved files, all as data: URLs (a widget has no folder to resolve paths)."""
+    from .player import data_url, player_html
+
+    thumbnail = record.thumbnail_path
+    captions = record.captions_path
+    return player_html(
+        video_src=data_url(Path(record.video_path).read_bytes(), "video/mp4"),
+        poster_src=data_url(thumbnail.read_bytes(), "image/jpeg") if thumbnail and thumbnail.is_file() else None,
+        captions_vtt=captions.read_text(encoding="utf-8") if captions and captions.is_file() else None,
+        title=f"{record.class_name} · job {record.job_id}",
+        summary=f"{format_duration(record.duration_ms)} · {format_credits(record.credits_cost)} credits",
+    )
 
 
 def _close_tree(widget: Any) -> None:
@@ -286,20 +302,21 @@ class Panel:
 
     def select(self, job_id: str) -> None:
         """Show the job's player (from its saved local media) inside the panel."""
-        from .player import player_html
-
         with self._lock:
             record = self._history.get(job_id)
             if record is None:
                 self._message = f"Job {job_id} is not in the history."
             elif not record.video_path or not Path(record.video_path).is_file():
-                self._message = f"Job {job_id} has no saved video ({record.status})."
+                reason = f"failed: {record.error or 'no reason given'}" if record.status == "failed" else record.status
+                self._message = f"Job {job_id} has no saved video ({reason})."
                 self._selected = None
                 self._player.value = ""
+            elif Path(record.video_path).stat().st_size > _PLAYER_MAX_BYTES:
+                self._message = f"Job {job_id}'s video is too large to show here; it is at {record.video_path}."
             else:
                 self._selected = job_id
                 self._message = ""
-                self._player.value = player_html(record)
+                self._player.value = _player(record)
             self._redraw()
 
     def repoll(self, job_id: str) -> None:
@@ -376,8 +393,10 @@ class Panel:
             img = f'<img src="{_e(thumb)}" width="64" alt="">' if thumb else ""
             short = f'<code title="{_e(values[0])}">{_e(values[0][-8:])}</code>'
             cells.value = self._grid([img, short, *(_e(v) for v in values[1:])])
-            show.disabled = not record.video_path
-            repoll.layout.display = None if record.status in PENDING_STATUSES else "none"
+            pending = record.status in PENDING_STATUSES
+            show.description, show.icon = ("Error", "info") if record.status == "failed" else ("Play", "play")
+            show.layout.display = "none" if pending else None
+            repoll.layout.display = None if pending else "none"
             row.layout.display = None
             selected = record.job_id == self._selected
             (row.add_class if selected else row.remove_class)("kodisc-selected")
