@@ -246,6 +246,8 @@ def _bindings(tree: ast.Module) -> tuple[set[str], list[str]]:
             bound.add(node.name)
         elif isinstance(node, ast.MatchMapping) and node.rest:
             bound.add(node.rest)
+        elif type(node).__name__ in ("TypeVar", "ParamSpec", "TypeVarTuple"):  # PEP 695 (Python 3.12+)
+            bound.add(node.name)  # type: ignore[attr-defined]
     return bound, star_modules
 
 
@@ -267,7 +269,7 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
     for root in ("ImageMobject", "SVGMobject"):
         for name in _subclasses(classes, lambda base, root=root: base == root):
             file_parameters.setdefault(name, _FILE_PARAMETERS[root])
-    warnings = []
+    found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -279,11 +281,12 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
         for argument in arguments:
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _is_local_file(argument.value):
                 shown = argument.value if len(argument.value) <= 60 else argument.value[:57] + "..."
-                warnings.append(
+                message = (
                     f"{lines.where(node.lineno)}: {callee}({shown!r}) uses a local file: "
                     "a cloud render cannot see it (the local backend can)"
                 )
-    return warnings
+                found.append((argument.lineno, argument.col_offset, message))
+    return [message for *_, message in sorted(found)]
 
 
 def _is_local_file(text: str) -> bool:
