@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 import sys
 from argparse import ArgumentTypeError
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
@@ -51,6 +52,15 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
     return value
+
+
+def _parse(magic: Any, line: str) -> Any:
+    """Parse a magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes)."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise UsageError(f"cannot parse the options ({exc}); check the quotes.") from None
+    return magic.parser.parse_args(words)
 
 
 def _render_arguments(func: Any) -> Any:
@@ -107,7 +117,7 @@ class Kodisc(Magics, Configurable):
         from ..errors import KodiscError
         from .display import CellError
 
-        args = parse_argstring(self.kodisc, line)
+        args = _parse(self.kodisc, line)
         request = pipeline.RenderRequest(
             code=cell, class_name=args.class_name, quality=args.quality or self.quality,
             aspect_ratio=args.aspect or self.aspect, fps=args.fps, metadata=args.metadata,
@@ -130,7 +140,7 @@ class Kodisc(Magics, Configurable):
         """As a cell magic: code put in front of every later render (imports, styles). `--clear` drops it."""
         from .display import notice_bundle, show
 
-        args = parse_argstring(self.kodisc_prelude, line)
+        args = _parse(self.kodisc_prelude, line)
         if args.clear:
             self.prelude = ""
             show(notice_bundle("Kodisc prelude cleared."))
@@ -164,7 +174,7 @@ class Kodisc(Magics, Configurable):
         from ..errors import KodiscError
         from .display import CellError
 
-        args = parse_argstring(self.kodisc_resume, line)
+        args = _parse(self.kodisc_resume, line)
         args.no_wait = False
         record = pipeline.history().get(args.job_id)
         try:
@@ -244,9 +254,9 @@ class _Presenter:
         flow.observers.append(self._observe)
 
     def _observe(self, progress: Any) -> None:
+        self.bar(progress)
         if not self.bar.shown:
             self.bar.show()
-        self.bar(progress)
 
     def render(self) -> None:
         from .. import pipeline

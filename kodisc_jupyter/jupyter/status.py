@@ -56,7 +56,7 @@ class StatusBar:
     def __init__(self, class_name: str, backend_label: str, *, widgets: bool | None = None) -> None:
         self.class_name = class_name
         self.backend_label = backend_label
-        self.state = "submitting"
+        self.state = ""  # nothing shown yet: the first Progress is a change
         self.job_id: str | None = None
         self.expected_seconds: float | None = None
         self.started = time.monotonic()

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
+import logging
 import threading
 from typing import Any, Awaitable, Callable
 
 __all__ = ["Worker", "get_worker", "stop_worker"]
+
+logger = logging.getLogger("kodisc_jupyter.worker")
 
 
 class Worker:
@@ -31,11 +35,25 @@ class Worker:
         return self._thread.is_alive() and not self._loop.is_closed()
 
     def submit(self, make: Callable[[], Awaitable[Any]]) -> concurrent.futures.Future[Any]:
-        """Run the coroutine `make()` on the worker's loop; the returned future resolves with its result."""
-        async def call() -> Any:
-            return await make()
+        """Run the coroutine `make()` on the worker's loop; the returned future resolves with its result.
 
-        return asyncio.run_coroutine_threadsafe(call(), self._loop)
+        The task starts in an empty context, not the submitting cell's: ipykernel keeps the parent
+        header in a context variable, and output sent from the worker must go to whichever cell
+        runs at that moment (as other threads' output does), not to the long-finished cell.
+        """
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+        async def run() -> None:
+            try:
+                future.set_result(await make())
+            except asyncio.CancelledError:
+                future.cancel()
+            except BaseException as exc:
+                logger.exception("A --no-wait job watcher failed")
+                future.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(self._loop.create_task, run(), context=contextvars.Context())
+        return future
 
     def pending(self) -> int:
         """How many jobs are still being watched."""
