@@ -19,7 +19,7 @@ import uvicorn
 
 from ..client._contract import key_prefix
 from ._app import create_app
-from ._delivery import DEFAULT_RETRY_DELAYS, WebhookSender
+from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS, WebhookSender
 from ._faults import FaultInjector
 from ._jobs import JobRunner
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
@@ -36,7 +36,8 @@ class LocalServer:
     def __init__(self, data_dir: str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 0,
                  credits: int = DEFAULT_PAID_CREDITS, free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS,
                  workers: int | None = None, renderer: str = "manim", allow_http_webhooks: bool = False,
-                 webhook_retry_delays=DEFAULT_RETRY_DELAYS, render_timeout: float = DEFAULT_RENDER_TIMEOUT,
+                 webhook_retry_delays=DEFAULT_RETRY_DELAYS, webhook_timeout: float = ANSWER_TIMEOUT,
+                 render_timeout: float = DEFAULT_RENDER_TIMEOUT,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, fault_5xx_rate: float = 0.0, fault_drop_rate: float = 0.0,
                  fault_drop_after_create_rate: float = 0.0, fault_latency: tuple[float, float] = (0.0, 0.0),
                  fault_seed: int | None = None) -> None:
@@ -56,7 +57,7 @@ class LocalServer:
         self.public_url = f"http://{url_host}:{bound_port}"
         self.base_url = f"{self.public_url}/api/v2"
 
-        sender = WebhookSender(retry_delays=webhook_retry_delays)
+        sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout)
         engine = (ManimRenderer(timeout=render_timeout, memory_limit=memory_limit) if renderer == "manim"
                   else SimulatedRenderer(self.data_dir / "samples"))
         runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs", work_dir=self.data_dir / "work",

@@ -31,7 +31,14 @@ def other_api(sim_server, make_api):
 
 
 @pytest.fixture
-def receiver():
-    hook = WebhookReceiver()
-    yield hook
-    hook.close()
+def make_receiver():
+    """`make_receiver(statuses=()) -> WebhookReceiver` on a loopback port; closed after the test."""
+    made: list[WebhookReceiver] = []
+
+    def make(statuses=()) -> WebhookReceiver:
+        made.append(WebhookReceiver(statuses))
+        return made[-1]
+
+    yield make
+    for hook in made:
+        hook.close()

@@ -57,10 +57,13 @@ class Api:
 
 
 class WebhookReceiver:
-    """A loopback HTTP server that records deliveries and answers the given statuses in turn (then 200)."""
+    """A loopback HTTP server that records deliveries and answers the given statuses in turn (then 200).
+
+    A status given as `(status, seconds)` is answered only after that many seconds.
+    """
 
     def __init__(self, statuses=()) -> None:
-        self.statuses = list(statuses)
+        self.statuses = [answer if isinstance(answer, tuple) else (answer, 0.0) for answer in statuses]
         self.deliveries: list[tuple[dict, bytes]] = []
         self.arrived = threading.Condition()
         receiver = self
@@ -70,8 +73,9 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver.arrived:
                     receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
+                    status, delay = receiver.statuses.pop(0) if receiver.statuses else (200, 0.0)
                     receiver.arrived.notify_all()
+                time.sleep(delay)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
@@ -81,7 +85,7 @@ class WebhookReceiver:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def wait_for(self, count: int, timeout: float = 20) -> list[tuple[dict, bytes]]:
         with self.arrived:
