@@ -1,0 +1,31 @@
+"""The redaction filter on the `kodisc_jupyter` loggers."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from kodisc_jupyter.client._logging import get_logger
+
+KEY = "kdsc_live_" + "ab12" * 12
+
+
+@pytest.mark.parametrize("name", ["kodisc_jupyter", "kodisc_jupyter.client", "kodisc_jupyter.server.anything"])
+def test_keys_and_authorization_values_are_redacted(caplog, name):
+    caplog.set_level(logging.DEBUG)
+    logger = get_logger(name)
+    logger.debug("sending %s", {"Authorization": f"Bearer {KEY}", "Accept": "application/json"})
+    logger.info("Authorization: Bearer sometoken123")
+    logger.warning("key %s leaked; another kdsc_live_DEADbeef99 too", KEY)
+    text = caplog.text
+    assert KEY not in text and "sometoken123" not in text and "DEADbeef99" not in text
+    assert "kdsc_live_ab12…" in text and "application/json" in text
+    assert text.count("[redacted]") == 2
+
+
+def test_the_package_logger_carries_the_filter():
+    from kodisc_jupyter.client._logging import RedactingFilter
+
+    import kodisc_jupyter.client  # noqa: F401  importing the client installs it
+
+    assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("kodisc_jupyter").filters)
