@@ -31,6 +31,8 @@ def _positive(text: str) -> int:
 class AccountMagics(Magics):
     """Balance, past jobs and the saved key, from a notebook."""
 
+    _panel: Any = None  # the newest %kodisc_panel: only it follows job changes
+
     def _backend(self) -> Any:
         from ..backend import resolve_backend
         from ..errors import KodiscError
@@ -59,6 +61,9 @@ class AccountMagics(Magics):
             raise UsageError(str(exc)) from None
         if args.status != "all":
             panel.set_status(args.status)
+        if self._panel is not None:
+            self._panel.stop_following()  # a re-run cell must not leave a trail of refreshing panels
+        self._panel = panel
         display(panel)
 
     @line_magic

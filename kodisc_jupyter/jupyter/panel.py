@@ -202,6 +202,7 @@ class Panel:
         self._account: Any = None
         self._message = ""  # the outcome of the last action (select, re-poll)
         self._balance_error = ""
+        self._spent: dict[str, Any] = {}
         self._thumbs: dict[tuple[str, float], str | None] = {}
         self._lock = threading.RLock()
         self._display_id = f"kodisc-panel-{uuid.uuid4().hex}"
@@ -351,9 +352,13 @@ class Panel:
         """A job of this process changed state: the balance moves when a job is accepted or settles."""
         self.refresh(balance=progress.state in ("queued", "completed", "failed"))
 
+    def stop_following(self) -> None:
+        """Stop refreshing on job changes (the widgets stay as they are)."""
+        self._unsubscribe()
+
     def close(self) -> None:
         """Stop following job changes and close the widgets and the client."""
-        self._unsubscribe()
+        self.stop_following()
         _close_tree(self.widget)
         self._client.close()
 
@@ -377,8 +382,8 @@ class Panel:
     def _redraw(self) -> None:
         self._account_html.value = f"<b>{_e(self._backend.label)}</b> · {_e(self._backend.base_url)}"
         self._balance_html.value = _e(self._account_line())
-        spent = spending(self._history)
-        self._spending_html.value = spending_html(spent)
+        self._spent = spending(self._history)
+        self._spending_html.value = spending_html(self._spent)
         shown = len(self._records)
         self._page_label.value = _e(_page_caption(shown, self._total, self._page * self._page_size))
         self._prev_button.disabled = self._page == 0
@@ -407,7 +412,7 @@ class Panel:
             update_display(self._bundle(), raw=True, display_id=self._display_id)
 
     def _snapshot_text(self) -> str:
-        lines = [self._account_line(), spending_text(spending(self._history))]
+        lines = [self._account_line(), spending_text(self._spent)]
         if self._status != "all":
             lines.append(f"Status filter: {self._status}")
         lines.append(jobs_text(self._records, total=self._total, offset=self._page * self._page_size))
@@ -421,7 +426,7 @@ class Panel:
         status = f"<div>Status filter: {_e(self._status)}</div>" if self._status != "all" else ""
         message = f'<div class="kodisc-message">{_e(self._message)}</div>' if self._message else ""
         return (f'<div class="kodisc-panel"><div class="kodisc-balance">{_e(self._account_line())}</div>'
-                f"{spending_html(spending(self._history))}{status}{table}{message}</div>")
+                f"{spending_html(self._spent)}{status}{table}{message}</div>")
 
     def _bundle(self) -> dict[str, Any]:
         return {

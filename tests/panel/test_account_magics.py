@@ -113,3 +113,18 @@ def test_login_refuses_a_key_argument(shell, monkeypatch):
 def test_logout_mentions_an_environment_key(shell, account):
     out = magic(shell, "kodisc_logout").stdout
     assert "KODISC_API_KEY is still set" in out and account.api_key not in out
+
+
+def test_only_the_newest_panel_follows_jobs(shell, made_jobs):
+    from panel_helpers import run, simulated
+
+    magics = shell.magics_manager.registry["AccountMagics"]
+    magic(shell, "kodisc_panel")
+    first = magics._panel
+    magic(shell, "kodisc_panel")
+    second = magics._panel
+    newest = run(simulated("Zeta"))
+    assert newest in second._snapshot_text()
+    assert newest not in first._snapshot_text()
+    first.close()
+    second.close()
