@@ -55,12 +55,18 @@ def _positive_float(text: str) -> float:
 
 
 def _parse(magic: Any, line: str) -> Any:
-    """Parse a magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes)."""
+    """Parse a magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes).
+
+    A bad option fails the cell like any render error (an error output, so papermill stops).
+    """
+    from .display import CellError
+
     try:
-        words = shlex.split(line)
-    except ValueError as exc:
-        raise UsageError(f"cannot parse the options ({exc}); check the quotes.") from None
-    return magic.parser.parse_args(words)
+        return magic.parser.parse_args(shlex.split(line))
+    except ValueError as exc:  # shlex: an unclosed quote
+        raise CellError(f"cannot parse the options ({exc}); check the quotes.") from None
+    except UsageError as exc:  # argparse: an unknown option or a bad value
+        raise CellError(f"{exc} (options: %{magic.__name__}?)") from None
 
 
 def _render_arguments(func: Any) -> Any:

@@ -1,0 +1,164 @@
+"""`%%kodisc` on a real kernel (nbclient) against the session's simulated local server over HTTP."""
+from __future__ import annotations
+
+import base64
+import re
+from datetime import datetime
+
+import pytest
+
+from nbrun import error_of, scene, simulate, text_of
+
+pytestmark = pytest.mark.kernel
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def only_display(cell) -> dict:
+    displays = [o for o in cell.outputs if o["output_type"] == "display_data"]
+    assert len(displays) == 1, cell.outputs
+    return displays[0]["data"]
+
+
+def assert_player(data: dict, work, class_name: str) -> str:
+    """The final output: a player whose video is a file beside the notebook, poster and captions inline."""
+    assert WIDGET not in data, "the status bar widget must be gone from a finished output"
+    page = data["text/html"]
+    video = re.search(r'<video[^>]* src="([^"]+)"', page)
+    assert video, page[:500]
+    src = video.group(1)
+    assert re.fullmatch(rf"kodisc_media/{class_name}-[a-z0-9]{{8}}\.mp4", src), src
+    assert (work / src).stat().st_size > 0
+    assert "<source" not in page
+    poster = re.search(r'poster="data:image/jpeg;base64,([^"]+)"', page)
+    assert poster and base64.b64decode(poster.group(1))[:2] == b"\xff\xd8"  # a JPEG
+    track = re.search(r'<track kind="captions"[^>]* src="data:text/vtt;base64,([^"]+)"', page)
+    assert track and "Simulated render" in base64.b64decode(track.group(1)).decode()
+    assert class_name in data["text/plain"] and "job " in data["text/plain"]
+    return src
+
+
+def test_render_shows_player_then_a_cache_hit_sends_no_post(run_cells, sim_server):
+    before = sim_server.job_count()
+    nb = run_cells([
+        "%load_ext kodisc_jupyter\n%load_ext kodisc_jupyter",  # loading twice is harmless
+        f"%%kodisc -ql --out first {simulate(0.3)}\n{scene('First')}",
+        f"%%kodisc -ql {simulate(0.3)}\n{scene('First')}",
+        "print(repr(first)); print(first.video.exists(), first.captions.suffix, first.job.status)",
+    ], server=sim_server)
+    assert sim_server.job_count() == before + 1
+    assert all(error_of(cell) is None for cell in nb.cells), [text_of(c) for c in nb.cells]
+    first = only_display(nb.cells[1])
+    src = assert_player(first, run_cells.work, "First")
+    assert "2 credits" in first["text/plain"] or "credits" in first["text/plain"]
+    cached = only_display(nb.cells[2])
+    assert assert_player(cached, run_cells.work, "First") == src
+    assert "cached" in cached["text/plain"] and "0 credits" in cached["text/plain"]
+    printed = text_of(nb.cells[3])
+    assert "<Rendered First job=" in printed and "True .vtt completed" in printed
+
+
+def test_the_key_never_reaches_the_saved_notebook(run_cells, sim_server):
+    run_cells([
+        "%load_ext kodisc_jupyter",
+        f"%%kodisc -ql {simulate(0.1)}\n{scene('KeyCheck')}",
+        "%kodisc_resume nonexistent-job",
+    ], server=sim_server, name="key.ipynb")
+    saved = (run_cells.work / "key.ipynb").read_text()
+    assert sim_server.api_key not in saved
+    assert sim_server.api_key[14:30] not in saved  # not even a part beyond the display prefix
+
+
+def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_server):
+    preflight_cells = [
+        "%%kodisc -ql\nfrom manim import *\nclass Broken(Scene:\n    pass\n",
+        "%%kodisc -ql\nfrom manim import *\nclass UsesNotebookVar(Scene):\n    def construct(self):\n        self.add(radius)\n",
+        f"%%kodisc Missing -ql\n{scene('Present')}",
+        f"%%kodisc -ql\n{scene('One')}\n{scene('Two')}",
+    ]
+    before = sim_server.job_count()
+    nb = run_cells(["%load_ext kodisc_jupyter", *preflight_cells], server=sim_server)
+    assert sim_server.job_count() == before, "a pre-flight error must not send a request"
+    expected = ["line 2: SyntaxError", "name 'radius' is not defined", "class 'Missing' is not defined",
+                "several scenes (One, Two)"]
+    for cell, fragment in zip(nb.cells[1:], expected):
+        error = error_of(cell)
+        assert error is not None, cell.outputs
+        assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("Kodisc: Cannot render:")
+        assert fragment in error["traceback"][0]
+        assert "Traceback" not in text_of(cell)
+
+
+def test_render_errors_fail_the_cell_with_their_message(run_cells, sim_server):
+    hostile = "ValueError: <b>bold</b> & <script>alert(1)</script>"
+    nb = run_cells([
+        "%load_ext kodisc_jupyter",
+        f"%%kodisc -ql --bogus\n{scene('Options')}",
+        f"%%kodisc -ql {simulate(0.2, fail=hostile)}\n{scene('Fails')}",
+        f"%%kodisc -ql --timeout 0.5 {simulate(5)}\n{scene('Slow')}",
+        "%env KODISC_API_KEY=kdsc_live_" + "0" * 48,
+        f"%%kodisc -ql\n{scene('BadKey')}",
+        "print('still running')",
+    ], server=sim_server)
+    usage = error_of(nb.cells[1])["traceback"]
+    assert usage == ["Kodisc: unrecognized arguments: --bogus (options: %kodisc?)"]
+
+    failed = error_of(nb.cells[2])
+    assert len(failed["traceback"]) == 1
+    assert re.fullmatch(r"Kodisc: Fails failed to render \(job \w+\): .*" + re.escape(hostile), failed["traceback"][0])
+    block = only_display(nb.cells[2])["text/html"]
+    assert "<script>alert" not in block and "&lt;script&gt;alert(1)&lt;/script&gt;" in block
+
+    timed_out = error_of(nb.cells[3])["traceback"]
+    assert len(timed_out) == 1 and "after 0.5 s" in timed_out[0] and "%kodisc_resume " in timed_out[0]
+
+    bad_key = error_of(nb.cells[5])["traceback"]
+    assert len(bad_key) == 1 and "401" in bad_key[0] and "KODISC_API_KEY" in bad_key[0]
+    assert "0" * 48 not in bad_key[0]
+    assert text_of(nb.cells[6]).strip() == "still running"
+    for cell in nb.cells[2:6]:
+        assert "Traceback (most recent call last)" not in text_of(cell)
+
+
+def test_no_wait_returns_before_the_job_ends_and_updates_in_place(run_cells, sim_server):
+    nb = run_cells([
+        "%load_ext kodisc_jupyter",
+        f"%%kodisc -ql --no-wait --out later {simulate(1.5)}\n{scene('Later')}",
+        "import time\nfor _ in range(100):\n    time.sleep(0.1)\n    if 'later' in globals(): break\n"
+        "time.sleep(0.5)\nprint(later.job.completed_at.isoformat())",
+    ], server=sim_server)
+    returned = datetime.fromisoformat(nb.cells[1].metadata["execution"]["shell.execute_reply"].replace("Z", "+00:00"))
+    completed = datetime.fromisoformat(text_of(nb.cells[2]).strip())
+    assert returned < completed, "the --no-wait cell must return before the job completes"
+    assert_player(only_display(nb.cells[1]), run_cells.work, "Later")
+
+
+def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, sim_server):
+    slow = f"%%kodisc -ql {simulate(4)}\n{scene('Patient')}"
+    nb = run_cells([
+        "%load_ext kodisc_jupyter",
+        slow,
+        "from kodisc_jupyter import pipeline\njob_id = pipeline.history().list(limit=1)[0].job_id",
+        "%kodisc_resume $job_id",
+    ], server=sim_server, timeout_func=lambda cell: 2 if cell.source == slow else 60)
+    stopped = error_of(nb.cells[1])["traceback"]
+    assert len(stopped) == 1 and "goes on" in stopped[0] and "%kodisc_resume " in stopped[0]
+    job_id = stopped[0].rsplit(" ", 1)[1]
+    assert job_id in text_of(nb.cells[1])
+    assert_player(only_display(nb.cells[3]), run_cells.work, "Patient")
+
+    count = sim_server.job_count()
+    restarted = run_cells(["%load_ext kodisc_jupyter", f"%kodisc_resume {job_id}"], server=sim_server)
+    assert_player(only_display(restarted.cells[1]), run_cells.work, "Patient")
+    assert sim_server.job_count() == count
+
+
+def test_status_snapshots_carry_text_and_html_beside_the_widget(run_cells, sim_server):
+    # The kernel stops right after the cell returns, so the --no-wait output keeps its live status bar.
+    nb = run_cells(["%load_ext kodisc_jupyter", f"%%kodisc -ql --no-wait {simulate(30)}\n{scene('Pending')}"],
+                   server=sim_server)
+    data = only_display(nb.cells[1])
+    assert set(data) == {WIDGET, "text/plain", "text/html"}
+    assert re.match(r"Kodisc · Pending: queued · \d+\.\d s · job [a-z0-9]{8} · Kodisc$", data["text/plain"])
+    assert 'class="kodisc-status-snapshot" data-state="queued"' in data["text/html"]
+    assert "<progress" in data["text/html"]
