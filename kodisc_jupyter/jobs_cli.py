@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from .cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+from .cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
 
 _QUALITIES = ("low", "medium", "high", "twok", "fourk")
 _MANIM_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
@@ -131,6 +131,11 @@ class ProgressLine:
         self._ticker: threading.Thread | None = None
         self._width = 0
 
+    @property
+    def job_id(self) -> str | None:
+        """The job seen so far (None before the POST succeeded)."""
+        return self._progress.job_id if self._progress is not None else None
+
     def __call__(self, progress: Any) -> None:
         """A pipeline observer: called on every state change of the job."""
         self._progress = progress
@@ -220,6 +225,11 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
         return _fail(str(exc), _exit_code(exc))
     except OSError as exc:
         return _fail(f"could not save the video: {exc}", EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        if progress.job_id is None:
+            raise  # nothing was submitted: the plain "Interrupted."
+        job_id = progress.job_id
+        return _fail(f"interrupted; job {job_id} goes on: pick it up with `kodisc resume {job_id}`", EXIT_INTERRUPTED)
     finally:
         stop_local_server()  # only if this command started the embedded one
 

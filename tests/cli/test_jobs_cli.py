@@ -5,6 +5,7 @@ import os
 import pty
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kodisc_jupyter.cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+from kodisc_jupyter.cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
 
 
 def scene(name: str, body: str = "self.add(Circle())\n        self.wait(0.5)") -> str:
@@ -177,3 +178,22 @@ def test_progress_one_live_line_on_a_tty(sim_server, monkeypatch, tmp_path):
     assert terminal.count("\r") >= 2 and "Live" in terminal and "completed" in terminal
     assert terminal.rstrip("\r\n").count("\n") == 0, "one line, rewritten in place"
     assert "Saved Live.mp4" in stdout
+
+
+@pytest.mark.render
+def test_interrupt_leaves_the_job_running(manim_server, monkeypatch, tmp_path):
+    use(manim_server, monkeypatch)
+    (tmp_path / "slow.py").write_text(scene("Slow", "self.play(Create(Circle()), run_time=2)"))
+    process = subprocess.Popen([sys.executable, "-m", "kodisc_jupyter", "render", "slow.py", "-ql"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stderr:
+        if " · queued · " in line:
+            break
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED
+    job_id = re.search(r"job (\S+) goes on: pick it up with `kodisc resume \1`", stderr).group(1)
+    assert "Traceback" not in stderr and not (tmp_path / "Slow.mp4").exists()
+    resumed = kodisc("resume", job_id, cwd=tmp_path)
+    assert resumed.returncode == EXIT_OK, resumed.stderr
+    assert (tmp_path / "Slow.mp4").stat().st_size > 0
