@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -24,7 +25,9 @@ from ._credentials import load_key
 from ._errors import (
     APIConnectionError,
     APIResponseError,
+    AuthenticationError,
     CHECK_JOBS_HINT,
+    SET_KEY_HINT,
     ValidationError,
     WaitTimeoutError,
     api_error_for,
@@ -41,8 +44,11 @@ T = TypeVar("T")
 log = get_logger("kodisc_jupyter.client")
 
 #: The request certainly never reached the server: safe to retry even a POST.
+_EXPIRED_ASSET_HINT = "asset links may expire: get_job() the job again for fresh ones"
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRY_STATUSES = frozenset({429})
+#: What a key may contain and still travel in a header (anything else would end up in httpx's error text).
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -86,6 +92,8 @@ class _Secret:
 
 def resolve_api_key(explicit: str | None) -> str | None:
     """The argument, else $KODISC_API_KEY, else $KODISC_KEY, else the saved credentials file."""
+    if explicit is not None and not isinstance(explicit, str):
+        raise ValidationError(f"api_key must be a string; got {type(explicit).__name__}.", field="api_key")
     for candidate in (explicit, os.environ.get("KODISC_API_KEY"), os.environ.get("KODISC_KEY")):
         if candidate and candidate.strip():
             return candidate.strip()
@@ -139,6 +147,9 @@ class _Core:
         if authenticate:
             if self.secret is None:
                 raise missing_key_error()
+            if not _HEADER_SAFE.fullmatch(self.secret.reveal()):
+                raise AuthenticationError(f"The Kodisc API key contains spaces or control characters -- "
+                                          f"{SET_KEY_HINT} with the key copied again.")
             headers["Authorization"] = f"Bearer {self.secret.reveal()}"
         content = None
         if body is not None:
@@ -169,8 +180,8 @@ class _Core:
             log.debug("%s %s (attempt %d)", method, url, attempt + 1)
             try:
                 response: httpx.Response = yield _Send(request)
-            except httpx.TransportError as exc:
-                retryable = method == "GET" or isinstance(exc, _NOT_SENT)
+            except httpx.RequestError as exc:
+                retryable = isinstance(exc, _NOT_SENT) or (method == "GET" and isinstance(exc, httpx.TransportError))
                 log.debug("%s %s failed: %s (attempt %d)", method, url, type(exc).__name__, attempt + 1)
                 delay = self._retry_delay(attempt, deadline) if retryable else None
                 if delay is None:
@@ -188,7 +199,8 @@ class _Core:
                     attempt += 1
                     yield _Sleep(delay)
                     continue
-            raise api_error_for(status, self._json_or_none(response), resource=resource)
+            raise api_error_for(status, self._json_or_none(response), resource=resource,
+                                not_found_hint=None if authenticate else _EXPIRED_ASSET_HINT)
 
     def _connection_error(self, method: str, url: str, exc: Exception, attempt: int) -> APIConnectionError:
         what = type(exc).__name__
@@ -238,7 +250,7 @@ class _Core:
         absolute = str(httpx.URL(self.base_url + "/").join(url))
         if not absolute.startswith(("https://", "http://")):
             raise ValidationError(f"download() needs an http(s) URL; got {url!r:.60}.", field="url")
-        response = yield from self.call("GET", absolute, authenticate=False, resource=f"asset {url}")
+        response = yield from self.call("GET", absolute, authenticate=False, resource=f"asset at {url}")
         return response.content
 
     def wait(self, job_or_id: Job | str, timeout: float | None, on_update: UpdateCallback | None,
@@ -326,7 +338,7 @@ class Kodisc(_BaseClient):
             if isinstance(action, _Send):
                 try:
                     outcome = self._http.send(action.request)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     failure = exc
             elif isinstance(action, _Sleep):
                 self._sleep(action.seconds)
@@ -409,7 +421,7 @@ class AsyncKodisc(_BaseClient):
             if isinstance(action, _Send):
                 try:
                     outcome = await self._http.send(action.request)
-                except httpx.TransportError as exc:
+                except httpx.RequestError as exc:
                     failure = exc
             elif isinstance(action, _Sleep):
                 await self._sleep(action.seconds)

@@ -136,7 +136,7 @@ def missing_key_error() -> AuthenticationError:
     return AuthenticationError(f"No Kodisc API key: {SET_KEY_HINT}.")
 
 
-def api_error_for(status_code: int, body: Any, *, resource: str = "") -> APIError:
+def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_hint: str | None = None) -> APIError:
     """The APIError subclass and one-line message for an error response (classified by status)."""
     code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
     server_message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
@@ -150,8 +150,8 @@ def api_error_for(status_code: int, body: Any, *, resource: str = "") -> APIErro
         text = (f"Not enough Kodisc credits to start a render ({label}): {detail} -- no job was created; top up "
                 "your credits or wait for the monthly free-credit reset (see %kodisc_credits).")
     elif status_code == 404:
-        text = (f"Kodisc has no {resource or 'such resource'} for this key ({label}): {detail} -- check the id "
-                "(past jobs: %kodisc_jobs) and that you use the key that created it.")
+        hint = not_found_hint or "check the id (past jobs: %kodisc_jobs) and that you use the key that created it"
+        text = f"Kodisc has no {resource or 'such resource'} for this key ({label}): {detail} -- {hint}."
     elif status_code == 429:
         text = f"Kodisc is rate limiting this key ({label}): {detail} -- wait a minute and try again."
     elif status_code >= 500:

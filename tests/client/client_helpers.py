@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import httpx
-from kodisc_jupyter import AsyncKodisc, Kodisc
+from kodisc_jupyter import AsyncKodisc
 
 KEY = "kdsc_live_9c1d" + "0123456789abcdef" * 2 + "fedcba9876543210"[:12]
 BASE_URL = "https://kodisc.test/api/v2"

@@ -110,7 +110,8 @@ def test_post_retries_when_the_connection_never_opened(make_client, fault):
 
 
 @pytest.mark.parametrize("fault", [httpx.ReadTimeout("slow read"), httpx.RemoteProtocolError("dropped"),
-                                   httpx.WriteError("broken pipe"), httpx.ReadError("reset")])
+                                   httpx.WriteError("broken pipe"), httpx.ReadError("reset"),
+                                   httpx.DecodingError("bad gzip")])
 def test_post_never_retried_once_it_may_have_created_a_job(make_client, fault):
     client, recorder, clock = make_client(sequence(fault, QUEUED))
     with pytest.raises(APIConnectionError) as caught:
@@ -389,7 +390,7 @@ def test_download_never_sends_the_key(make_client):
 
 def test_download_of_a_missing_asset(make_client):
     client, _, _ = make_client(sequence(httpx.Response(404, text="Not Found")))
-    with pytest.raises(NotFoundError, match="asset"):
+    with pytest.raises(NotFoundError, match="asset.*expire"):
         client.download("https://cdn.kodisc.test/gone.vtt")
 
 
@@ -412,6 +413,13 @@ def test_key_never_in_repr_errors_or_logs(make_client, caplog):
     for text in texts:
         assert KEY not in text and KEY[14:30] not in text
     assert any("[redacted]" in r.getMessage() for r in caplog.records)
+
+
+def test_key_unfit_for_a_header_fails_without_a_request(make_client):
+    client, recorder, _ = make_client(sequence(httpx.Response(200, json=job_body())), api_key=KEY[:30] + "\x00" + KEY[30:])
+    with pytest.raises(AuthenticationError, match="control characters") as caught:
+        client.get_job("j1")
+    assert KEY[14:30] not in str(caught.value) and recorder.count() == 0
 
 
 def test_key_comes_from_the_environment_in_order(monkeypatch):
