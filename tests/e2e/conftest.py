@@ -24,12 +24,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from lab_driver import REPO, kernel_env
+
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 EXPECT_TIMEOUT_MS = 30_000
 LAB_START_TIMEOUT_S = 60
-KEY_VARIABLES = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL")
 
 
 @dataclass
@@ -70,13 +70,6 @@ def _write_lab_settings(settings_dir: Path) -> None:
     ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
-
-
-def kernel_env(tmp: Path, kodisc_home: Path) -> dict[str, str]:
-    """The environment of a kernel under test: its own KODISC_HOME and TMPDIR, no Kodisc key."""
-    env = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}
-    env.update(KODISC_HOME=str(kodisc_home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
-    return env
 
 
 @pytest.fixture(scope="session")

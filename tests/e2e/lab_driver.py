@@ -6,10 +6,14 @@ when every cell is done, which would hide the live updates the tests sample.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
 import nbformat
+
+REPO = Path(__file__).resolve().parents[2]
+KEY_VARIABLES = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL")
 
 KERNEL_STATUS_JS = """() => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;
@@ -23,6 +27,13 @@ CELLS_DONE_JS = """() => {
   const cells = widget.content.widgets.filter(cell => cell.model.type === 'code');
   return cells.map(cell => cell.model.executionCount);
 }"""
+
+
+def kernel_env(tmp: Path, kodisc_home: Path) -> dict[str, str]:
+    """The environment of a kernel under test: its own KODISC_HOME and TMPDIR, no Kodisc key."""
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}
+    env.update(KODISC_HOME=str(kodisc_home), TMPDIR=str(tmp), PYTHONUNBUFFERED="1")
+    return env
 
 
 def open_notebook(page, lab, notebook: Path, *, wait_for_kernel: bool = True) -> None:
