@@ -38,7 +38,7 @@ logger = logging.getLogger("kodisc_jupyter.history")
 #: Bump with a new entry in `_MIGRATIONS`; `PRAGMA user_version` records what a file holds.
 SCHEMA_VERSION = 1
 
-_BUSY_TIMEOUT_MS = 5000
+DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a write may wait for another kernel's before it is skipped
 _TERMINAL = ("completed", "failed")
 _KEY_PREFIX_LEN = 14  # "kdsc_live_" + 4 hex: the only part of a key that may be shown
 _FULL_KEY_RE = re.compile(r"(kdsc_live_[0-9A-Za-z]{4})[0-9A-Za-z]+")
@@ -169,10 +169,15 @@ class JobRecord:
 
 
 class History:
-    """The job history at `path` (default `data_dir()/history.sqlite3`); safe across threads and processes."""
+    """The job history at `path` (default `data_dir()/history.sqlite3`); safe across threads and processes.
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+    `busy_timeout` bounds how long one step may wait for other writers; past it the step is
+    skipped (and logged) rather than hold a cell up.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.path = Path(path) if path is not None else data_dir() / "history.sqlite3"
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
         self._connections: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
@@ -341,7 +346,7 @@ class History:
             try:
                 result = operation(db)
             except BaseException:
-                db.execute("ROLLBACK")
+                _rollback(db)
                 raise
             db.execute("COMMIT")
             return result
@@ -356,7 +361,8 @@ class History:
             return operation()
         except sqlite3.OperationalError as exc:
             if _is_busy(exc):
-                logger.warning("History %s is busy; skipped one update (%s).", self.path, exc)
+                logger.warning("History %s stayed busy for %.1f s; skipped one step (%s).", self.path,
+                               self.busy_timeout, exc)
                 return default
             self._disable(exc)
         except (sqlite3.DatabaseError, OSError, _SchemaTooNew) as exc:
@@ -392,12 +398,12 @@ class History:
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
         try:
             connection.row_factory = sqlite3.Row
-            connection.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            _use_wal(connection)
+            connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            _use_wal(connection, self.busy_timeout)
             connection.execute("PRAGMA synchronous = NORMAL")
             _migrate(connection)
         except BaseException:
@@ -410,10 +416,10 @@ class _SchemaTooNew(Exception):
     pass
 
 
-def _use_wal(db: sqlite3.Connection) -> None:
+def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
     """Switch a new file to WAL. The switch needs an exclusive lock and SQLite answers "locked" at
     once (ignoring busy_timeout) while another kernel opens the same new file, so retry briefly."""
-    deadline = time.monotonic() + _BUSY_TIMEOUT_MS / 1000
+    deadline = time.monotonic() + timeout
     while db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         try:
             db.execute("PRAGMA journal_mode = WAL")
@@ -438,9 +444,15 @@ def _migrate(db: sqlite3.Connection) -> None:
                     db.execute(statement)
             db.execute(f"PRAGMA user_version = {target}")
     except BaseException:
-        db.execute("ROLLBACK")
+        _rollback(db)
         raise
     db.execute("COMMIT")
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo an open transaction (SQLite may already have rolled it back after an I/O error)."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

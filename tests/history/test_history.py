@@ -228,3 +228,23 @@ def test_unwarned_file_stays_quiet(history):
         submit(history, job("j"))
         history.list()
     assert history.enabled
+
+
+def test_a_write_blocked_by_another_kernel_is_skipped_not_raised(tmp_path, caplog):
+    path = tmp_path / "h.sqlite3"
+    with History(path) as setup:
+        submit(setup, job("before"))
+    other_kernel = sqlite3.connect(path, isolation_level=None)
+    other_kernel.execute("BEGIN EXCLUSIVE")  # holds the write lock
+    history = History(path, busy_timeout=0.2)
+    try:
+        with caplog.at_level("WARNING", logger="kodisc_jupyter.history"):
+            submit(history, job("blocked"))  # returns after ~0.2 s instead of raising or hanging
+        assert "busy" in caplog.text and str(path) in caplog.text
+    finally:
+        other_kernel.execute("ROLLBACK")
+        other_kernel.close()
+    assert history.enabled  # a busy moment does not turn history off
+    submit(history, job("after"))
+    assert {r.job_id for r in history.list()} == {"before", "after"}
+    history.close()
