@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -110,11 +111,17 @@ class LocalServer:
         return self
 
     def serve(self) -> None:
-        """Serve in the foreground until SIGINT/SIGTERM (uvicorn handles both)."""
+        """Serve until SIGINT or SIGTERM (from the main thread), then stop cleanly."""
+        stopping = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self._uvicorn.run(sockets=[self._socket])
+            self.start()
+            while not stopping.wait(0.5) and self._thread.is_alive():
+                pass
         finally:
-            self._close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            self.stop()
 
     def stop(self) -> None:
         """Stop serving, kill renders in progress (their jobs fail on the next start) and close the store."""

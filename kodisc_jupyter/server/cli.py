@@ -13,7 +13,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run a local Kodisc-compatible server (renders with Manim)",
                                   description="Run a local Kodisc-compatible server until Ctrl-C.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free port)")
     _data_dir_option(serve)
     serve.add_argument("--credits", type=_non_negative_int, default=None,
                        help="paid credits of the first user, when it is created (default 1000)")
@@ -151,6 +151,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535 (0 = any free port), got {value}")
     return value
 
 

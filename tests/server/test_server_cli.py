@@ -1,0 +1,120 @@
+"""`python -m kodisc_jupyter serve` and `keys ...` as real subprocesses."""
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+from server_helpers import Api
+
+from kodisc_jupyter import webhooks
+
+
+class Serve:
+    """`kodisc serve` in a subprocess; its announced base URL and key, like a shell `export` would see them."""
+
+    def __init__(self, data_dir, *extra: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kodisc_jupyter", "serve", "--port", "0", "--data-dir", str(data_dir),
+             "--renderer", "simulate", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = [self.process.stdout.readline() for _ in range(3)]
+        base_line, key_line = self.lines[0].rstrip("\n"), self.lines[1].rstrip("\n")
+        assert re.fullmatch(r"KODISC_BASE_URL=http://127\.0\.0\.1:\d+/api/v2", base_line), self.lines
+        assert re.fullmatch(r"KODISC_API_KEY=kdsc_live_[0-9a-f]{48}", key_line), self.lines
+        self.base_url = base_line.split("=", 1)[1]
+        self.api_key = key_line.split("=", 1)[1]
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.process.stdout.closed:
+            return self.process.returncode
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=20)
+        self.stderr = self.process.stderr.read()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return code
+
+
+def kodisc(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kodisc_jupyter", *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def served(tmp_path):
+    servers: list[Serve] = []
+
+    def start(*extra: str) -> Serve:
+        servers.append(Serve(tmp_path / "server", *extra))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_serve_announces_url_and_key_then_serves_them(served, tmp_path):
+    server = served()
+    assert "whsec_" in server.lines[2] and str(tmp_path / "server") in server.lines[2]
+    api = Api(server, server.api_key)
+    assert api.me()["keyPrefix"] == server.api_key[:14]
+    assert api.wait(api.submit())["status"] == "completed"
+    api.http.close()
+    assert server.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in server.stderr and server.api_key not in server.stderr
+
+
+def test_sigint_stops_cleanly_and_a_restart_reprints_the_same_key(served):
+    first = served()
+    assert first.stop(signal.SIGINT) == 0
+    second = served()
+    assert second.api_key == first.api_key
+
+
+def test_keys_create_adds_a_user_the_running_server_accepts(served, tmp_path):
+    server = served()
+    owner = Api(server, server.api_key)
+    job_id = owner.submit()
+    created = kodisc("keys", "create", "--data-dir", str(tmp_path / "server"), "--credits", "3")
+    assert created.returncode == 0, created.stderr
+    key_line, human = created.stdout.splitlines()
+    assert re.fullmatch(r"KODISC_API_KEY=kdsc_live_[0-9a-f]{48}", key_line) and "whsec_" in human
+    stranger = Api(server, key_line.split("=", 1)[1])
+    assert stranger.me()["credits"]["paid"] == 3
+    assert stranger.http.get(f"/render/{job_id}").status_code == 404
+    owner.http.close()
+    stranger.http.close()
+
+
+def test_keys_set_webhook_sets_the_default_delivery(served, tmp_path, make_receiver):
+    hook = make_receiver()
+    server = served("--allow-http-webhooks", "--webhook-retry-delays", "0.2,0.2,0.2")
+    secret = re.search(r"whsec_[0-9a-f]+", server.lines[2]).group(0)
+    result = kodisc("keys", "set-webhook", hook.url, "--data-dir", str(tmp_path / "server"))
+    assert result.returncode == 0, result.stderr
+    api = Api(server, server.api_key)
+    job_id = api.submit()
+    [(headers, body)] = hook.wait_for(1)
+    assert webhooks.verify(body, headers["kodisc-signature"], secret)["jobId"] == job_id
+    api.http.close()
+
+
+@pytest.mark.parametrize("args, word", [
+    (["serve", "--port", "70000"], "65535"),
+    (["serve", "--renderer", "blender"], "invalid choice"),
+    (["serve", "--fault-5xx-rate", "2"], "between 0 and 1"),
+    (["keys", "set-webhook", "http://example.com/hook"], "https://"),
+])
+def test_bad_input_exits_2_with_a_one_line_reason(tmp_path, args, word):
+    result = kodisc(*args, "--data-dir", str(tmp_path / "server"))
+    assert result.returncode == 2
+    assert word in result.stderr and result.stdout == ""
+
+
+def test_serve_on_a_busy_port_exits_2(served, tmp_path):
+    server = served()
+    port = server.base_url.split(":")[2].split("/")[0]
+    result = kodisc("serve", "--port", port, "--data-dir", str(tmp_path / "other"))
+    assert result.returncode == 2 and "cannot listen" in result.stderr

@@ -1,0 +1,168 @@
+"""Real Manim renders on the local server (low quality, tiny scenes), checked with PyAV."""
+from __future__ import annotations
+
+import io
+import os
+import re
+from fractions import Fraction
+
+import av
+import httpx
+import pytest
+from PIL import Image
+from server_helpers import Api
+
+from kodisc_jupyter.server import start_local_server
+
+pytestmark = pytest.mark.render
+
+SCENES = {
+    "landscape": ("""\
+from manim import *
+
+class Captioned(Scene):
+    def construct(self):
+        self.play(Create(Circle(color=YELLOW)), run_time=1, subcaption="A circle appears")
+        self.add_subcaption("Then it waits", duration=0.5)
+        self.wait(0.5)
+""", "Captioned", {}),
+    "portrait": ("""\
+from manim import *
+
+class Tall(Scene):
+    def construct(self):
+        self.add(Square(color=BLUE))
+        self.wait(1)
+""", "Tall", {"aspectRatio": "9:16", "fps": 10}),
+    "syntax": ("""\
+from manim import *
+
+class Broken(Scene):
+    def construct(self)
+        self.wait(1)
+""", "Broken", {}),
+    "runtime": ("""\
+from manim import *
+
+def pick_radius():
+    return [1, 2][5]
+
+class Broken(Scene):
+    def construct(self):
+        self.play(Create(Circle(radius=pick_radius())))
+""", "Broken", {}),
+    "inside_manim": ("""\
+from manim import *
+
+class Broken(Scene):
+    def construct(self):
+        self.wait(0.1)
+        self.play(Create(42))
+""", "Broken", {}),
+    "missing_class": ("from manim import *\n\nclass Other(Scene):\n    pass\n", "Hello", {}),
+    "not_a_scene": ("from manim import *\n\nclass Hello:\n    pass\n", "Hello", {}),
+    "memory": ("""\
+from manim import *
+
+class Greedy(Scene):
+    def construct(self):
+        hoard = bytearray(64 * 1024**3)
+""", "Greedy", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def renders(manim_server):
+    """Every scene above, submitted at once (two render at a time), keyed by name once finished."""
+    api = Api(manim_server)
+    try:
+        ids = {name: api.submit(code=code, className=cls, **fields) for name, (code, cls, fields) in SCENES.items()}
+        return {name: api.wait(job_id, timeout=120) for name, job_id in ids.items()}
+    finally:
+        api.http.close()
+
+
+def probe(url: str) -> dict:
+    with av.open(io.BytesIO(httpx.get(url).content)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        return {"codec": stream.codec_context.name, "size": (stream.width, stream.height),
+                "fps": stream.average_rate, "frames": frames, "seconds": frames / stream.average_rate}
+
+
+def vtt_cues(text: str) -> list[tuple[str, str, str]]:
+    return re.findall(r"(\d\d:\d\d:\d\d\.\d{3}) --> (\d\d:\d\d:\d\d\.\d{3})\n(.+)", text)
+
+
+def test_low_quality_landscape_render(renders):
+    job = renders["landscape"]
+    assert job["status"] == "completed", job["error"]
+    video = probe(job["result"]["video"])
+    assert video["codec"] == "h264" and video["size"] == (854, 480) and video["fps"] == Fraction(15)
+    assert video["seconds"] == pytest.approx(1.5, abs=1 / 15)
+    thumb = Image.open(io.BytesIO(httpx.get(job["result"]["thumbnail"]).content))
+    assert thumb.format == "JPEG" and thumb.size == (854, 480)
+    assert thumb.convert("L").getextrema()[1] > 100  # the last frame shows the drawn circle
+
+
+def test_subcaptions_become_webvtt_cues(renders):
+    captions = httpx.get(renders["landscape"]["result"]["captions"])
+    assert captions.headers["content-type"].startswith("text/vtt")
+    assert captions.text.startswith("WEBVTT\n\n")
+    assert vtt_cues(captions.text) == [("00:00:00.000", "00:00:01.000", "A circle appears"),
+                                       ("00:00:01.000", "00:00:01.500", "Then it waits")]
+
+
+def test_portrait_with_fps_override(renders):
+    job = renders["portrait"]
+    assert job["status"] == "completed", job["error"]
+    video = probe(job["result"]["video"])
+    assert video["size"] == (480, 854) and video["fps"] == Fraction(10)
+    assert video["seconds"] == pytest.approx(1.0, abs=1 / 10)
+    captions = httpx.get(job["result"]["captions"]).text
+    assert captions.startswith("WEBVTT") and vtt_cues(captions) == []
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("syntax", r"^SyntaxError: expected ':' \(line 4: def construct\(self\)\)$"),
+    ("runtime", r"^IndexError: list index out of range \(line 4: return \[1, 2\]\[5\]\)$"),
+    ("inside_manim", r"^TypeError: .+ \(line 6: self\.play\(Create\(42\)\)\)$"),
+    ("missing_class", r"^class 'Hello' not found in the code; define `class Hello\(Scene\):`"),
+    ("not_a_scene", r"^'Hello' is not a Scene subclass"),
+    ("memory", r"^MemoryError.* \(line 5: hoard = bytearray\(64 \* 1024\*\*3\)\)$"),
+])
+def test_failing_scenes_name_the_users_line(renders, name, expected):
+    job = renders[name]
+    assert job["status"] == "failed" and job["result"] is None and job["creditsCost"] == 0
+    assert re.search(expected, job["error"]), job["error"]
+    assert "site-packages" not in job["error"] and "/tmp" not in job["error"] and "\n" not in job["error"]
+
+
+def test_a_render_over_the_timeout_is_killed_with_its_children(tmp_path):
+    pid_file = tmp_path / "pids"
+    code = f"""\
+from manim import *
+import os, subprocess, time
+
+class Slow(Scene):
+    def construct(self):
+        child = subprocess.Popen(["sleep", "60"])
+        open({str(pid_file)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
+        time.sleep(60)
+"""
+    with start_local_server(tmp_path / "server", renderer="manim", render_timeout=4, workers=1) as server:
+        api = Api(server)
+        job = api.wait(api.submit(code=code, className="Slow"), timeout=60)
+        api.http.close()
+    assert job["status"] == "failed" and "longer than 4 s" in job["error"]
+    for pid in map(int, pid_file.read_text().split()):
+        assert not _alive(pid), pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a killed orphan may linger as a zombie until reaped
+        return stat.read().split(")")[-1].split()[0] != "Z"
