@@ -3,7 +3,7 @@
 Simulates jobs on a virtual clock (no sleeping, no HTTP): each job waits in the queue
 uniform(0, 0.5) s, then renders for a duration drawn log-uniformly from 2-120 s. A poller
 asks "done yet?" at the times its policy chooses; detection latency is the time from the job's
-completion to the first poll that sees it. Compared side by side:
+completion to the first poll that sees it. Requests count the POST and every GET. Compared side by side:
 
 * fixed 3 s polling (the docs' "poll every few seconds"),
 * fixed 1 s polling (what 1 request/s buys without cleverness),
@@ -42,14 +42,14 @@ class SimJob:
 
 
 def simulate(job: SimJob, next_delay: DelayFn, hint: float | None) -> tuple[float, int]:
-    """(detection latency, requests sent) for one job; the first poll happens at submission."""
-    t, attempt = 0.0, 0
-    while True:
+    """(detection latency, requests sent) for one job, as Kodisc.render_and_wait() drives it:
+    the POST answers `queued` at t=0, then each GET happens after the policy's delay."""
+    t, polls, status = 0.0, 0, "queued"
+    while status != "completed":
+        t += next_delay(t, status, polls, hint)
+        polls += 1
         status = job.status_at(t)
-        attempt += 1
-        if status == "completed":
-            return t - job.finish, attempt
-        t += next_delay(t, status, attempt, hint)
+    return t - job.finish, 1 + polls
 
 
 def fixed(interval: float) -> DelayFn:

@@ -7,7 +7,9 @@ import pytest
 from client_helpers import SyncFacade
 
 from kodisc_jupyter import AsyncKodisc, Kodisc
+from kodisc_jupyter.client import RetryPolicy
 from kodisc_jupyter.errors import (
+    APIConnectionError,
     AuthenticationError,
     BadRequestError,
     InsufficientCreditsError,
@@ -114,3 +116,40 @@ def test_invalid_arguments_never_reach_the_server(connect, sim_server):
     with pytest.raises(ValidationError):
         connect().render(SCENE, "Hello", fps="30")
     assert sim_server.job_count() == before
+
+
+# -- faults over real sockets (the server's fault injection; see server/_faults.py) ---------------
+
+FAST_RETRIES = {"retry_policy": RetryPolicy(base=0.01, cap=0.05, max_retry_after=0.05)}
+
+
+def test_post_dropped_after_the_job_was_created_is_not_retried(tmp_path):
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path, renderer="simulate", fault_drop_after_create_rate=1.0) as server:
+        with Kodisc(server.api_key, base_url=server.base_url, **FAST_RETRIES) as client:
+            with pytest.raises(APIConnectionError, match="may exist.*%kodisc_jobs"):
+                client.render(SCENE, "Hello", quality="low", metadata={"simulate": {"seconds": 0.1}})
+        assert server.job_count() == 1  # exactly one job: no second POST
+
+
+def test_flaky_server_is_retried_through(tmp_path):
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path, renderer="simulate", fault_5xx_rate=0.5, fault_seed=3) as server:
+        with Kodisc(server.api_key, base_url=server.base_url, max_retries=10, **FAST_RETRIES) as client:
+            jobs = [client.render(SCENE, "Hello", quality="low", metadata={"simulate": {"seconds": 0.1}})
+                    for _ in range(4)]
+            done = [client.wait(job, timeout=60) for job in jobs]
+        assert [job.status for job in done] == ["completed"] * 4
+        assert server.job_count() == 4  # a 5xx never created a job, so retrying never duplicated one
+
+
+def test_refused_connection_is_retried_then_reported(tmp_path):
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path, renderer="simulate") as server:
+        url, key = server.base_url, server.api_key
+    with Kodisc(key, base_url=url, max_retries=2, **FAST_RETRIES) as client:  # nobody listens there now
+        with pytest.raises(APIConnectionError, match="Could not reach.*ConnectError after 3 attempts"):
+            client.render(SCENE, "Hello", quality="low")
