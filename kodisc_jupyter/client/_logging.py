@@ -1,7 +1,9 @@
 """Redaction for everything kodisc-jupyter logs.
 
 A filter on a logger only sees records logged *to that logger*, not those propagating from its
-children, so every module gets its logger from `get_logger()`, which attaches the same filter.
+children. So the filter goes on `kodisc_jupyter` and on each of its descendants: `get_logger()`
+attaches it to a new logger, and `install_redaction()` (run when the client is imported and
+whenever a client is created) sweeps loggers that other modules made with `logging.getLogger`.
 """
 from __future__ import annotations
 
@@ -43,4 +45,12 @@ def get_logger(name: str = ROOT_LOGGER) -> logging.Logger:
     return logger
 
 
-get_logger(ROOT_LOGGER)
+def install_redaction() -> None:
+    """Attach the filter to `kodisc_jupyter` and every existing logger below it."""
+    get_logger(ROOT_LOGGER)
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith(ROOT_LOGGER + "."):
+            get_logger(name)
+
+
+install_redaction()

@@ -29,3 +29,13 @@ def test_the_package_logger_carries_the_filter():
     import kodisc_jupyter.client  # noqa: F401  importing the client installs it
 
     assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("kodisc_jupyter").filters)
+
+
+def test_loggers_made_elsewhere_are_covered_once_a_client_exists(caplog):
+    from kodisc_jupyter import Kodisc
+
+    caplog.set_level(logging.DEBUG)
+    elsewhere = logging.getLogger("kodisc_jupyter.somewhere_else")  # not via get_logger
+    Kodisc(KEY).close()
+    elsewhere.info("using %s", KEY)
+    assert KEY not in caplog.text and "kdsc_live_ab12…" in caplog.text
