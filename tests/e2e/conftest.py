@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -24,10 +23,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab_driver import REPO, kernel_env
+from lab_driver import kernel_env, screenshot
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")
-SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 EXPECT_TIMEOUT_MS = 30_000
 LAB_START_TIMEOUT_S = 60
 
@@ -179,14 +177,3 @@ def page(browser, request):
     yield tab
     screenshot(tab, request.node.name)
     context.close()
-
-
-def screenshot(tab, name: str) -> Path:
-    """Full-page PNG in test-artifacts/screenshots/ (the name made filesystem-safe)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
-    try:
-        tab.screenshot(path=str(path), full_page=True)
-    except Exception as error:  # a closed or crashed page must not hide the test's own failure
-        print(f"screenshot {name} failed: {error}")
-    return path

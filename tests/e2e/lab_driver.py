@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
 import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 KEY_VARIABLES = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL")
 
 KERNEL_STATUS_JS = """() => {
@@ -88,3 +90,14 @@ def saved_outputs_text(path: Path) -> str:
     """Every output of a saved notebook as one string (to scan for what must never be saved)."""
     notebook = nbformat.read(path, as_version=4)
     return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+
+
+def screenshot(page, name: str) -> Path:
+    """Full-page PNG in test-artifacts/screenshots/ (the name made filesystem-safe)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', name)}.png"
+    try:
+        page.screenshot(path=str(path), full_page=True)
+    except Exception as error:  # a closed or crashed page must not hide the test's own failure
+        print(f"screenshot {name} failed: {error}")
+    return path
