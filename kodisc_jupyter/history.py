@@ -182,7 +182,6 @@ class History:
         self._connections: list[tuple[int, sqlite3.Connection]] = []
         self._lock = threading.Lock()
         self._disabled = False
-        self._closed = False
 
     @property
     def enabled(self) -> bool:
