@@ -120,7 +120,7 @@ def _syntax_error(source: str, lines: _LineMap, where: str | None = None) -> str
         place = f"{where} {exc.lineno}" if where and exc.lineno else lines.where(exc.lineno)
         text = (exc.text or "").strip()
         detail = f": {text[:80]}" if text else ""
-        return f"{place}: SyntaxError: {exc.msg}{detail}"
+        return f"{place}: {type(exc).__name__}: {exc.msg}{detail}"
     except ValueError as exc:  # e.g. a NUL byte in the source
         return f"the code cannot be parsed: {exc}"
     return None
