@@ -104,7 +104,8 @@ class Kodisc(Magics, Configurable):
     embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
     embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
-    width = Unicode("", help="CSS width of the player, e.g. '640px' (default: the video's own size)").tag(config=True)
+    width = Unicode("", help="player width: pixels or a CSS length, e.g. 640 or '80%' (default: the cell, at most 720px)"
+                    ).tag(config=True)
 
     def __init__(self, shell: Any) -> None:
         Configurable.__init__(self, config=shell.config)
@@ -294,10 +295,16 @@ class _Presenter:
     def _finish(self, outcome: Any) -> None:
         from .result import Rendered
 
+        from .status import frontend_has_widgets
+
         rendered = Rendered(outcome)
         rendered.embed = self._embed()
-        bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
-                                 width=self.magic.width or None)
+        if frontend_has_widgets():
+            width = self.magic.width.strip()
+            bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
+                                     width=int(width) if width.isdigit() else width or None)
+        else:  # terminal IPython: no player to draw, so no copy into kodisc_media/
+            bundle = {"text/plain": rendered.text()}
         self.bar.replace(bundle)
         if self.args.out:
             self.magic.shell.user_ns[self.args.out] = rendered
@@ -378,8 +385,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
     magics = Kodisc(ipython)
     ipython.register_magics(magics)
-    ipython.register_magics(AccountMagics)
-    ipython.configurables.append(magics)
+    ipython.register_magics(AccountMagics)  # IPython also adds both to shell.configurables (%config)
     _loaded[id(ipython)] = magics
 
 
@@ -399,6 +405,6 @@ def unload_ipython_extension(ipython: Any) -> None:
             for name in names:
                 registered[kind].pop(name, None)
         ipython.magics_manager.registry.pop(type(instance).__name__, None)
-    if magics in ipython.configurables:
-        ipython.configurables.remove(magics)
+        while instance in ipython.configurables:
+            ipython.configurables.remove(instance)
     stop_worker()

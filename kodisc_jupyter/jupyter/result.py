@@ -85,18 +85,21 @@ class Rendered:
         return player_html(video_src=src, poster_src=poster, captions_vtt=captions, title=self.class_name,
                            width=width, summary=summary)
 
+    def text(self) -> str:
+        """The text/plain view: what was rendered, the summary, and where the MP4 is."""
+        from .player import player_text
+
+        return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
+
     def bundle(self, **options: Any) -> dict[str, Any]:
         """The final output of a cell: the player with its summary line (plus the size-cap note, if any)."""
         from .display import notice_bundle
-        from .player import player_text
 
-        summary = self.summary()
-        player = self.html(summary=summary, **options)
-        text = player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=summary)
+        player = self.html(summary=self.summary(), **options)
         if self.note:
             note = notice_bundle(self.note)
-            return {"text/plain": f"{text}\n{note['text/plain']}", "text/html": player + note["text/html"]}
-        return {"text/plain": text, "text/html": player}
+            return {"text/plain": f"{self.text()}\n{note['text/plain']}", "text/html": player + note["text/html"]}
+        return {"text/plain": self.text(), "text/html": player}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the MP4 to `path` and, when there are captions, the WebVTT beside it (`.vtt`)."""

@@ -1,0 +1,134 @@
+"""The magic's options, configuration and loading, in an in-process IPython shell (no kernel, no server)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from IPython.testing import globalipapp
+
+from kodisc_jupyter import client
+from kodisc_jupyter.jupyter import magic
+from kodisc_jupyter.jupyter.display import CellError
+
+
+def start_ipython():
+    """The process-wide test shell (IPython allows one)."""
+    globalipapp.start_ipython()
+    return globalipapp.get_ipython()
+
+
+@pytest.fixture
+def shell():
+    ip = start_ipython()
+    ip.run_line_magic("load_ext", "kodisc_jupyter")
+    yield ip
+    ip.run_line_magic("unload_ext", "kodisc_jupyter")
+
+
+def parse(line: str):
+    return magic._parse(magic.Kodisc.kodisc, line)
+
+
+def test_the_magic_spells_the_contract_enums_like_the_client():
+    assert magic.QUALITY_NAMES == tuple(client.QUALITIES)
+    assert magic.ASPECT_NAMES == tuple(client.ASPECT_RATIOS)
+
+
+@pytest.mark.parametrize(("flag", "quality"), [("-ql", "low"), ("-qm", "medium"), ("-qh", "high"),
+                                               ("-qp", "twok"), ("-qk", "fourk"), ("-q high", "high"),
+                                               ("--quality twok", "twok")])
+def test_manim_quality_flags_map_to_contract_names(flag, quality):
+    assert parse(f"Scene1 {flag}").quality == quality
+
+
+def test_options_use_shell_quoting():
+    args = parse("""MyScene --aspect 9:16 --fps 24 --metadata '{"lesson": "a b"}' --out clip --no-wait --force""")
+    assert (args.class_name, args.aspect, args.fps, args.out, args.no_wait, args.force) == \
+        ("MyScene", "9:16", 24, "clip", True, True)
+    assert args.metadata == {"lesson": "a b"}
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("--bogus", "unrecognized arguments: --bogus"),
+    ("--quality ultra", "invalid choice: 'ultra'"),
+    ("--fps 0", "--fps: must be a whole number >= 1"),
+    ("--metadata '{oops'", "--metadata: must be JSON"),
+    ("--timeout -3", "--timeout: must be a number of seconds > 0"),
+    ("--metadata '{\"a\": 1}", "check the quotes"),
+])
+def test_bad_options_are_one_line_errors(line, message):
+    with pytest.raises(CellError) as caught:
+        parse(line)
+    assert message in str(caught.value)
+    assert caught.value._render_traceback_() == [f"Kodisc: {caught.value}"]
+
+
+def test_config_and_help(shell):
+    shell.run_line_magic("config", 'Kodisc.quality = "low"')
+    shell.run_line_magic("config", 'Kodisc.backend = "local"')
+    kodisc = shell.magics_manager.registry["Kodisc"]
+    assert (kodisc.quality, kodisc.backend) == ("low", "local")
+    assert "-ql" in kodisc.kodisc.__doc__ and "--no-wait" in kodisc.kodisc.__doc__  # what %%kodisc? shows
+
+
+def test_pyproject_defaults_sit_below_config(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.kodisc]\nquality = "low"\naspect = "9:16"\nembed = true\n')
+    nested = tmp_path / "lessons" / "week1"
+    nested.mkdir(parents=True)
+    monkeypatch.chdir(nested)
+    ip = start_ipython()
+    ip.config.Kodisc.aspect = "16:9"  # set by %config / the command line: wins over the file
+    try:
+        kodisc = magic.Kodisc(ip)
+        assert (kodisc.quality, kodisc.aspect, kodisc.embed) == ("low", "16:9", True)
+    finally:
+        del ip.config["Kodisc"]
+        ip.configurables.remove(kodisc)
+
+
+def test_bad_pyproject_values_are_skipped_with_a_line(tmp_path, monkeypatch, capsys):
+    (tmp_path / "pyproject.toml").write_text('[tool.kodisc]\nquality = "ultra"\ncolour = "red"\n')
+    monkeypatch.chdir(tmp_path)
+    ip = start_ipython()
+    kodisc = magic.Kodisc(ip)
+    ip.configurables.remove(kodisc)
+    assert kodisc.quality == "medium"
+    err = capsys.readouterr().err
+    assert "ignoring [tool.kodisc] quality = 'ultra'" in err and "unknown [tool.kodisc] setting 'colour'" in err
+
+
+def test_unload_removes_the_magics_and_load_again_works(shell):
+    managers = shell.magics_manager.magics
+    kodisc = shell.magics_manager.registry["Kodisc"]
+    assert kodisc in shell.configurables
+    assert {"kodisc", "kodisc_prelude"} <= set(managers["cell"])
+    assert {"kodisc_resume", "kodisc_panel", "kodisc_login"} <= set(managers["line"])
+    shell.run_line_magic("unload_ext", "kodisc_jupyter")
+    assert "kodisc" not in managers["cell"] and "kodisc_resume" not in managers["line"]
+    assert "kodisc_panel" not in managers["line"]
+    assert kodisc not in shell.configurables
+    shell.run_line_magic("load_ext", "kodisc_jupyter")
+    assert "kodisc" in managers["cell"]
+
+
+def test_prelude_set_show_clear(shell, capsys):
+    shell.run_cell("%%kodisc_prelude\nfrom manim import *\nRADIUS = 2\n")
+    kodisc = shell.magics_manager.registry["Kodisc"]
+    assert kodisc.prelude == "from manim import *\nRADIUS = 2\n"
+    shell.run_line_magic("kodisc_prelude", "")
+    assert "RADIUS = 2" in capsys.readouterr().out
+    shell.run_line_magic("kodisc_prelude", "--clear")
+    assert kodisc.prelude == ""
+
+
+def test_loading_imports_no_client_widgets_or_server():
+    code = ("from IPython.testing.globalipapp import get_ipython as start_ipython; import sys, json; ip = start_ipython(); "
+            "before = set(sys.modules); ip.run_line_magic('load_ext', 'kodisc_jupyter'); "
+            "print(json.dumps(sorted(set(sys.modules) - before)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    heavy = [name for name in loaded if name.split(".")[0] in ("httpx", "ipywidgets", "starlette", "uvicorn", "manim")
+             or name.startswith(("kodisc_jupyter.client", "kodisc_jupyter.server"))]
+    assert heavy == []
