@@ -23,6 +23,9 @@ PENDING_STATUSES = frozenset({"submitting", "queued", "running"})
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
 _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
+# A live widget is never sanitized, so the player's "captions are off (untrusted)" line, which a
+# script removes in trusted outputs, would be wrong here; widget HTML runs no scripts: hide it by CSS.
+_HIDE_TRUST_HINT = "<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}</style>"
 _COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 
@@ -221,7 +224,7 @@ class Panel:
         self._table_header = w.HTML(self._grid(["", *_COLUMNS], header=True))
         self._rows = [self._make_row(w, slot) for slot in range(page_size)]
         self._table = w.VBox([self._table_header, *(row for row, *_ in self._rows)]).add_class("kodisc-jobs-table")
-        self._player = w.HTML().add_class("kodisc-player")
+        self._player = w.HTML().add_class("kodisc-panel-player")
         self._message_html = w.HTML().add_class("kodisc-message")
         self.widget = w.VBox([
             w.HBox([w.VBox([self._account_html, self._balance_html]), self._refresh_button]),
@@ -245,7 +248,7 @@ class Panel:
         weight = "font-weight:600;" if header else ""
         inner = "".join(f"<div style='overflow:hidden;text-overflow:ellipsis;white-space:nowrap'>{c}</div>"
                         for c in (cells if not header else (_e(c) for c in cells)))
-        return (f"<div style='display:grid;{weight}grid-template-columns:72px 6em 10em 5em 6em 5em 6em 9em;"
+        return (f"<div style='display:grid;{weight}grid-template-columns:72px 6em 10em 5em 6em 5em 6em 11em;"
                 f"gap:6px;align-items:center'>{inner}</div>")
 
     def _make_row(self, w: Any, slot: int) -> tuple[Any, Any, Any, Any]:
@@ -317,7 +320,7 @@ class Panel:
             else:
                 self._selected = job_id
                 self._message = ""
-                self._player.value = _player(record)
+                self._player.value = _HIDE_TRUST_HINT + _player(record)
             self._redraw()
 
     def repoll(self, job_id: str) -> None:
@@ -380,7 +383,8 @@ class Panel:
         return balance_line(self._account, self._backend.label)
 
     def _redraw(self) -> None:
-        self._account_html.value = f"<b>{_e(self._backend.label)}</b> · {_e(self._backend.base_url)}"
+        where = "the local Manim server" if self._backend.name == "local" else self._backend.base_url
+        self._account_html.value = f"<b>{_e(self._backend.label)}</b> · {_e(where)}"
         self._balance_html.value = _e(self._account_line())
         self._spent = spending(self._history)
         self._spending_html.value = spending_html(self._spent)

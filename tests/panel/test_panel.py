@@ -108,7 +108,7 @@ def test_status_filter(panel, made_jobs):
 def test_selecting_a_row_shows_its_player(panel, made_jobs, account):
     (_, beta_row), = [(j, r) for j, r in visible_rows(panel) if j == made_jobs["Beta"]]
     button(beta_row, "kodisc-select").click()
-    player = widgets_with_class(panel.widget, "kodisc-player")[0].value
+    player = widgets_with_class(panel.widget, "kodisc-panel-player")[0].value
     assert "<video" in player
     assert account.base_url not in player, "a saved output must not depend on the server's URL"
     assert "kodisc-selected" in beta_row._dom_classes
@@ -122,7 +122,7 @@ def test_failed_row_explains_escaped(panel, made_jobs):
     message = widgets_with_class(panel.widget, "kodisc-message")[0].value
     assert "&lt;script&gt;" in message and "<script>" not in message
     assert "<script>" not in panel._snapshot_html() and HOSTILE_ERROR not in panel._snapshot_html()
-    assert widgets_with_class(panel.widget, "kodisc-player")[0].value == ""
+    assert widgets_with_class(panel.widget, "kodisc-panel-player")[0].value == ""
 
 
 def test_thumbnails_are_small_data_urls(panel, made_jobs, account):
@@ -152,7 +152,7 @@ def test_repoll_a_pending_job(account, made_jobs):
         assert ">completed<" in row.children[0].value and repoll.layout.display == "none"
         assert f"Job {pending} is completed." in panel._snapshot_text()
         button(row, "kodisc-select").click()
-        assert "<video" in widgets_with_class(panel.widget, "kodisc-player")[0].value
+        assert "<video" in widgets_with_class(panel.widget, "kodisc-panel-player")[0].value
     finally:
         panel.close()
 
@@ -178,7 +178,7 @@ def test_key_never_in_views_or_history(panel, made_jobs, account, isolated_kodis
     for job_id, row in visible_rows(panel):
         button(row, "kodisc-select").click()
     views = [panel._snapshot_html(), panel._snapshot_text(), repr(panel)]
-    views += [w.value for w in widgets_with_class(panel.widget, "kodisc-player")]
+    views += [w.value for w in widgets_with_class(panel.widget, "kodisc-panel-player")]
     assert all(account.api_key not in view for view in views)
     for path in isolated_kodisc_env.rglob("*"):
         if path.is_file():
