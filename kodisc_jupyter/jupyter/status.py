@@ -70,15 +70,15 @@ class StatusBar:
     # -- the observer ----------------------------------------------------------------------------
 
     def __call__(self, progress: Progress) -> None:
-        with self._lock:
+        with self._lock:  # the ticker thread and the --no-wait worker may both be here
             if self._done:
                 return
             changed = progress.state != self.state or progress.job_id != self.job_id
             self.state, self.started = progress.state, progress.started or self.started
             self.job_id = progress.job_id or self.job_id
             self.expected_seconds = progress.expected_seconds
-        if changed:
-            self._refresh_snapshot()
+            if changed:
+                self._refresh_snapshot()
 
     # -- showing ---------------------------------------------------------------------------------
 

@@ -1,0 +1,122 @@
+"""The shared render flow, the backend choice and the result object, in-process against the simulated server."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+
+import pytest
+from nbrun import scene
+
+from kodisc_jupyter import pipeline
+from kodisc_jupyter.backend import LOCAL_NOTICE, resolve_backend, stop_local_server
+from kodisc_jupyter.errors import AuthenticationError, RenderFailedError
+from kodisc_jupyter.jupyter.result import Rendered, render
+
+
+@pytest.fixture
+def to_sim(sim_server, monkeypatch):
+    monkeypatch.setenv("KODISC_API_KEY", sim_server.api_key)
+    monkeypatch.setenv("KODISC_BASE_URL", sim_server.base_url)
+    return sim_server
+
+
+def request(name: str, seconds: float = 0.2, **options) -> pipeline.RenderRequest:
+    return pipeline.RenderRequest(code=scene(name), quality="low", metadata={"simulate": {"seconds": seconds}},
+                                  **options)
+
+
+def test_history_row_exists_before_the_first_poll_and_subscribers_see_every_state(to_sim):
+    seen: list[tuple[str, bool]] = []
+
+    def observe(progress: pipeline.Progress) -> None:
+        if progress.job_id and progress.class_name == "Observed":
+            seen.append((progress.state, pipeline.history().get(progress.job_id) is not None))
+
+    unsubscribe = pipeline.subscribe(observe)
+    try:
+        outcome = pipeline.run(pipeline.RenderFlow(request("Observed", 0.5), resolve_backend()))
+    finally:
+        unsubscribe()
+    assert seen[0] == ("queued", True), "the row is written as soon as the POST succeeds"
+    assert seen[-1] == ("completed", True)
+    assert [state for state, _ in seen] in (["queued", "running", "completed"], ["queued", "completed"])
+    record = pipeline.history().get(outcome.job.job_id)
+    assert record.status == "completed" and record.video_path == outcome.video and record.key_prefix == to_sim.api_key[:14]
+    heard = len(seen)
+    pipeline.run(pipeline.RenderFlow(request("Observed", 0.3, force=True), resolve_backend()))
+    assert len(seen) == heard, "an unsubscribed callback hears nothing more"
+
+
+def test_cache_hit_sends_no_post_and_unplayable_media_render_again(to_sim):
+    first = pipeline.run(pipeline.RenderFlow(request("Cached"), resolve_backend()))
+    count = to_sim.job_count()
+    hit = pipeline.run(pipeline.RenderFlow(request("Cached"), resolve_backend()))
+    assert to_sim.job_count() == count and hit.cached and hit.job.job_id == first.job.job_id
+    forced = pipeline.run(pipeline.RenderFlow(request("Cached", force=True), resolve_backend()))
+    assert to_sim.job_count() == count + 1 and not forced.cached
+    forced.video.unlink()  # the newest completed render's media are gone: the cache must not offer it
+    first.video.unlink()
+    again = pipeline.run(pipeline.RenderFlow(request("Cached"), resolve_backend()))
+    assert to_sim.job_count() == count + 2 and not again.cached and again.video.stat().st_size > 0
+
+
+def test_a_failed_job_raises_with_the_job_and_is_recorded(to_sim):
+    flow = pipeline.RenderFlow(pipeline.RenderRequest(code=scene("Doomed"), quality="low",
+                                                      metadata={"simulate": {"seconds": 0.1, "fail": "KeyError: x"}}),
+                               resolve_backend())
+    with pytest.raises(RenderFailedError) as caught:
+        pipeline.run(flow)
+    assert "KeyError: x" in caught.value.job.error
+    assert pipeline.history().get(caught.value.job.job_id).status == "failed"
+
+
+def test_the_async_runner_takes_the_same_steps(to_sim):
+    outcome = asyncio.run(pipeline.run_async(pipeline.RenderFlow(request("Async"), resolve_backend())))
+    assert outcome.video.stat().st_size > 0 and outcome.captions.read_text().startswith("WEBVTT")
+    assert pipeline.history().get(outcome.job.job_id).video_path == outcome.video
+    count = to_sim.job_count()
+    assert asyncio.run(pipeline.run_async(pipeline.RenderFlow(request("Async"), resolve_backend()))).cached
+    assert to_sim.job_count() == count
+
+
+def test_render_returns_a_rendered_that_saves_and_embeds(to_sim, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = render(scene("Saved"), quality="low", metadata={"simulate": {"seconds": 0.1}})
+    assert re.fullmatch(r"<Rendered Saved job=\w+ completed credits=[\d.]+ video='.*video\.mp4'>", repr(result))
+    assert to_sim.api_key not in repr(result)
+    target = result.save(tmp_path / "out" / "saved.mp4")
+    assert target.read_bytes() == result.video.read_bytes()
+    assert target.with_suffix(".vtt").read_text() == result.captions.read_text()
+
+    linked = result._repr_html_()
+    assert re.search(r'<video[^>]* src="kodisc_media/Saved-\w{8}\.mp4"', linked)
+    assert (tmp_path / "kodisc_media").is_dir()
+    embedded = result.html(embed=True)
+    video = re.search(r'<video[^>]* src="data:video/mp4;base64,([^"]+)"', embedded)
+    assert video and base64.b64decode(video.group(1)) == result.video.read_bytes()
+    capped = result.bundle(embed=True, embed_max_mb=result.video.stat().st_size / 2**20 / 2)
+    assert 'src="kodisc_media/Saved-' in capped["text/html"] and "embed cap" in capped["text/plain"]
+
+
+def test_backend_choice(to_sim, monkeypatch):
+    backend = resolve_backend("auto")
+    assert (backend.name, backend.base_url, backend.key_prefix) == ("kodisc", to_sim.base_url, to_sim.api_key[:14])
+    assert to_sim.api_key not in repr(backend)
+    monkeypatch.delenv("KODISC_API_KEY")
+    with pytest.raises(AuthenticationError, match="KODISC_API_KEY"):
+        resolve_backend("cloud")
+    try:
+        local = resolve_backend("auto")
+        assert local.name == "local" and local.notice == LOCAL_NOTICE
+        assert resolve_backend("local").base_url == local.base_url  # one embedded server per process
+        with local.client() as client:
+            assert client.me().key_prefix == local.key_prefix
+    finally:
+        stop_local_server()
+
+
+def test_rendered_summary_says_cached_and_costs_nothing(to_sim):
+    pipeline.run(pipeline.RenderFlow(request("Summary"), resolve_backend()))
+    rendered = Rendered(pipeline.run(pipeline.RenderFlow(request("Summary"), resolve_backend())))
+    assert "cached" in rendered.summary() and "0 credits" in rendered.summary()
