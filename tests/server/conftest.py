@@ -2,32 +2,33 @@
 from __future__ import annotations
 
 import pytest
-from server_helpers import Api, WebhookReceiver
+from server_helpers import User, WebhookReceiver
 
 
 @pytest.fixture
-def make_api():
-    """`make_api(server, api_key=None) -> Api`; closed after the test."""
-    made: list[Api] = []
+def make_user():
+    """`make_user(server, api_key=None, **client_options) -> User`; closed after the test."""
+    made: list[User] = []
 
-    def make(server, api_key: str | None = None) -> Api:
-        made.append(Api(server, api_key))
+    def make(server, api_key: str | None = None, **client_options) -> User:
+        made.append(User(server, api_key, **client_options))
         return made[-1]
 
     yield make
-    for client in made:
-        client.http.close()
+    for user in made:
+        user.close()
 
 
 @pytest.fixture
-def api(sim_server, make_api):
-    return make_api(sim_server)
+def owner(sim_server, make_user):
+    """The first user of the session's simulate server."""
+    return make_user(sim_server)
 
 
 @pytest.fixture
-def other_api(sim_server, make_api):
+def stranger(sim_server, make_user):
     """A second user (no paid credits) of the same server."""
-    return make_api(sim_server, sim_server.create_user().api_key)
+    return make_user(sim_server, sim_server.create_user().api_key)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Server test helpers: raw contract access over HTTP and a loopback webhook receiver."""
+"""Server test helpers: a user of a local server (our client + raw HTTP) and a loopback webhook receiver."""
 from __future__ import annotations
 
 import threading
@@ -6,6 +6,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+
+from kodisc_jupyter.client import Credits, Job, Kodisc, RetryPolicy
 
 HELLO = """\
 from manim import *
@@ -16,44 +18,44 @@ class Hello(Scene):
 """
 
 
-class Api:
-    """Raw HTTP against a local server, for the statuses and bodies the client turns into exceptions."""
+FAST_RETRIES = RetryPolicy(base=0.01, cap=0.05, max_retry_after=0.05)  # honours Retry-After, briefly
 
-    def __init__(self, server, api_key: str | None = None) -> None:
+
+class User:
+    """One key on a local server: the project's client (`.kodisc`) and raw HTTP (`.http`) for exact bodies."""
+
+    def __init__(self, server, api_key: str | None = None, **client_options) -> None:
+        key = api_key or server.api_key
         self.server = server
-        self.http = httpx.Client(base_url=server.base_url, timeout=30,
-                                 headers={"Authorization": f"Bearer {api_key or server.api_key}"})
+        self.kodisc = Kodisc(key, base_url=server.base_url, retry_policy=FAST_RETRIES, **client_options)
+        self.http = httpx.Client(base_url=server.base_url, timeout=30, headers={"Authorization": f"Bearer {key}"})
 
     def post(self, body=None, **kwargs) -> httpx.Response:
+        """A raw POST /render (to send what the client would refuse to)."""
         if body is not None:
             kwargs["json"] = body
         return self.http.post("/render", **kwargs)
 
-    def submit(self, **fields) -> str:
-        response = self.post({"code": HELLO, "className": "Hello", "quality": "low", **fields})
-        assert response.status_code == 202, response.text
-        return response.json()["jobId"]
+    def submit(self, code: str = HELLO, class_name: str = "Hello", *, quality: str = "low", **options) -> str:
+        return self.kodisc.render(code, class_name, quality=quality, **options).job_id
 
-    def job(self, job_id: str) -> dict:
+    def job(self, job_id: str) -> Job:
+        return self.kodisc.get_job(job_id)
+
+    def raw_job(self, job_id: str) -> dict:
         response = self.http.get(f"/render/{job_id}")
         assert response.status_code == 200, response.text
         return response.json()
 
-    def wait(self, job_id: str, timeout: float = 60) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            job = self.job(job_id)
-            if job["status"] in ("completed", "failed") or time.monotonic() > deadline:
-                return job
-            time.sleep(0.05)
+    def wait(self, job_id: str, timeout: float = 60) -> Job:
+        return self.kodisc.wait(job_id, timeout=timeout)
 
-    def me(self) -> dict:
-        response = self.http.get("/me")
-        assert response.status_code == 200, response.text
-        return response.json()
+    def credits(self) -> Credits:
+        return self.kodisc.me().credits
 
-    def total(self) -> int:
-        return self.me()["credits"]["total"]
+    def close(self) -> None:
+        self.kodisc.close()
+        self.http.close()
 
 
 class WebhookReceiver:

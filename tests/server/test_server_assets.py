@@ -9,25 +9,25 @@ import av
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import Api
+from server_helpers import User
 
 
 @pytest.fixture(scope="module")
 def finished(sim_server):
     """A completed simulated job and its result URLs."""
-    api = Api(sim_server)
+    user = User(sim_server)
     try:
-        job = api.wait(api.submit())
+        job = user.wait(user.submit())
     finally:
-        api.http.close()
-    assert job["status"] == "completed", job
+        user.close()
+    assert job.status == "completed", job
     return job
 
 
 @pytest.mark.parametrize("field, content_type", [
     ("video", "video/mp4"), ("thumbnail", "image/jpeg"), ("captions", "text/vtt")])
 def test_assets_need_no_key_and_carry_type_and_cors(finished, field, content_type):
-    response = httpx.get(finished["result"][field])
+    response = httpx.get(getattr(finished.result, field))
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == content_type
     assert response.headers["access-control-allow-origin"] == "*"
@@ -35,30 +35,30 @@ def test_assets_need_no_key_and_carry_type_and_cors(finished, field, content_typ
 
 
 def test_asset_files_are_real_media(finished):
-    video = httpx.get(finished["result"]["video"]).content
+    video = httpx.get(finished.result.video).content
     with av.open(io.BytesIO(video)) as container:
         stream = container.streams.video[0]
         assert stream.codec_context.name == "h264"
         assert sum(1 for _ in container.decode(video=0)) > 0
-    image = Image.open(io.BytesIO(httpx.get(finished["result"]["thumbnail"]).content))
+    image = Image.open(io.BytesIO(httpx.get(finished.result.thumbnail).content))
     assert image.format == "JPEG" and image.width > 0
-    captions = httpx.get(finished["result"]["captions"]).text
+    captions = httpx.get(finished.result.captions).text
     assert captions.startswith("WEBVTT") and "-->" in captions
 
 
 def test_video_supports_range_requests(finished):
-    whole = httpx.get(finished["result"]["video"]).content
-    part = httpx.get(finished["result"]["video"], headers={"Range": "bytes=10-49"})
+    whole = httpx.get(finished.result.video).content
+    part = httpx.get(finished.result.video, headers={"Range": "bytes=10-49"})
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 10-49/{len(whole)}"
     assert part.content == whole[10:50]
     assert part.headers["access-control-allow-origin"] == "*"
-    tail = httpx.get(finished["result"]["video"], headers={"Range": "bytes=-16"})
+    tail = httpx.get(finished.result.video, headers={"Range": "bytes=-16"})
     assert tail.status_code == 206 and tail.content == whole[-16:]
 
 
 def test_cors_preflight_for_assets(finished):
-    response = httpx.options(finished["result"]["captions"], headers={
+    response = httpx.options(finished.result.captions, headers={
         "Origin": "http://example.org", "Access-Control-Request-Method": "GET"})
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "*"
@@ -77,7 +77,7 @@ def raw_get(base_url: str, path: str) -> tuple[int, bytes]:
 
 
 def test_paths_never_leave_the_job_folder(finished, sim_server):
-    job_id = finished["jobId"]
+    job_id = finished.job_id
     attempts = [
         f"/r/{job_id}/../../server.sqlite3",
         f"/r/{job_id}/..%2F..%2Fserver.sqlite3",
@@ -101,7 +101,7 @@ def test_paths_never_leave_the_job_folder(finished, sim_server):
 
 
 def test_unknown_job_files_are_404_with_cors(finished):
-    missing = finished["result"]["video"].replace(finished["jobId"], "c" + "0" * 24)
+    missing = finished.result.video.replace(finished.job_id, "c" + "0" * 24)
     response = httpx.get(missing)
     assert response.status_code == 404
     assert response.headers["access-control-allow-origin"] == "*"

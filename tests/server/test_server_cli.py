@@ -7,9 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from server_helpers import Api
+from server_helpers import User
 
 from kodisc_jupyter import webhooks
+from kodisc_jupyter.client import NotFoundError
 
 
 class Serve:
@@ -58,10 +59,10 @@ def served(tmp_path):
 def test_serve_announces_url_and_key_then_serves_them(served, tmp_path):
     server = served()
     assert "whsec_" in server.lines[2] and str(tmp_path / "server") in server.lines[2]
-    api = Api(server, server.api_key)
-    assert api.me()["keyPrefix"] == server.api_key[:14]
-    assert api.wait(api.submit())["status"] == "completed"
-    api.http.close()
+    user = User(server, server.api_key)
+    assert user.kodisc.me().key_prefix == server.api_key[:14]
+    assert user.wait(user.submit()).status == "completed"
+    user.close()
     assert server.stop(signal.SIGTERM) == 0
     assert "Traceback" not in server.stderr and server.api_key not in server.stderr
 
@@ -75,17 +76,18 @@ def test_sigint_stops_cleanly_and_a_restart_reprints_the_same_key(served):
 
 def test_keys_create_adds_a_user_the_running_server_accepts(served, tmp_path):
     server = served()
-    owner = Api(server, server.api_key)
+    owner = User(server, server.api_key)
     job_id = owner.submit()
     created = kodisc("keys", "create", "--data-dir", str(tmp_path / "server"), "--credits", "3")
     assert created.returncode == 0, created.stderr
     key_line, human = created.stdout.splitlines()
     assert re.fullmatch(r"KODISC_API_KEY=kdsc_live_[0-9a-f]{48}", key_line) and "whsec_" in human
-    stranger = Api(server, key_line.split("=", 1)[1])
-    assert stranger.me()["credits"]["paid"] == 3
-    assert stranger.http.get(f"/render/{job_id}").status_code == 404
-    owner.http.close()
-    stranger.http.close()
+    stranger = User(server, key_line.split("=", 1)[1])
+    assert stranger.credits().paid == 3
+    with pytest.raises(NotFoundError):
+        stranger.job(job_id)
+    owner.close()
+    stranger.close()
 
 
 def test_keys_set_webhook_sets_the_default_delivery(served, tmp_path, make_receiver):
@@ -94,11 +96,11 @@ def test_keys_set_webhook_sets_the_default_delivery(served, tmp_path, make_recei
     secret = re.search(r"whsec_[0-9a-f]+", server.lines[2]).group(0)
     result = kodisc("keys", "set-webhook", hook.url, "--data-dir", str(tmp_path / "server"))
     assert result.returncode == 0, result.stderr
-    api = Api(server, server.api_key)
-    job_id = api.submit()
+    user = User(server, server.api_key)
+    job_id = user.submit()
     [(headers, body)] = hook.wait_for(1)
     assert webhooks.verify(body, headers["kodisc-signature"], secret)["jobId"] == job_id
-    api.http.close()
+    user.close()
 
 
 @pytest.mark.parametrize("args, word", [

@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 
+from kodisc_jupyter.client import APIConnectionError, ServerError
 from kodisc_jupyter.server import start_local_server
 
 BODY = {"code": "x = 1", "className": "Hello", "quality": "low"}
@@ -85,3 +86,44 @@ def test_bad_options_are_refused_with_one_line(tmp_path, options):
     with pytest.raises(ValueError) as caught:
         start_local_server(tmp_path, **options)
     assert "\n" not in str(caught.value)
+
+
+def test_the_client_retries_through_5xx_without_duplicate_jobs(faulty, make_user):
+    server, http = faulty(fault_5xx_rate=0.5, fault_seed=11)
+    http.close()
+    user = make_user(server, max_retries=8)
+    job_ids = [user.submit() for _ in range(6)]
+    assert server.job_count() == len(set(job_ids)) == 6  # a retried POST never made a second job
+    assert all(user.wait(job_id).status == "completed" for job_id in job_ids)
+
+
+def test_the_client_gives_up_on_persistent_5xx(faulty, make_user):
+    server, http = faulty(fault_5xx_rate=1.0)
+    http.close()
+    with pytest.raises(ServerError) as caught:
+        make_user(server, max_retries=2).kodisc.me()
+    assert caught.value.status_code in (500, 502, 503)
+
+
+def test_the_client_retries_dropped_gets_but_not_dropped_posts(faulty, make_user):
+    server, http = faulty(fault_drop_rate=0.5, fault_seed=5)
+    http.close()
+    user = make_user(server, max_retries=8)
+    for _ in range(5):
+        assert user.kodisc.me().key_prefix == server.api_key[:14]
+    failures = 0
+    for _ in range(6):
+        try:
+            user.submit()
+        except APIConnectionError as exc:
+            failures += 1
+            assert "a job may exist" in str(exc)
+    assert failures and server.job_count() == 6 - failures
+
+
+def test_the_client_says_a_job_may_exist_when_dropped_after_create(faulty, make_user):
+    server, http = faulty(fault_drop_after_create_rate=1.0)
+    http.close()
+    with pytest.raises(APIConnectionError, match="a job may exist"):
+        make_user(server).submit()
+    assert server.job_count() == 1

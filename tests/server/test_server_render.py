@@ -10,8 +10,9 @@ import av
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import Api
+from server_helpers import User
 
+from kodisc_jupyter.client import Kodisc
 from kodisc_jupyter.server import start_local_server
 
 pytestmark = pytest.mark.render
@@ -33,7 +34,7 @@ class Tall(Scene):
     def construct(self):
         self.add(Square(color=BLUE))
         self.wait(1)
-""", "Tall", {"aspectRatio": "9:16", "fps": 10}),
+""", "Tall", {"aspect_ratio": "9:16", "fps": 10}),
     "syntax": ("""\
 from manim import *
 
@@ -74,16 +75,21 @@ class Greedy(Scene):
 @pytest.fixture(scope="module")
 def renders(manim_server):
     """Every scene above, submitted at once (two render at a time), keyed by name once finished."""
-    api = Api(manim_server)
+    user = User(manim_server)
     try:
-        ids = {name: api.submit(code=code, className=cls, **fields) for name, (code, cls, fields) in SCENES.items()}
-        return {name: api.wait(job_id, timeout=120) for name, job_id in ids.items()}
+        ids = {name: user.submit(code, cls, **options) for name, (code, cls, options) in SCENES.items()}
+        return {name: user.wait(job_id, timeout=120) for name, job_id in ids.items()}
     finally:
-        api.http.close()
+        user.close()
+
+
+def download(url: str) -> bytes:
+    with Kodisc(base_url=url.split("/r/")[0] + "/api/v2") as client:  # assets need no key
+        return client.download(url)
 
 
 def probe(url: str) -> dict:
-    with av.open(io.BytesIO(httpx.get(url).content)) as container:
+    with av.open(io.BytesIO(download(url))) as container:
         stream = container.streams.video[0]
         frames = sum(1 for _ in container.decode(video=0))
         return {"codec": stream.codec_context.name, "size": (stream.width, stream.height),
@@ -96,17 +102,17 @@ def vtt_cues(text: str) -> list[tuple[str, str, str]]:
 
 def test_low_quality_landscape_render(renders):
     job = renders["landscape"]
-    assert job["status"] == "completed", job["error"]
-    video = probe(job["result"]["video"])
+    assert job.status == "completed", job.error
+    video = probe(job.result.video)
     assert video["codec"] == "h264" and video["size"] == (854, 480) and video["fps"] == Fraction(15)
     assert video["seconds"] == pytest.approx(1.5, abs=1 / 15)
-    thumb = Image.open(io.BytesIO(httpx.get(job["result"]["thumbnail"]).content))
+    thumb = Image.open(io.BytesIO(download(job.result.thumbnail)))
     assert thumb.format == "JPEG" and thumb.size == (854, 480)
     assert thumb.convert("L").getextrema()[1] > 100  # the last frame shows the drawn circle
 
 
 def test_subcaptions_become_webvtt_cues(renders):
-    captions = httpx.get(renders["landscape"]["result"]["captions"])
+    captions = httpx.get(renders["landscape"].result.captions)
     assert captions.headers["content-type"].startswith("text/vtt")
     assert captions.text.startswith("WEBVTT\n\n")
     assert vtt_cues(captions.text) == [("00:00:00.000", "00:00:01.000", "A circle appears"),
@@ -115,11 +121,11 @@ def test_subcaptions_become_webvtt_cues(renders):
 
 def test_portrait_with_fps_override(renders):
     job = renders["portrait"]
-    assert job["status"] == "completed", job["error"]
-    video = probe(job["result"]["video"])
+    assert job.status == "completed", job.error
+    video = probe(job.result.video)
     assert video["size"] == (480, 854) and video["fps"] == Fraction(10)
     assert video["seconds"] == pytest.approx(1.0, abs=1 / 10)
-    captions = httpx.get(job["result"]["captions"]).text
+    captions = download(job.result.captions).decode()
     assert captions.startswith("WEBVTT") and vtt_cues(captions) == []
 
 
@@ -133,9 +139,9 @@ def test_portrait_with_fps_override(renders):
 ])
 def test_failing_scenes_name_the_users_line(renders, name, expected):
     job = renders[name]
-    assert job["status"] == "failed" and job["result"] is None and job["creditsCost"] == 0
-    assert re.search(expected, job["error"]), job["error"]
-    assert "site-packages" not in job["error"] and "/tmp" not in job["error"] and "\n" not in job["error"]
+    assert job.status == "failed" and job.result is None and job.credits_cost == 0
+    assert re.search(expected, job.error), job.error
+    assert "site-packages" not in job.error and "/tmp" not in job.error and "\n" not in job.error
 
 
 def test_a_render_over_the_timeout_is_killed_with_its_children(tmp_path):
@@ -151,10 +157,10 @@ class Slow(Scene):
         time.sleep(60)
 """
     with start_local_server(tmp_path / "server", renderer="manim", render_timeout=4, workers=1) as server:
-        api = Api(server)
-        job = api.wait(api.submit(code=code, className="Slow"), timeout=60)
-        api.http.close()
-    assert job["status"] == "failed" and "longer than 4 s" in job["error"]
+        user = User(server)
+        job = user.wait(user.submit(code, "Slow"), timeout=60)
+        user.close()
+    assert job.status == "failed" and "longer than 4 s" in job.error
     for pid in map(int, pid_file.read_text().split()):
         assert not _alive(pid), pid
 
