@@ -60,7 +60,7 @@ class Rendered:
         if self.job.duration_ms is not None:
             parts.append(f"rendered in {format_seconds(self.job.duration_ms / 1000)}")
         credits = 0 if self.cached else self.job.credits_cost
-        parts += [f"{credits:g} credits", f"job {short_id(self.job.job_id)}", self.backend]
+        parts += [f"{credits:g} credit{'' if credits == 1 else 's'}", f"job {short_id(self.job.job_id)}", self.backend]
         if self.cached:
             parts.append("cached (no new render; --force renders again)")
         return " · ".join(parts)

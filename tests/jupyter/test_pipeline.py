@@ -4,12 +4,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import sys
+import types
 
 import pytest
 from nbrun import scene
 
 from kodisc_jupyter import pipeline
-from kodisc_jupyter.backend import LOCAL_NOTICE, resolve_backend, stop_local_server
+from kodisc_jupyter.backend import LOCAL_NOTICE, backend_for, resolve_backend, stop_local_server
 from kodisc_jupyter.errors import AuthenticationError, RenderFailedError
 from kodisc_jupyter.jupyter.result import Rendered, render
 
@@ -95,6 +97,8 @@ def test_render_returns_a_rendered_that_saves_and_embeds(to_sim, tmp_path, monke
     embedded = result.html(embed=True)
     video = re.search(r'<video[^>]* src="data:video/mp4;base64,([^"]+)"', embedded)
     assert video and base64.b64decode(video.group(1)) == result.video.read_bytes()
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert 'src="data:video/mp4;base64,' in result._repr_html_()  # Colab embeds by default
     capped = result.bundle(embed=True, embed_max_mb=result.video.stat().st_size / 2**20 / 2)
     assert 'src="kodisc_media/Saved-' in capped["text/html"] and "embed cap" in capped["text/plain"]
 
@@ -110,6 +114,8 @@ def test_backend_choice(to_sim, monkeypatch):
         local = resolve_backend("auto")
         assert local.name == "local" and local.notice == LOCAL_NOTICE
         assert resolve_backend("local").base_url == local.base_url  # one embedded server per process
+        # a job recorded by an earlier kernel finds today's embedded server, whatever its old port
+        assert backend_for("local", "http://127.0.0.1:9/api/v2").base_url == local.base_url
         with local.client() as client:
             assert client.me().key_prefix == local.key_prefix
     finally:
