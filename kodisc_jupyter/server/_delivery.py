@@ -33,6 +33,12 @@ def webhook_url_problem(url: str, *, allow_http: bool) -> str | None:
     return "webhookUrl must be an https:// URL with a host, or null for no webhook."
 
 
+def _shown(url: str) -> str:
+    """The URL without query or credentials: handlers often carry a token there."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
 class WebhookSender:
     def __init__(self, *, retry_delays=DEFAULT_RETRY_DELAYS, answer_timeout: float = ANSWER_TIMEOUT) -> None:
         self.retry_delays = tuple(float(delay) for delay in retry_delays)
@@ -61,7 +67,7 @@ class WebhookSender:
                 problem = f"answered {response.status_code}"
             except httpx.HTTPError as exc:
                 problem = f"failed: {type(exc).__name__}"
-            logger.warning("webhook for job %s to %s %s (attempt %d of %d)", job_id, url, problem,
+            logger.warning("webhook for job %s to %s %s (attempt %d of %d)", job_id, _shown(url), problem,
                            attempt, len(self.retry_delays) + 1)
 
     async def aclose(self) -> None:

@@ -11,8 +11,8 @@ import math
 #: credits per started second of render wall time
 RATES: dict[str, int] = {"low": 1, "medium": 2, "high": 4, "twok": 6, "fourk": 10}
 
-DEFAULT_PAID_CREDITS = 1000
-DEFAULT_MONTHLY_FREE_CREDITS = 100
+DEFAULT_PAID_CREDITS = 10_000
+DEFAULT_MONTHLY_FREE_CREDITS = 1_000
 
 
 def reserve_for(quality: str) -> int:

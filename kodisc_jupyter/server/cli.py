@@ -16,9 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free port)")
     _data_dir_option(serve)
     serve.add_argument("--credits", type=_non_negative_int, default=None,
-                       help="paid credits of the first user, when it is created (default 1000)")
+                       help="paid credits of the first user, when it is created (default 10000)")
     serve.add_argument("--free-credits", type=_non_negative_int, default=None,
-                       help="monthly free allowance of every user (default 100)")
+                       help="monthly free allowance of every user (default 1000)")
     serve.add_argument("--workers", type=_positive_int, default=None, help="renders at once (default: CPU count)")
     serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
                        help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
