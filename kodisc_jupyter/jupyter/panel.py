@@ -210,6 +210,7 @@ class Panel:
         self._lock = threading.RLock()
         self._display_id = f"kodisc-panel-{uuid.uuid4().hex}"
         self._displayed = False
+        self._shown_text = ""
 
         self._account_html = w.HTML().add_class("kodisc-account")
         self._balance_html = w.HTML().add_class("kodisc-balance")
@@ -410,10 +411,12 @@ class Panel:
             selected = record.job_id == self._selected
             (row.add_class if selected else row.remove_class)("kodisc-selected")
         self._message_html.value = _e(self._message)
+        bundle = self._bundle()
         if self._displayed:
             from IPython.display import update_display
 
-            update_display(self._bundle(), raw=True, display_id=self._display_id)
+            update_display(bundle, raw=True, display_id=self._display_id)
+        self._shown_text = bundle["text/plain"]  # only once published: repr() never runs ahead of the output
 
     def _snapshot_text(self) -> str:
         lines = [self._account_line(), spending_text(self._spent)]
@@ -447,4 +450,5 @@ class Panel:
         self._displayed = True
 
     def __repr__(self) -> str:
-        return self._snapshot_text()
+        """The text snapshot last shown (what an exported notebook will say)."""
+        return self._shown_text
