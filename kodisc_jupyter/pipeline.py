@@ -182,10 +182,14 @@ class RenderFlow:
         if request.force:
             return None
         record = history().find_cached(self._cache_key)
-        if record is None or not _playable(record.video_path):
+        return self.recorded_outcome(record, cached=True) if record is not None else None
+
+    def recorded_outcome(self, record: JobRecord, *, cached: bool = False) -> Outcome | None:
+        """The outcome of a completed job from its history row, if its saved video can still be played."""
+        if record.status != "completed" or not _playable(record.video_path):
             return None
         self.job = record.to_job()
-        return self._outcome(record.video_path, record.thumbnail_path, record.captions_path, cached=True)
+        return self._outcome(record.video_path, record.thumbnail_path, record.captions_path, cached=cached)
 
     def render_kwargs(self) -> dict[str, Any]:
         request = self.request

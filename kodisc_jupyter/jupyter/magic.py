@@ -282,10 +282,9 @@ class _Presenter:
         from .. import pipeline
 
         with self._failures():
-            if record is not None and record.status == "completed" and record.video_path and record.video_path.is_file():
-                files = (record.video_path, record.thumbnail_path, record.captions_path)
-                self.flow.job = record.to_job()
-                self._finish(self.flow._outcome(*files, cached=False))
+            saved = self.flow.recorded_outcome(record) if record is not None else None
+            if saved is not None:
+                self._finish(saved)
                 return
             with self.flow.backend.client() as client:
                 self.flow.job = client.get_job(job_id)

@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["StatusBar", "frontend_has_widgets", "short_id", "format_seconds"]
 
 TICK_SECONDS = 0.5
-_LABELS = {"submitting": "submitting", "queued": "queued", "running": "running", "completed": "completed",
-           "failed": "failed", "interrupted": "waiting stopped"}
 
 
 def frontend_has_widgets() -> bool:
@@ -111,10 +109,6 @@ class StatusBar:
     def shown(self) -> bool:
         return self._shown
 
-    @property
-    def display_id(self) -> str | None:
-        return self._handle.display_id if self._handle is not None else None
-
     # -- text, HTML and widget views of the same state ------------------------------------------
 
     def fraction(self) -> float | None:
@@ -129,8 +123,7 @@ class StatusBar:
         return time.monotonic() - self.started
 
     def text(self) -> str:
-        label = _LABELS.get(self.state, self.state)
-        parts = [f"{self.class_name}: {label}", format_seconds(self.elapsed())]
+        parts = [f"{self.class_name}: {self.state}", format_seconds(self.elapsed())]
         if self.expected_seconds and self.state in ("queued", "running"):
             parts.append(f"~{format_seconds(self.expected_seconds)} expected")
         parts += [f"job {short_id(self.job_id)}", self.backend_label]
@@ -161,7 +154,7 @@ class StatusBar:
         return box
 
     def _set_widget_values(self) -> None:
-        self._state_label.value = f"{self.class_name}: {_LABELS.get(self.state, self.state)}"
+        self._state_label.value = f"{self.class_name}: {self.state}"
         fraction = self.fraction()
         if fraction is None:  # indeterminate: a pulse that sweeps the bar every two seconds
             self._bar.bar_style = "info"

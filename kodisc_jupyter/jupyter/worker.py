@@ -55,13 +55,6 @@ class Worker:
         self._loop.call_soon_threadsafe(self._loop.create_task, run(), context=contextvars.Context())
         return future
 
-    def pending(self) -> int:
-        """How many jobs are still being watched."""
-        if not self.alive:
-            return 0
-        future = asyncio.run_coroutine_threadsafe(_count_tasks(), self._loop)
-        return future.result(timeout=5)
-
     def stop(self, timeout: float = 5.0) -> None:
         """Cancel the jobs still watched (the jobs themselves go on) and end the thread."""
         if not self.alive:
@@ -71,11 +64,6 @@ class Worker:
         self._thread.join(timeout)
         if not self._thread.is_alive():
             self._loop.close()
-
-
-async def _count_tasks() -> int:
-    current = asyncio.current_task()
-    return sum(1 for task in asyncio.all_tasks() if task is not current)
 
 
 async def _cancel_all() -> None:
