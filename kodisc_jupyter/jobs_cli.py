@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from .client import ASPECT_RATIOS, QUALITIES
 from .cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
 
-_QUALITIES = ("low", "medium", "high", "twok", "fourk")
 _MANIM_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
 _STATUSES = ("all", "queued", "running", "completed", "failed")
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -30,10 +30,10 @@ def register(subparsers: Any) -> None:
     render.add_argument("file", metavar="FILE.py", type=Path, help="the Python file holding the Scene subclass")
     render.add_argument("class_name", metavar="ClassName", nargs="?",
                         help="the Scene subclass to render (optional when FILE defines exactly one)")
-    render.add_argument("-q", "--quality", choices=_QUALITIES, default="medium", help="render quality (default medium)")
+    render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default="medium", help="render quality (default medium)")
     for flag, quality in _MANIM_FLAGS.items():
         render.add_argument(flag, dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
-    render.add_argument("--aspect", choices=("16:9", "9:16"), default="16:9", help="aspect ratio (default 16:9)")
+    render.add_argument("--aspect", choices=ASPECT_RATIOS, default="16:9", help="aspect ratio (default 16:9)")
     render.add_argument("--fps", type=_positive_int, help="frames per second (default: the quality's)")
     render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
     _backend_option(render)

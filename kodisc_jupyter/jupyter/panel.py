@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
-PENDING_STATUSES = frozenset({"submitting", "queued", "running"})
+PENDING_STATUSES = frozenset({"queued", "running"})
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
 _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
