@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import re
+import secrets
+import subprocess
+import sys
 
 import pytest
 
 from kodisc_jupyter import Panel
+from kodisc_jupyter.backend import Backend
 from kodisc_jupyter.jupyter.panel import format_credits
 from kodisc_jupyter.pipeline import history
 
-from panel_helpers import HOSTILE_ERROR, run, simulated, submit
+from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
 
 
 def widgets_with_class(widget, css_class):
@@ -183,3 +187,26 @@ def test_key_never_in_views_or_history(panel, made_jobs, account, isolated_kodis
         if path.is_file():
             assert account.api_key.encode() not in path.read_bytes(), path
     assert account.api_key not in caplog.text
+
+
+def test_refresh_button_picks_up_jobs_of_other_processes(panel, account, tmp_path):
+    (tmp_path / "elsewhere.py").write_text(scene("Elsewhere"))
+    made = subprocess.run([sys.executable, "-m", "kodisc_jupyter", "render", "elsewhere.py", "-ql"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    job_id = re.search(r"job (\S+) ·", made.stdout).group(1)
+    assert job_id not in panel._snapshot_text(), "another process's job arrives with a refresh, not before"
+    widgets_with_class(panel.widget, "kodisc-refresh")[0].click()
+    assert visible_rows(panel)[0][0] == job_id
+
+
+def test_rejected_key_keeps_the_history_visible(made_jobs, account):
+    bad_key = "kdsc_live_" + secrets.token_hex(24)
+    panel = Panel(Backend("kodisc", account.base_url, bad_key[:14], None, bad_key))
+    try:
+        text = repr(panel)
+        assert text.startswith("Kodisc · Balance unavailable: ") and "401" in text.splitlines()[0]
+        assert [j for j, _ in visible_rows(panel)] == [made_jobs["Gamma"], made_jobs["Beta"], made_jobs["Alpha"]]
+        assert bad_key not in text + panel._snapshot_html()
+    finally:
+        panel.close()
