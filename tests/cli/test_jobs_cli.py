@@ -197,3 +197,16 @@ def test_interrupt_leaves_the_job_running(manim_server, monkeypatch, tmp_path):
     resumed = kodisc("resume", job_id, cwd=tmp_path)
     assert resumed.returncode == EXIT_OK, resumed.stderr
     assert (tmp_path / "Slow.mp4").stat().st_size > 0
+
+
+@pytest.mark.render
+def test_render_without_a_key_uses_the_embedded_local_server(tmp_path):
+    (tmp_path / "local.py").write_text(scene("Local", "self.play(Create(Square()), run_time=0.5)"))
+    refused = kodisc("render", "local.py", "-ql", "--no-wait", cwd=tmp_path)
+    assert refused.returncode == EXIT_BAD_INPUT and "--no-wait needs Kodisc" in one_line_error(refused)
+    result = kodisc("render", "local.py", "-ql", cwd=tmp_path)
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "Rendering locally" in result.stderr and "· local)" in result.stdout
+    assert (tmp_path / "Local.mp4").stat().st_size > 0
+    me = kodisc("me", cwd=tmp_path)
+    assert me.returncode == EXIT_OK and me.stdout.rstrip().endswith("· local")
