@@ -62,33 +62,35 @@ class JobRunner:
 
     async def _work(self) -> None:
         while True:
-            job = self.store.mark_running(await self._queue.get())
-            if job is not None and job.status == "running":
-                await self._run(job)
+            job_id = await self._queue.get()
+            try:
+                job = self.store.mark_running(job_id)
+                if job is not None and job.status == "running":
+                    await self._run(job)
+            except Exception:  # keep the worker alive; the job is failed on the next start
+                logger.exception("job %s could not be processed", job_id)
 
     async def _run(self, job: JobRecord) -> None:
-        folder = Path(tempfile.mkdtemp(prefix=f"{job.job_id}-", dir=self.work_dir)).resolve()
         started = time.monotonic()
+        folder = Path(tempfile.mkdtemp(prefix=f"{job.job_id}-", dir=self.work_dir)).resolve()
         try:
-            width, height = resolution(job.quality, job.aspect_ratio)
-            try:
-                error = await self.renderer.render(job, folder, width, height)
-            except Exception as exc:  # a bug on our side must still end the job
-                logger.exception("rendering job %s failed", job.job_id)
-                error = f"the local server could not render this job ({type(exc).__name__}); render again."
-            duration_ms = int((time.monotonic() - started) * 1000)
+            error = await self.renderer.render(job, folder, *resolution(job.quality, job.aspect_ratio))
             if error is None:
                 target = self.files_dir / job.job_id
                 target.mkdir(parents=True, exist_ok=True)
                 for name in OUTPUT_FILES:
                     shutil.move(folder / name, target / name)
-            final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
-                                      duration_ms=duration_ms, uncovered_error=UNCOVERED_ERROR)
-            if final.status == "failed":
-                shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
-            self._notify(final)
+        except Exception as exc:  # a bug or a full disk on our side must still end the job
+            logger.exception("rendering job %s failed", job.job_id)
+            error = f"the local server could not render this job ({type(exc).__name__}); render again."
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
+                                  duration_ms=duration_ms, uncovered_error=UNCOVERED_ERROR)
+        if final.status == "failed":
+            shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
+        self._notify(final)
 
     def _notify(self, job: JobRecord) -> None:
         if not job.webhook_url:

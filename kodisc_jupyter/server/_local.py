@@ -50,9 +50,13 @@ class LocalServer:
             data_dir = default_data_dir() / "server"
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
-        self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
         self._socket = _bind(host, port)
+        try:
+            self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
+            self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
+        except BaseException:
+            self._socket.close()
+            raise
         bound_port = self._socket.getsockname()[1]
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
         self.public_url = f"http://{url_host}:{bound_port}"

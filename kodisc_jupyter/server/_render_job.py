@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import re
 import resource
+import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
@@ -28,6 +32,7 @@ def main(argv: list[str]) -> int:
     width, height, fps, memory_bytes = (int(value) for value in argv[2:6])
     if memory_bytes > 0:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    _die_with_parent()
     try:
         render(folder, class_name, width, height, fps)
         outcome: dict = {"ok": True}
@@ -37,6 +42,18 @@ def main(argv: list[str]) -> int:
         outcome = {"ok": False, "error": describe_error(exc, folder / SCENE_FILE)}
     (folder / "result.json").write_text(json.dumps(outcome), encoding="utf-8")
     return 0
+
+
+def _die_with_parent() -> None:
+    """Kill our process group if the server dies (e.g. the notebook kernel exits mid-render): no orphans."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.killpg(0, signal.SIGKILL)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> None:
@@ -93,11 +110,15 @@ def srt_to_vtt(srt_text: str) -> str:
 
 
 def write_last_frame(video: Path, jpeg: Path) -> None:
+    """The last frame as a JPEG; decodes from the keyframe before the final second, not the whole video."""
     import av
 
     last = None
     with av.open(str(video)) as container:
-        for frame in container.decode(video=0):
+        stream = container.streams.video[0]
+        if stream.duration and stream.time_base:
+            container.seek(max(0, stream.duration - int(1 / stream.time_base)), stream=stream, backward=True)
+        for frame in container.decode(stream):
             last = frame
     if last is None:
         raise SceneError("the rendered video has no frames.")

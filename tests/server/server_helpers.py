@@ -1,6 +1,10 @@
 """Server test helpers: a user of a local server (our client + raw HTTP) and a loopback webhook receiver."""
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -97,3 +101,29 @@ class WebhookReceiver:
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class Serve:
+    """`kodisc serve` in a subprocess; its announced base URL and key, like a shell `export` would see them."""
+
+    def __init__(self, data_dir, *extra: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "kodisc_jupyter", "serve", "--port", "0", "--data-dir", str(data_dir),
+             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = [self.process.stdout.readline() for _ in range(3)]
+        base_line, key_line = self.lines[0].rstrip("\n"), self.lines[1].rstrip("\n")
+        assert re.fullmatch(r"KODISC_BASE_URL=http://127\.0\.0\.1:\d+/api/v2", base_line), self.lines
+        assert re.fullmatch(r"KODISC_API_KEY=kdsc_live_[0-9a-f]{48}", key_line), self.lines
+        self.base_url = base_line.split("=", 1)[1]
+        self.api_key = key_line.split("=", 1)[1]
+
+    def stop(self, sig=signal.SIGTERM) -> int:
+        if self.process.stdout.closed:
+            return self.process.returncode
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        code = self.process.wait(timeout=20)
+        self.stderr = self.process.stderr.read()
+        self.process.stdout.close()
+        self.process.stderr.close()
+        return code

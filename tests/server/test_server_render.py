@@ -4,13 +4,15 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
+import time
 from fractions import Fraction
 
 import av
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import User
+from server_helpers import Serve, User
 
 from kodisc_jupyter.client import Kodisc
 from kodisc_jupyter.server import start_local_server
@@ -163,6 +165,36 @@ class Slow(Scene):
     assert job.status == "failed" and "longer than 4 s" in job.error
     for pid in map(int, pid_file.read_text().split()):
         assert not _alive(pid), pid
+
+
+def test_a_render_dies_with_its_server(tmp_path):
+    """A kernel (or `kodisc serve`) killed mid-render leaves no Manim process behind."""
+    pid_file = tmp_path / "pid"
+    code = f"""\
+from manim import *
+import os, time
+
+class Slow(Scene):
+    def construct(self):
+        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        time.sleep(60)
+"""
+    server = Serve(tmp_path / "server", "--workers", "1")
+    try:
+        user = User(server, server.api_key)
+        user.submit(code, "Slow")
+        user.close()
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the render never started"
+            time.sleep(0.1)
+    finally:
+        server.stop(signal.SIGKILL)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 15
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)
 
 
 def _alive(pid: int) -> bool:
