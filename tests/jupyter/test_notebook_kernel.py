@@ -130,13 +130,19 @@ def test_no_wait_returns_before_the_job_ends_and_updates_in_place(run_cells, sim
     nb = run_cells([
         "%load_ext kodisc_jupyter",
         f"%%kodisc -ql --no-wait --out later {simulate(1.5)}\n{scene('Later')}",
+        f"%%kodisc -ql --no-wait {simulate(0.5, fail='IndexError: out of range')}\n{scene('LaterFails')}",
         "import time\nfor _ in range(100):\n    time.sleep(0.1)\n    if 'later' in globals(): break\n"
         "time.sleep(0.5)\nprint(later.job.completed_at.isoformat())",
     ], server=sim_server)
     returned = datetime.fromisoformat(nb.cells[1].metadata["execution"]["shell.execute_reply"].replace("Z", "+00:00"))
-    completed = datetime.fromisoformat(text_of(nb.cells[2]).strip())
+    completed = datetime.fromisoformat(text_of(nb.cells[3]).strip())
     assert returned < completed, "the --no-wait cell must return before the job completes"
     assert_player(only_display(nb.cells[1]), run_cells.work, "Later")
+    # A failure after the cell returned has no cell to fail: its output becomes the error block.
+    assert error_of(nb.cells[2]) is None
+    failed = only_display(nb.cells[2])
+    assert WIDGET not in failed and 'class="kodisc-error"' in failed["text/html"]
+    assert "LaterFails failed to render" in failed["text/plain"] and "IndexError: out of range" in failed["text/plain"]
 
 
 def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, sim_server):
