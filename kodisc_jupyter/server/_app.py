@@ -7,6 +7,7 @@ declared Content-Length and the bytes actually streamed) so an oversized body is
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ._pricing import reserve_for
 from ._store import InsufficientCredits, KeyRecord, Store, is_job_id
 from ._views import account_view, job_view
 
+logger = logging.getLogger("kodisc_jupyter.server")
 ASSET_TYPES = {"video.mp4": "video/mp4", "thumb.jpg": "image/jpeg", "captions.vtt": "text/vtt; charset=utf-8"}
 CORS = {"Access-Control-Allow-Origin": "*"}
 _STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
@@ -64,6 +66,10 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         body = validate(await read_json(request))
         quality = body["quality"]
         url = body["webhookUrl"] if "webhookUrl" in body else key.default_webhook_url
+        if url and "webhookUrl" not in body and webhook_url_problem(url, allow_http=allow_http_webhooks):
+            logger.warning("not delivering to the default webhook of %s: start the server with "
+                           "--allow-http-webhooks to deliver to http:// handlers", key.prefix)
+            url = None
         try:
             job = store.create_job(key, body, fps=body.get("fps", QUALITIES[quality][2]), webhook_url=url,
                                    reserve=reserve_for(quality))

@@ -103,3 +103,12 @@ def test_http_webhooks_only_to_loopback_even_when_allowed(user, url):
     response = user.post({"code": "x = 1", "className": "Hello", "webhookUrl": url})
     assert response.status_code == 400
     assert response.json()["field"] == "webhookUrl"
+
+
+def test_an_http_default_webhook_is_skipped_unless_allowed(tmp_path, make_user, make_receiver):
+    hook = make_receiver()
+    with start_local_server(tmp_path / "strict", renderer="simulate") as strict:
+        strict.set_default_webhook(hook.url)
+        user = make_user(strict)
+        assert user.wait(user.submit()).status == "completed"
+        assert hook.wait_for(1, timeout=0.5) == []
