@@ -145,7 +145,7 @@ class Kodisc(Magics, Configurable):
     @line_cell_magic
     def kodisc_prelude(self, line: str, cell: str | None = None) -> None:
         """As a cell magic: code put in front of every later render (imports, styles). `--clear` drops it."""
-        from .display import notice_bundle, show
+        from .display import CellError, notice_bundle, show
 
         args = _parse(self.kodisc_prelude, line)
         if args.clear:
@@ -157,10 +157,11 @@ class Kodisc(Magics, Configurable):
             try:
                 ast.parse(cell)
             except SyntaxError as exc:
-                raise UsageError(f"The prelude does not parse: line {exc.lineno}: {exc.msg}.") from None
+                raise CellError(f"the prelude does not parse: line {exc.lineno}: {exc.msg}; it was not changed.") from None
             self.prelude = cell
             count = len(cell.strip().splitlines())
-            show(notice_bundle(f"Kodisc prelude set ({count} lines): it is sent in front of every render."))
+            show(notice_bundle(f"Kodisc prelude set ({count} line{'' if count == 1 else 's'}): "
+                               "it is sent in front of every render."))
         elif self.prelude.strip():
             show({"text/plain": self.prelude})
         else:
@@ -191,8 +192,8 @@ class Kodisc(Magics, Configurable):
                 flow = pipeline.RenderFlow(pipeline.RenderRequest(code=""), self._backend(), class_name="job")
         except KodiscError as exc:
             raise CellError(str(exc)) from None
-        if args.timeout is not None:
-            flow.request = dataclasses.replace(flow.request, timeout=args.timeout)
+        timeout = args.timeout if args.timeout is not None else self.timeout
+        flow.request = dataclasses.replace(flow.request, timeout=timeout)
         _Presenter(self, flow, args).resume(args.job_id, record)
 
     # -- helpers --------------------------------------------------------------------------------

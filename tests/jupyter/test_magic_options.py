@@ -119,6 +119,9 @@ def test_prelude_set_show_clear(shell, capsys):
     assert kodisc.prelude == "from manim import *\nRADIUS = 2\n"
     shell.run_line_magic("kodisc_prelude", "")
     assert "RADIUS = 2" in capsys.readouterr().out
+    result = shell.run_cell("%%kodisc_prelude\nfrom manim import (\n")
+    assert isinstance(result.error_in_exec, CellError) and "the prelude does not parse: line 1" in str(result.error_in_exec)
+    assert kodisc.prelude == "from manim import *\nRADIUS = 2\n"  # a broken prelude leaves the old one
     shell.run_line_magic("kodisc_prelude", "--clear")
     assert kodisc.prelude == ""
 
