@@ -122,7 +122,7 @@ class Kodisc(Magics, Configurable):
         """Render the Scene in this cell and show it with a live status bar, then the player."""
         from .. import pipeline
         from ..errors import KodiscError
-        from .display import CellError
+        from .display import CellError, error_bundle, show
 
         args = _parse(self.kodisc, line)
         request = pipeline.RenderRequest(
@@ -133,6 +133,10 @@ class Kodisc(Magics, Configurable):
         try:
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
+        except pipeline.PreflightError as exc:
+            if len(exc.errors) > 1:  # the one-line failure names the first; the block lists them all
+                show(error_bundle("Cannot render this cell (nothing was sent):", "\n".join(exc.errors)))
+            raise CellError(str(exc)) from None
         except KodiscError as exc:
             raise CellError(str(exc)) from None
         self._show_warnings(flow.warnings)

@@ -78,7 +78,7 @@ def test_warnings_unknown_jobs_and_the_key_never_reaches_the_saved_notebook(run_
 def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_server):
     preflight_cells = [
         "%%kodisc -ql\nfrom manim import *\nclass Broken(Scene:\n    pass\n",
-        "%%kodisc -ql\nfrom manim import *\nclass UsesNotebookVar(Scene):\n    def construct(self):\n        self.add(radius)\n",
+        "%%kodisc -ql\nfrom manim import *\nclass UsesNotebookVar(Scene):\n    def construct(self):\n        self.add(radius, width)\n",
         f"%%kodisc Missing -ql\n{scene('Present')}",
         f"%%kodisc -ql\n{scene('One')}\n{scene('Two')}",
     ]
@@ -93,6 +93,8 @@ def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_se
         assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("Kodisc: Cannot render:")
         assert fragment in error["traceback"][0]
         assert "Traceback" not in text_of(cell)
+    listed = text_of(nb.cells[2])  # two unknown names: the one-line error says "and 1 more", the block lists both
+    assert "(and 1 more)" in listed and "name 'width' is not defined" in listed
 
 
 def test_render_errors_fail_the_cell_with_their_message(run_cells, sim_server):
