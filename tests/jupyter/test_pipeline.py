@@ -126,3 +126,16 @@ def test_rendered_summary_says_cached_and_costs_nothing(to_sim):
     pipeline.run(pipeline.RenderFlow(request("Summary"), resolve_backend()))
     rendered = Rendered(pipeline.run(pipeline.RenderFlow(request("Summary"), resolve_backend())))
     assert "cached" in rendered.summary() and "0 credits" in rendered.summary()
+
+
+def test_no_credits_means_no_job_and_no_history_row(tmp_path, monkeypatch):
+    from kodisc_jupyter.errors import InsufficientCreditsError
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path / "broke", renderer="simulate", credits=0, free_credits=0) as broke:
+        monkeypatch.setenv("KODISC_API_KEY", broke.api_key)
+        monkeypatch.setenv("KODISC_BASE_URL", broke.base_url)
+        with pytest.raises(InsufficientCreditsError, match="top up"):
+            pipeline.run(pipeline.RenderFlow(request("Broke"), resolve_backend()))
+        assert broke.job_count() == 0
+    assert pipeline.history().count() == 0
