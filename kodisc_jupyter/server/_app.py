@@ -28,8 +28,7 @@ from ._views import account_view, job_view
 logger = logging.getLogger("kodisc_jupyter.server")
 ASSET_TYPES = {"video.mp4": "video/mp4", "thumb.jpg": "image/jpeg", "captions.vtt": "text/vtt; charset=utf-8"}
 CORS = {"Access-Control-Allow-Origin": "*"}
-_STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
-                  413: "body_too_large"}
+_STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 
 
 class APIProblem(Exception):
@@ -72,7 +71,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
             url = None
         try:
             job = store.create_job(key, body, fps=body.get("fps", QUALITIES[quality][2]), webhook_url=url,
-                                   reserve=reserve_for(quality))
+                                   reserve=reserve_for(quality), server_id=runner.instance.id)
         except InsufficientCredits:
             paid, free = store.balance(key.user_id)
             raise APIProblem(402, "insufficient_credits",

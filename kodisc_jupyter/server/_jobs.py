@@ -2,8 +2,9 @@
 
 Each job renders in its own temporary folder; on success the three files move to
 `<data_dir>/jobs/<jobId>/`. The terminal transition settles credits (see `_pricing`) and hands the
-job to the webhook sender. A job still queued or running when the server starts again (it was
-stopped or crashed) is failed with `STOPPED_ERROR` and its reserve refunded.
+job to the webhook sender. A job still queued or running when a server starts (its own server
+stopped or crashed) is failed with `STOPPED_ERROR` and its reserve refunded; jobs of a live
+sibling server sharing the data dir are left alone (see `_instances`).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from ..client._contract import QUALITIES
 from ._delivery import WebhookSender
+from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
 from ._renderers import OUTPUT_FILES, Renderer
 from ._store import JobRecord, Store
@@ -34,20 +36,26 @@ def resolution(quality: str, aspect_ratio: str) -> tuple[int, int]:
 
 class JobRunner:
     def __init__(self, store: Store, renderer: Renderer, *, files_dir: Path, work_dir: Path, workers: int,
-                 sender: WebhookSender, public_url: str) -> None:
+                 sender: WebhookSender, public_url: str, instances_dir: Path) -> None:
         self.store, self.renderer, self.sender = store, renderer, sender
-        self.files_dir, self.work_dir = files_dir, work_dir
-        self.workers, self.public_url = workers, public_url
+        self.files_dir, self.workers, self.public_url = files_dir, workers, public_url
+        self.instance = InstanceLock(instances_dir)
+        self.instances_dir = instances_dir
+        self.work_root, self.work_dir = work_dir, work_dir / self.instance.id
         self._queue: asyncio.Queue[str] | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        """Fail what an earlier run left unfinished, then start the workers (in the server's loop)."""
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        for job_id in self.store.unfinished_job_ids():
+        """Fail what stopped servers left unfinished, then start the workers (in the server's loop)."""
+        alive = live_instances(self.instances_dir)
+        for job_id in self.store.orphaned_job_ids(alive):
             self._notify(self.store.finish(job_id, error=STOPPED_ERROR, cost=0, duration_ms=0,
                                            uncovered_error=UNCOVERED_ERROR))
+        if self.work_root.is_dir():
+            for folder in self.work_root.iterdir():
+                if folder.name not in alive:
+                    shutil.rmtree(folder, ignore_errors=True)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
         self._queue = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
@@ -56,6 +64,8 @@ class JobRunner:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.instance.release()
 
     def submit(self, job_id: str) -> None:
         self._queue.put_nowait(job_id)

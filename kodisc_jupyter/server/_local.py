@@ -65,8 +65,9 @@ class LocalServer:
         sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout)
         engine = (ManimRenderer(timeout=render_timeout, memory_limit=memory_limit) if renderer == "manim"
                   else SimulatedRenderer(self.data_dir / "samples"))
-        runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs", work_dir=self.data_dir / "work",
-                           workers=workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url)
+        self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs", work_dir=self.data_dir / "work",
+                           workers=workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
+                           instances_dir=self.data_dir / "servers")
 
         @contextlib.asynccontextmanager
         async def lifespan(app):
@@ -138,6 +139,7 @@ class LocalServer:
         if not self._stopped:
             self._stopped = True
             self._socket.close()
+            self._runner.instance.release()
             self._store.close()
 
     def __enter__(self) -> LocalServer:

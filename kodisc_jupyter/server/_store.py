@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL, code TEXT NOT NULL, class_name TEXT NOT NULL, quality TEXT NOT NULL,
     aspect_ratio TEXT NOT NULL, fps INTEGER NOT NULL, metadata TEXT NOT NULL, webhook_url TEXT,
     reserved INTEGER NOT NULL, credits_cost INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER, error TEXT,
-    created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
+    created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER, server_id TEXT);
 """
 
 
@@ -130,6 +130,8 @@ class Store:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
+        if "server_id" not in {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN server_id TEXT")  # data dirs made before jobs carried their server
 
     def close(self) -> None:
         with self._lock:
@@ -209,7 +211,7 @@ class Store:
 
     # jobs ---------------------------------------------------------------------------------
     def create_job(self, key: KeyRecord, body: dict[str, Any], *, fps: int, webhook_url: str | None,
-                   reserve: int) -> JobRecord:
+                   reserve: int, server_id: str) -> JobRecord:
         """Insert a queued job and take its reserve, or raise InsufficientCredits (and insert nothing)."""
         job_id, created = new_job_id(), now_ms()
         with self._transaction() as db:
@@ -217,9 +219,11 @@ class Store:
                 raise InsufficientCredits
             db.execute(
                 "INSERT INTO jobs (id, user_id, key_id, status, code, class_name, quality, aspect_ratio, fps,"
-                " metadata, webhook_url, reserved, created_ms) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " metadata, webhook_url, reserved, created_ms, server_id)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, key.user_id, key.key_id, body["code"], body["className"], body["quality"],
-                 body["aspectRatio"], fps, json.dumps(body.get("metadata")), webhook_url, reserve, created))
+                 body["aspectRatio"], fps, json.dumps(body.get("metadata")), webhook_url, reserve, created,
+                 server_id))
             return self._job(db, job_id)
 
     def get_job(self, job_id: str, user_id: str | None = None) -> JobRecord | None:
@@ -259,10 +263,11 @@ class Store:
                        " WHERE id = ?", ("failed" if error else "completed", error, charged, duration_ms, done, job_id))
             return self._job(db, job_id)
 
-    def unfinished_job_ids(self) -> list[str]:
+    def orphaned_job_ids(self, live_servers: set[str]) -> list[str]:
+        """Queued or running jobs whose server is not one of `live_servers` (it stopped or crashed)."""
         with self._lock:
-            rows = self._db.execute("SELECT id FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq")
-            return [row["id"] for row in rows.fetchall()]
+            rows = self._db.execute("SELECT id, server_id FROM jobs WHERE status IN ('queued', 'running') ORDER BY seq")
+            return [row["id"] for row in rows.fetchall() if row["server_id"] not in live_servers]
 
     def job_count(self) -> int:
         with self._lock:

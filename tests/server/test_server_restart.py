@@ -58,3 +58,27 @@ def test_a_fresh_data_dir_gets_a_new_owner_with_the_given_credits(tmp_path, make
         assert make_user(one).credits().to_dict() == {"paid": 12, "free": 3, "total": 15}
         assert (tmp_path / "a" / "owner.json").stat().st_mode & 0o777 == 0o600
         assert one.api_key not in repr(one) and one.api_key[:14] in repr(one)
+
+
+def test_servers_sharing_a_data_dir_leave_each_others_jobs_alone(tmp_path, make_user):
+    """Two notebook kernels each start an embedded server on the same data dir."""
+    data_dir = tmp_path / "server"
+    with start_local_server(data_dir, renderer="simulate", workers=1) as first:
+        user = make_user(first)
+        busy = user.submit(metadata={"simulate": {"seconds": 1.5}})
+        while user.job(busy).status != "running":
+            time.sleep(0.02)
+        with start_local_server(data_dir, renderer="simulate") as second:
+            assert second.api_key == first.api_key
+            assert user.wait(busy).status == "completed"  # the second start did not fail it
+            seen_by_second = make_user(second).job(busy)
+            assert seen_by_second.result.video.startswith(second.base_url.removesuffix("/api/v2"))
+            assert make_user(second).kodisc.download(seen_by_second.result.video)[4:8] == b"ftyp"
+
+            orphan = user.submit(metadata={"simulate": {"seconds": 60}})
+            while user.job(orphan).status != "running":
+                time.sleep(0.02)
+            first.stop()
+            with start_local_server(data_dir, renderer="simulate") as third:
+                job = make_user(third).job(orphan)
+                assert job.status == "failed" and job.error == STOPPED_ERROR
