@@ -179,10 +179,10 @@ class Store:
             db.execute("UPDATE keys SET default_webhook_url = ? WHERE id = ?", (url, key_id))
 
     # credits ------------------------------------------------------------------------------
-    def balance(self, user_id: str) -> tuple[int, int]:
-        """(paid, free) credits available now."""
+    def balance(self, user_id: str, at_ms: int | None = None) -> tuple[int, int]:
+        """(paid, free) credits available now (or at `at_ms`: the free part depends on the month)."""
         with self._lock:
-            return self._balance(self._db, user_id, now_ms())
+            return self._balance(self._db, user_id, now_ms() if at_ms is None else at_ms)
 
     def _balance(self, db: sqlite3.Connection, user_id: str, at_ms: int) -> tuple[int, int]:
         paid = db.execute("SELECT COALESCE(SUM(paid), 0) FROM ledger WHERE user_id = ?", (user_id,)).fetchone()[0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timezone
 
 import pytest
 from server_helpers import HELLO
@@ -9,6 +10,7 @@ from server_helpers import HELLO
 from kodisc_jupyter.client import Credits, InsufficientCreditsError
 from kodisc_jupyter.server import start_local_server
 from kodisc_jupyter.server._pricing import RATES
+from kodisc_jupyter.server._store import Store
 
 
 @pytest.fixture
@@ -69,3 +71,19 @@ def test_an_uncovered_cost_fails_the_job_and_refunds_the_reserve(account):
     assert job.status == "failed" and "not enough credits" in job.error
     assert job.credits_cost == 0 and job.result is None
     assert account.credits().total == 2
+
+
+def test_the_free_allowance_resets_each_month(tmp_path):
+    store = Store(tmp_path / "server.sqlite3", monthly_free_credits=10)
+    try:
+        user = store.create_user(paid_credits=5)
+        key = store.authenticate(user.api_key)
+        job = store.create_job(key, {"code": "x", "className": "A", "quality": "low", "aspectRatio": "16:9"},
+                               fps=15, webhook_url=None, reserve=1, server_id="test")
+        store.finish(job.job_id, error=None, cost=12, duration_ms=12000, uncovered_error="{cost}")
+        assert store.balance(key.user_id) == (3, 0)  # 10 free first, then 2 paid
+        now = datetime.now(timezone.utc)
+        next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=timezone.utc)
+        assert store.balance(key.user_id, at_ms=int(next_month.timestamp() * 1000)) == (3, 10)
+    finally:
+        store.close()
