@@ -68,3 +68,19 @@ def test_teaching_notebook_uses_its_prelude(tmp_path):
     assert "Two legs meet at a right angle." in captions(found["RightTriangle"])
     assert "...equals c squared." in captions(found["Theorem"])
     assert "LEG_A, LEG_B = 3, 4" in text_of(notebook.cells[-1])  # %kodisc_prelude shows it
+
+
+def test_resume_after_a_kernel_restart_finds_the_embedded_server_again(run_cells):
+    from nbrun import scene
+
+    first = run_cells(["%load_ext kodisc_jupyter", f"%%kodisc -ql\n{scene('Restarted')}",
+                       "from kodisc_jupyter import pipeline\nprint(pipeline.history().list(limit=1)[0].job_id)"])
+    job_id = text_of(first.cells[2]).strip()
+    assert error_of(first.cells[1]) is None and "Restarted" in text_of(first.cells[1])
+    for saved in (run_cells.home / "media" / job_id).iterdir():  # the local copies are gone: ask the server
+        saved.unlink()
+    second = run_cells(["%load_ext kodisc_jupyter", f"%kodisc_resume {job_id}"])  # a new kernel, a new port
+    page = text_of(second.cells[1])
+    assert error_of(second.cells[1]) is None, page
+    assert re.search(r'<video[^>]* src="kodisc_media/Restarted-\w{8}\.mp4"', page)
+    assert (run_cells.home / "media" / job_id / "video.mp4").stat().st_size > 1000
