@@ -95,9 +95,11 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
     async def get_render(request: Request) -> Response:
         key = authenticate(request)
         job_id = request.path_params["job_id"]
-        job = store.get_job(job_id, key.user_id) if is_job_id(job_id) else None
+        if not is_job_id(job_id):  # not echoed: it could be anything the caller pasted
+            raise APIProblem(404, "not_found", "No such job: job ids are 25 lowercase letters and digits.")
+        job = store.get_job(job_id, key.user_id)
         if job is None:
-            raise APIProblem(404, "not_found", f"No job {job_id[:40]!r} for this key: check the job id.")
+            raise APIProblem(404, "not_found", f"No job {job_id} for this key: check the job id and the key.")
         return JSONResponse(job_view(job, public_url))
 
     async def me(request: Request) -> Response:
@@ -121,10 +123,10 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         return error_response(exc.status, exc.error, exc.message, **exc.extra)
 
     async def on_http_exception(request: Request, exc: HTTPException) -> Response:
-        error = _STATUS_ERRORS.get(exc.status_code, "error")
-        message = f"{request.method} {request.url.path} does not exist on this server." if exc.status_code in (404, 405) \
-            else str(exc.detail)
-        return error_response(exc.status_code, error, message, headers=exc.headers)
+        messages = {404: f"{request.url.path} does not exist on this server; check the base URL (…/api/v2).",
+                    405: f"{request.method} is not allowed on {request.url.path}."}
+        return error_response(exc.status_code, _STATUS_ERRORS.get(exc.status_code, "error"),
+                              messages.get(exc.status_code, str(exc.detail)), headers=exc.headers)
 
     async def on_error(request: Request, exc: Exception) -> Response:
         return error_response(500, "server_error", "The local server hit an unexpected error; retry, and report "
