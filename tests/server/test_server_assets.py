@@ -106,3 +106,10 @@ def test_unknown_job_files_are_404_with_cors(finished):
     assert response.status_code == 404
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.json()["error"] == "not_found"
+
+
+def test_head_requests_describe_assets_without_a_body(finished):
+    response = httpx.head(finished.result.video)
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"] == "video/mp4"
+    assert int(response.headers["content-length"]) == len(httpx.get(finished.result.video).content)
