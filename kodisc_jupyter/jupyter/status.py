@@ -81,7 +81,7 @@ class StatusBar:
     # -- showing ---------------------------------------------------------------------------------
 
     def show(self) -> StatusBar:
-        """Display the bar now (before anything is sent), ticking until `replace()`."""
+        """Display the bar (the magic does so on the first state, "submitting"); it ticks until `replace()`."""
         from IPython.display import display
 
         self._shown = True
@@ -99,7 +99,8 @@ class StatusBar:
         _ticker.discard(self)
         if self._handle is not None:
             self._handle.update(bundle, raw=True)
-            self._box.close()
+            for widget in (*self._box.children, self._box):  # the final output has no widget: free the comms
+                widget.close()
         else:
             from IPython.display import display
 
