@@ -23,6 +23,7 @@ __all__ = ["Rendered", "render", "MEDIA_FOLDER", "DEFAULT_EMBED_MAX_MB"]
 
 MEDIA_FOLDER = "kodisc_media"
 DEFAULT_EMBED_MAX_MB = 20.0
+PORTRAIT_WIDTH = "360px"
 
 
 def in_colab() -> bool:
@@ -40,6 +41,7 @@ class Rendered:
         self.thumbnail: Path | None = outcome.thumbnail
         self.captions: Path | None = outcome.captions
         self.cached = outcome.cached
+        self.aspect_ratio = outcome.aspect_ratio
         self.backend = outcome.backend.label
         self.embed: bool | None = None  # what _repr_html_ uses: None embeds only in Colab
         self.note: str | None = None  # set by html() when the embed size cap applied
@@ -82,6 +84,8 @@ class Rendered:
         src = data_url(self.video.read_bytes(), "video/mp4") if embed else self._linked_video()
         poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
         captions = self.captions.read_text(encoding="utf-8") if self.captions else None
+        if width is None and self.aspect_ratio == "9:16":
+            width = PORTRAIT_WIDTH  # a portrait video as wide as the cell would be taller than the screen
         return player_html(video_src=src, poster_src=poster, captions_vtt=captions, title=self.class_name,
                            width=width, summary=summary)
 
@@ -106,8 +110,6 @@ class Rendered:
         if self.video is None:
             raise FileNotFoundError(f"job {self.job.job_id} has no saved video to write")
         target = Path(path).expanduser()
-        if target.suffix.lower() != ".mp4":
-            target = target.with_suffix(target.suffix + ".mp4") if target.suffix else target.with_suffix(".mp4")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(self.video, target)
         if self.captions is not None:

@@ -58,6 +58,7 @@ def test_quickstart_renders_locally_with_no_key(tmp_path):
     assert "It becomes a square." in captions(found["CircleToSquare"])
     assert captions(found["HelloKodisc"]) == ""  # no subcaptions: no track, no hint
     assert "<Rendered Portrait" in text_of(notebook.cells[8])
+    assert "width:360px" in found["Portrait"] and "width:360px" not in found["HelloKodisc"]
     assert "local" in text_of(notebook.cells[3])
 
 
