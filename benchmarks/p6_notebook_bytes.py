@@ -3,11 +3,13 @@
 Two small scenes (real Manim, `low` quality, the embedded local server: no key) are each rendered
 once linked and once with `--embed --force` in one nbclient run. For each render cell: the bytes
 its outputs add to the saved notebook (the notebook written with and without that cell's outputs).
-Files the linked renders left beside the notebook are counted too: they travel with it.
+Files the linked renders left beside the notebook are counted too (they travel with it), and so
+is the widget state nbclient saves in the notebook's metadata for all the renders together.
 """
 from __future__ import annotations
 
 import copy
+import json
 
 import nbformat
 
@@ -54,10 +56,12 @@ def main() -> None:
         beside = files_beside(run_dir)
         rows = [[name, bytes_added(executed, linked), bytes_added(executed, embedded)]
                 for name, (linked, embedded) in where.items()]
+        widget_state = len(json.dumps(executed.metadata.get("widgets", {}), indent=1).encode())
     print_table(
         "P6 notebook bytes added per render (real Manim, low quality, embedded local server)",
         ["scene", "linked: bytes in .ipynb", "--embed: bytes in .ipynb"],
-        rows + [["files left beside the notebook by the linked renders", beside, "-"]],
+        rows + [["files left beside the notebook by the linked renders", beside, "-"],
+                [f"widget state in the notebook's metadata (all {len(cells) - 1} renders)", widget_state, ""]],
     )
 
 
