@@ -148,9 +148,12 @@ def _kill_group(process: subprocess.Popen) -> None:
         pass
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(e2e_tmp):
-    """Debian's Chromium, headless; a missing binary fails the suite and says how to install it."""
+    """Debian's Chromium, headless; a missing binary fails the suite and says how to install it.
+
+    Module-scoped on purpose: while Playwright's sync API runs, the main thread has a running
+    event loop, so `asyncio.run()` (and anything built on it) fails in tests collected later."""
     if not CHROMIUM.exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: run `make browser-deps` (as root) to install it.",
                     pytrace=False)

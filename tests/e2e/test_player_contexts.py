@@ -91,6 +91,7 @@ def test_c_exported_html_offline_from_file(page, demo_build):
     assert_players(players, scenes)
     for scene in scenes:
         summaries = [entry["summary"] for entry in players[scene.cell] if entry["summary"]]
-        assert summaries and "credits" in summaries[0], f"{scene.class_name}: no summary line under the player"
+        assert summaries and "credit" in summaries[0] and "job " in summaries[0], \
+            f"{scene.class_name}: no summary line (credits, job) under the player: {summaries}"
     assert not [url for url in blocked if "127.0.0.1" in url], f"the page asks the dead server: {blocked}"
     assert_videos_play(page, scenes)
