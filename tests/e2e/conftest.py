@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +105,7 @@ def _wait_until_ready(lab: Lab, deadline: float) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab(e2e_tmp) -> Lab:
+def lab(e2e_tmp) -> Iterator[Lab]:
     """JupyterLab on a free loopback port, killed with its kernels (its process group) at the end."""
     dirs = {name: e2e_tmp / "jupyter" / name.lower() for name in (
         "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR",
@@ -171,12 +172,10 @@ def browser(e2e_tmp):
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh browser context and page; screenshot written at teardown, console errors kept."""
+    """A fresh browser context and page; a screenshot of it is written at teardown."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     tab = context.new_page()
-    tab.console_errors = []
-    tab.on("console", lambda message: message.type == "error" and tab.console_errors.append(message.text))
     yield tab
     screenshot(tab, request.node.name)
     context.close()

@@ -5,7 +5,6 @@ when every cell is done, which would hide the live updates the tests sample.
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
@@ -23,12 +22,7 @@ KERNEL_STATUS_JS = """() => {
     && widget.sessionContext.session.kernel;
   return kernel ? kernel.status : null;
 }"""
-
-CELLS_DONE_JS = """() => {
-  const widget = window.jupyterapp.shell.currentWidget;
-  const cells = widget.content.widgets.filter(cell => cell.model.type === 'code');
-  return cells.map(cell => cell.model.executionCount);
-}"""
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
 def kernel_env(tmp: Path, kodisc_home: Path) -> dict[str, str]:
@@ -50,14 +44,6 @@ def run_all_cells(page) -> None:
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
-def kernel_status(page) -> str | None:
-    return page.evaluate(KERNEL_STATUS_JS)
-
-
-def execution_counts(page) -> list[int | None]:
-    return page.evaluate(CELLS_DONE_JS)
-
-
 def save_notebook(page, notebook: Path) -> None:
     """Save through Lab and wait until the file on disk carries outputs."""
     before = notebook.stat().st_mtime_ns
@@ -72,7 +58,7 @@ def save_notebook(page, notebook: Path) -> None:
 def make_notebook(path: Path, sources: list[str]) -> Path:
     """A python3 notebook (kernelspec set, so Lab shows no kernel dialog) with one code cell per source."""
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     nbformat.write(notebook, path)
     return path
@@ -80,16 +66,9 @@ def make_notebook(path: Path, sources: list[str]) -> Path:
 
 def append_cells(path: Path, sources: list[str]) -> None:
     notebook = nbformat.read(path, as_version=4)
-    notebook.metadata.setdefault(
-        "kernelspec", {"name": "python3", "display_name": "Python 3", "language": "python"})
+    notebook.metadata.setdefault("kernelspec", dict(KERNELSPEC))
     notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in sources)
     nbformat.write(notebook, path)
-
-
-def saved_outputs_text(path: Path) -> str:
-    """Every output of a saved notebook as one string (to scan for what must never be saved)."""
-    notebook = nbformat.read(path, as_version=4)
-    return json.dumps([cell.get("outputs", []) for cell in notebook.cells])
 
 
 def screenshot(page, name: str) -> Path:
