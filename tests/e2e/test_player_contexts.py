@@ -1,9 +1,11 @@
-"""The player where a reader meets it later (issue 4 "The player", contexts b and c; d is in the Lab test).
+"""The player where a reader meets it later (issue 4 "The player", contexts b, c and d).
 
 One `make demo` run (scripts/demo.py: the quickstart executed by nbclient in a build folder, then
 exported with nbconvert) provides the saved notebook and its HTML. (b) the saved notebook reopened
 in JupyterLab without running: its outputs come from elsewhere, so Lab does not trust them;
-(c) the HTML opened from file:// with every non-file request aborted.
+(c) the HTML opened from file:// with every non-file request aborted; (d) nothing saved depends on
+the server that rendered it, embedded (here) or remote (the last test; the embedded server's
+kernel-shutdown case is in test_quickstart_lab.py).
 """
 from __future__ import annotations
 
@@ -15,13 +17,23 @@ import uuid
 import nbformat
 import pytest
 
-from lab_driver import REPO, kernel_env, open_notebook
-from players import (assert_players, assert_portable, assert_videos_play, scenes_of, wait_for_players)
+from kodisc_jupyter import start_local_server
+from lab_driver import REPO, kernel_env, make_notebook, open_notebook
+from players import (Scene, assert_players, assert_portable, assert_videos_play, scenes_of,
+                     wait_for_players)
 
 pytestmark = pytest.mark.e2e
 
 QUICKSTART = REPO / "notebooks" / "quickstart.ipynb"
 DEMO_TIMEOUT_S = 240
+REMOTE_SCENE = """%%kodisc Remote -ql --metadata '{"simulate": {"seconds": 0.5}}'
+from manim import *
+
+
+class Remote(Scene):
+    def construct(self):
+        self.add(Dot())
+"""
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +107,29 @@ def test_c_exported_html_offline_from_file(page, demo_build):
             f"{scene.class_name}: no summary line (credits, job) under the player: {summaries}"
     assert not [url for url in blocked if "127.0.0.1" in url], f"the page asks the dead server: {blocked}"
     assert_videos_play(page, scenes)
+
+
+def test_d_players_outlive_a_remote_server(lab, page, e2e_tmp):
+    """Rendered through a Kodisc reached by KODISC_BASE_URL (our server, simulate renderer, whose
+    media come with a one-cue caption), executed with nbconvert; the server is then stopped and the
+    notebook reopened in Lab: the video still plays and nothing saved names the server."""
+    folder = lab.root / f"remote-{uuid.uuid4().hex[:8]}"
+    folder.mkdir()
+    notebook = make_notebook(folder / "remote.ipynb", ["%load_ext kodisc_jupyter", REMOTE_SCENE])
+    env = kernel_env(e2e_tmp / "tmp", e2e_tmp / f"home-{folder.name}")
+    with start_local_server(e2e_tmp / f"server-{folder.name}", renderer="simulate") as server:
+        env.update(KODISC_BASE_URL=server.base_url, KODISC_API_KEY=server.api_key)
+        done = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                               "--inplace", str(notebook)], env=env, cwd=folder, capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert server.job_count() == 1
+    assert_portable(notebook)
+    scenes = [Scene(cell=1, class_name="Remote", captioned=True)]
+    try:
+        open_notebook(page, lab, notebook)
+        players = wait_for_players(page, scenes, captions_or_hint=True)
+        assert_players(players, scenes, captions_or_hint=True)
+        assert_videos_play(page, scenes)
+    finally:
+        lab.shutdown_sessions()
