@@ -285,13 +285,10 @@ def resume_flow(record: JobRecord, backend: Backend, observers: list[Observer] |
 
 def run(flow: RenderFlow) -> Outcome:
     """Check, reuse the cache or submit, then wait for the job (blocking)."""
-    flow.check()
-    hit = flow.cached()
+    hit = submit(flow)
     if hit is not None:
         return hit
     with flow.backend.client() as client:
-        flow.submitting()
-        flow.submitted(client.render(**flow.render_kwargs()))
         return wait(flow, client)
 
 
