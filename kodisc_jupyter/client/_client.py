@@ -27,6 +27,8 @@ from ._errors import (
     APIResponseError,
     AuthenticationError,
     CHECK_JOBS_HINT,
+    RateLimitError,
+    ServerError,
     SET_KEY_HINT,
     ValidationError,
     WaitTimeoutError,
@@ -43,8 +45,10 @@ __all__ = ["AsyncKodisc", "Kodisc"]
 T = TypeVar("T")
 log = get_logger("kodisc_jupyter.client")
 
-#: The request certainly never reached the server: safe to retry even a POST.
+#: Without a deadline, wait() gives up after this many seconds in which no poll succeeded.
+MAX_POLL_OUTAGE = 300.0
 _EXPIRED_ASSET_HINT = "asset links may expire: get_job() the job again for fresh ones"
+#: The request certainly never reached the server: safe to retry even a POST.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRY_STATUSES = frozenset({429})
 #: What a key may contain and still travel in a header (anything else would end up in httpx's error text).
@@ -267,6 +271,7 @@ class _Core:
         deadline = None if timeout is None else start + timeout
         age = 0.0 if job is None else max(0.0, (datetime.now(timezone.utc) - job.created_at).total_seconds())
         attempt = 0
+        failing_since: float | None = None
         while True:
             if job is not None:
                 delay = self.poll_policy.next_delay(age + self.clock() - start, job.status, attempt, expected_seconds)
@@ -279,6 +284,21 @@ class _Core:
             except _DeadlineReached:
                 yield _Sleep(max(0.0, deadline - self.clock()))  # type: ignore[operator]
                 raise WaitTimeoutError(job_id, timeout, job) from None  # type: ignore[arg-type]
+            except (ServerError, RateLimitError, APIConnectionError) as exc:
+                # The job goes on while Kodisc has a bad moment: a poll that failed after its own
+                # retries does not end the wait, only the deadline or a long outage does.
+                failing_since = self.clock() if failing_since is None else failing_since
+                outage = self.clock() - failing_since
+                delay = self.retry_policy.delay(min(attempt, 4))
+                if deadline is not None and self.clock() + delay >= deadline:
+                    yield _Sleep(max(0.0, deadline - self.clock()))
+                    raise WaitTimeoutError(job_id, timeout, job) from exc  # type: ignore[arg-type]
+                if deadline is None and outage >= MAX_POLL_OUTAGE:
+                    raise
+                attempt += 1
+                yield _Sleep(delay)
+                continue
+            failing_since = None
             attempt += 1
             if on_update is not None and (job is None or fresh.status != job.status):
                 yield _Notify(on_update, fresh)

@@ -12,6 +12,7 @@ from client_helpers import BASE_URL, KEY, VirtualClock, job_body, sequence
 
 from kodisc_jupyter import AsyncKodisc, Job, RenderResult
 from kodisc_jupyter.client import PollPolicy, RetryPolicy
+from kodisc_jupyter.client._client import MAX_POLL_OUTAGE
 from kodisc_jupyter.errors import (
     APIConnectionError,
     APIError,
@@ -340,6 +341,30 @@ def test_wait_deadline_includes_retries(make_client):
         client.wait("j1", timeout=15)
     assert clock.now == pytest.approx(15) and caught.value.job.status == "running"
     assert recorder.count() < 6
+
+
+def test_wait_rides_out_an_outage_longer_than_one_requests_retries(make_client):
+    answers = [httpx.Response(200, json=job_body(status="running")), *[error_response(503)] * 6,
+               httpx.ConnectError("refused"), httpx.Response(200, json=job_body(status="completed"))]
+    client, recorder, _ = make_client(sequence(*answers), max_retries=1)
+    assert client.wait("j1").status == "completed"
+    assert recorder.count("GET") == len(answers)
+
+
+def test_wait_without_deadline_gives_up_after_a_long_outage(make_client):
+    answers = [httpx.Response(200, json=job_body(status="running")), error_response(503)]
+    client, _, clock = make_client(sequence(*answers), max_retries=1)
+    with pytest.raises(ServerError):
+        client.wait("j1")
+    assert MAX_POLL_OUTAGE <= clock.now < MAX_POLL_OUTAGE + 60
+
+
+def test_wait_with_deadline_turns_an_outage_into_a_timeout(make_client):
+    answers = [httpx.Response(200, json=job_body(status="running")), httpx.ConnectError("refused")]
+    client, _, clock = make_client(sequence(*answers), max_retries=0)
+    with pytest.raises(WaitTimeoutError) as caught:
+        client.wait("j1", timeout=40)
+    assert caught.value.job.status == "running" and clock.now == pytest.approx(40)
 
 
 def test_render_and_wait_raises_for_a_failed_job(make_client):
