@@ -18,6 +18,8 @@ from html import escape
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .status import short_id
+
 STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
 PENDING_STATUSES = frozenset({"queued", "running"})
 _THUMB_WIDTH = 96
@@ -87,6 +89,14 @@ def _page_caption(shown: int, total: int | None, offset: int) -> str:
     return f"jobs {offset + 1}–{offset + shown} of {total}"
 
 
+def _thumb_and_id_html(job_id: str, thumbnail: str | None) -> tuple[str, str]:
+    """A row's first two cells: a fixed-size thumbnail (portrait ones letterboxed) and the short job
+    id that status lines and summaries show, with the full id on hover."""
+    img = (f'<img src="{_e(thumbnail)}" alt="" style="width:64px;height:36px;object-fit:contain;'
+           f'background:#000">' if thumbnail else "")
+    return img, f'<code title="{_e(job_id)}">{_e(short_id(job_id))}</code>'
+
+
 def jobs_html(records: Sequence[Any], *, total: int | None = None, offset: int = 0,
               thumbnails: dict[str, str] | None = None) -> str:
     """The history rows as an HTML table (class `kodisc-jobs-table`), every string escaped."""
@@ -97,9 +107,7 @@ def jobs_html(records: Sequence[Any], *, total: int | None = None, offset: int =
     body = []
     for record in records:
         cells = _row_cells(record)
-        thumb = thumbnails.get(record.job_id)
-        img = f'<img src="{_e(thumb)}" width="64" alt="">' if thumb else ""
-        short = f'<code title="{_e(cells[0])}">{_e(cells[0][-8:])}</code>'
+        img, short = _thumb_and_id_html(record.job_id, thumbnails.get(record.job_id))
         tail = "".join(f"<td>{_e(c)}</td>" for c in cells[1:])
         body.append(f'<tr class="kodisc-job kodisc-status-{_e(record.status)}" data-job-id="{_e(record.job_id)}">'
                     f"<td>{img}</td><td>{short}</td>{tail}</tr>")
@@ -399,9 +407,7 @@ class Panel:
                 continue
             record = self._records[slot]
             values = _row_cells(record)
-            thumb = self._thumbnail(record)
-            img = f'<img src="{_e(thumb)}" width="64" alt="">' if thumb else ""
-            short = f'<code title="{_e(values[0])}">{_e(values[0][-8:])}</code>'
+            img, short = _thumb_and_id_html(record.job_id, self._thumbnail(record))
             cells.value = self._grid([img, short, *(_e(v) for v in values[1:])])
             pending = record.status in PENDING_STATUSES
             show.description, show.icon = ("Error", "info") if record.status == "failed" else ("Play", "play")
