@@ -63,6 +63,9 @@ def execute(notebook_path: Path, timeout: int):
             notebook, timeout=timeout, kernel_name="python3", config=config, log=_quiet_logger(),
             resources={"metadata": {"path": str(notebook_path.parent)}},
             extra_arguments=["--Kodisc.backend=local"],
+            # Without saved widget state nbconvert shows each widget's own HTML snapshot (the panel's
+            # balance and jobs as they were); with it, the HTML would need a widget CDN to draw anything.
+            store_widget_state=False,
         )
         _run(client, notebook, notebook_path)
     return notebook
