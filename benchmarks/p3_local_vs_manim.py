@@ -68,10 +68,11 @@ def server_seconds(client, code: str, class_name: str) -> tuple[float, float]:
 
 def main() -> None:
     from kodisc_jupyter import Kodisc, start_local_server
+    from kodisc_jupyter.backend import local_poll_policy  # what the embedded default polls with
 
     rows = []
     with workdir("p3") as tmp, start_local_server(tmp / "server", renderer="manim", workers=1) as server, \
-            Kodisc(server.api_key, base_url=server.base_url) as client:
+            Kodisc(server.api_key, base_url=server.base_url, poll_policy=local_poll_policy()) as client:
         server_seconds(client, SCENES["StillText"], "StillText")  # warm-up: first import of Manim, caches
         manim_cli_seconds(SCENES["StillText"], "StillText", tmp / "warm")
         for class_name, code in SCENES.items():

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import AsyncKodisc, Kodisc, PollPolicy
 
-__all__ = ["Backend", "resolve_backend", "backend_for", "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
+__all__ = ["Backend", "resolve_backend", "local_poll_policy", "backend_for", "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
 
 CHOICES = ("auto", "cloud", "local")
 LOCAL_NOTICE = "Rendering locally with Manim (free, offline). To use Kodisc: set KODISC_API_KEY or run %kodisc_login."
@@ -53,13 +53,15 @@ class Backend:
         return AsyncKodisc(self._api_key or None, base_url=self.base_url, poll_policy=self._poll_policy())
 
     def _poll_policy(self) -> PollPolicy | None:
-        """Kodisc gets the default (<= 1 request/s); the embedded server is ours, on loopback, so a
-        finished local render is noticed within ~0.1 s instead of up to a second later."""
-        if self.name != "local":
-            return None
-        from .client import PollPolicy
+        return local_poll_policy() if self.name == "local" else None
 
-        return PollPolicy(rate=5.0, burst=5.0, steady_interval=0.2)
+
+def local_poll_policy() -> PollPolicy:
+    """Kodisc gets the client's default (<= 1 request/s); the embedded server is ours, on loopback,
+    so a finished local render is noticed within ~0.1 s instead of up to a second later."""
+    from .client import PollPolicy
+
+    return PollPolicy(rate=5.0, burst=5.0, steady_interval=0.2)
 
 
 def resolve_backend(choice: str = "auto") -> Backend:
