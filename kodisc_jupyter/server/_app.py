@@ -140,7 +140,9 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         Route("/r/{job_id}/{name}", asset_preflight, methods=["OPTIONS"]),
     ]
     handlers = {APIProblem: on_problem, HTTPException: on_http_exception, Exception: on_error}
-    return Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
+    app.router.redirect_slashes = False  # `/me/` is a JSON 404 like Kodisc, not a bodiless 307
+    return app
 
 
 async def read_json(request: Request) -> Any:

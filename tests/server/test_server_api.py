@@ -183,3 +183,4 @@ def test_unknown_routes_and_methods_answer_json_errors(owner):
     assert_error(owner.http.get("/nothing-here"), 404)
     assert_error(owner.http.delete("/me"), 405)
     assert_error(owner.http.get("/render"), 405)
+    assert_error(owner.http.get("/me/"), 404, "/api/v2/me/")  # no bodiless redirect to /me
