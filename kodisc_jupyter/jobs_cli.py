@@ -113,7 +113,7 @@ def run_jobs(args: argparse.Namespace) -> int:
 
     status = None if args.status == "all" else args.status
     records = history().list(limit=args.limit, status=status)
-    print(jobs_text(records, total=history().count(status)))
+    print(jobs_text(records, total=history().count(status), status=status))
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from argparse import ArgumentTypeError
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,10 +22,10 @@ _ENV_KEYS = ("KODISC_API_KEY", "KODISC_KEY")
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
+    """argparse shows an ArgumentTypeError's message as is (a ValueError would show this function's name)."""
+    if not text.isdigit() or int(text) < 1:
+        raise ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return int(text)
 
 
 @magics_class
@@ -99,8 +100,8 @@ class AccountMagics(Magics):
         records = history.list(limit=args.limit, status=status)
         total = history.count(status)
         thumbnails = {r.job_id: url for r in records if (url := thumbnail_data_url(r.thumbnail_path))}
-        display({"text/plain": jobs_text(records, total=total),
-                 "text/html": jobs_html(records, total=total, thumbnails=thumbnails)}, raw=True)
+        display({"text/plain": jobs_text(records, total=total, status=status),
+                 "text/html": jobs_html(records, total=total, thumbnails=thumbnails, status=status)}, raw=True)
 
     @line_magic
     def kodisc_login(self, line: str) -> None:

@@ -72,10 +72,18 @@ def _row_cells(record: Any) -> list[str]:
             format_when(record.created_at)]
 
 
-def jobs_text(records: Sequence[Any], *, total: int | None = None, offset: int = 0) -> str:
+def _empty_message(status: str | None) -> str:
+    """What an empty table says: a filter that matches nothing must not read as an empty history."""
+    if status and status != "all":
+        return f"No {status} jobs in the history."
+    return "No jobs in the history yet."
+
+
+def jobs_text(records: Sequence[Any], *, total: int | None = None, offset: int = 0,
+              status: str | None = None) -> str:
     """A fixed-width table of history rows (full job ids: `kodisc resume` takes them)."""
     if not records:
-        return "No jobs in the history yet."
+        return _empty_message(status)
     rows = [list(_COLUMNS), *(_row_cells(r) for r in records)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
@@ -98,10 +106,10 @@ def _thumb_and_id_html(job_id: str, thumbnail: str | None) -> tuple[str, str]:
 
 
 def jobs_html(records: Sequence[Any], *, total: int | None = None, offset: int = 0,
-              thumbnails: dict[str, str] | None = None) -> str:
+              thumbnails: dict[str, str] | None = None, status: str | None = None) -> str:
     """The history rows as an HTML table (class `kodisc-jobs-table`), every string escaped."""
     if not records:
-        return '<p class="kodisc-jobs-empty">No jobs in the history yet.</p>'
+        return f'<p class="kodisc-jobs-empty">{_e(_empty_message(status))}</p>'
     thumbnails = thumbnails or {}
     head = "".join(f"<th>{_e(c)}</th>" for c in ("", *_COLUMNS))
     body = []
@@ -428,14 +436,16 @@ class Panel:
         lines = [self._account_line(), spending_text(self._spent)]
         if self._status != "all":
             lines.append(f"Status filter: {self._status}")
-        lines.append(jobs_text(self._records, total=self._total, offset=self._page * self._page_size))
+        lines.append(jobs_text(self._records, total=self._total, offset=self._page * self._page_size,
+                               status=self._status))
         if self._message:
             lines.append(self._message)
         return "\n".join(lines)
 
     def _snapshot_html(self) -> str:
         thumbs = {r.job_id: t for r in self._records if (t := self._thumbnail(r))}
-        table = jobs_html(self._records, total=self._total, offset=self._page * self._page_size, thumbnails=thumbs)
+        table = jobs_html(self._records, total=self._total, offset=self._page * self._page_size, thumbnails=thumbs,
+                          status=self._status)
         status = f"<div>Status filter: {_e(self._status)}</div>" if self._status != "all" else ""
         message = f'<div class="kodisc-message">{_e(self._message)}</div>' if self._message else ""
         return (f'<div class="kodisc-panel"><div class="kodisc-balance">{_e(self._account_line())}</div>'

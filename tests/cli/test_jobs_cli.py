@@ -138,6 +138,7 @@ def test_no_wait_then_resume(sim_server, monkeypatch, tmp_path):
     assert not (tmp_path / "Later.mp4").exists()
     queued = kodisc("jobs", "--status", "queued", cwd=tmp_path).stdout
     assert job_id in queued
+    assert kodisc("jobs", "--status", "failed", cwd=tmp_path).stdout.strip() == "No failed jobs in the history."
 
     resumed = kodisc("resume", job_id, "-o", "later.mp4", cwd=tmp_path)
     assert resumed.returncode == EXIT_OK, resumed.stderr

@@ -50,10 +50,22 @@ def test_jobs_table_text_and_html(shell, made_jobs):
     assert made_jobs["Gamma"] in failed and made_jobs["Beta"] not in failed and "failed" in failed
 
 
-@pytest.mark.parametrize("line", ["kodisc_jobs --status done", "kodisc_jobs -n 0"])
+@pytest.mark.parametrize("line", ["kodisc_jobs --status done", "kodisc_jobs -n 0", "kodisc_panel -n x"])
 def test_jobs_bad_options(shell, line, isolated_kodisc_env):
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as raised:
         magic(shell, line)
+    assert "_positive" not in str(raised.value)  # argparse names the type function on a plain ValueError
+
+
+def test_jobs_bad_count_says_what_is_expected(shell, isolated_kodisc_env):
+    with pytest.raises(UsageError, match=r"whole number >= 1, got '0'"):
+        magic(shell, "kodisc_jobs -n 0")
+
+
+def test_jobs_empty_filter_does_not_claim_an_empty_history(shell, made_jobs):
+    (output,) = magic(shell, "kodisc_jobs --status queued").outputs
+    assert output.data["text/plain"] == "No queued jobs in the history."
+    assert "No queued jobs in the history." in output.data["text/html"]
 
 
 def test_panel_magic_displays_widget_with_snapshots(shell, made_jobs):
