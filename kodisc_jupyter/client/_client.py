@@ -38,7 +38,7 @@ from ._errors import (
 from ._logging import get_logger, install_redaction
 from ._models import Account, Job
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
-from ._redact import key_prefix
+from ._redact import KEY_LIKE_RE, key_prefix
 
 __all__ = ["AsyncKodisc", "Kodisc"]
 
@@ -48,6 +48,7 @@ log = get_logger("kodisc_jupyter.client")
 #: Without a deadline, wait() gives up after this many seconds in which no poll succeeded.
 MAX_POLL_OUTAGE = 300.0
 _EXPIRED_ASSET_HINT = "asset links may expire: get_job() the job again for fresh ones"
+_BASE_URL_HINT = "check the base URL (KODISC_BASE_URL); it should end in /api/v2"
 #: The request certainly never reached the server: safe to retry even a POST.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRY_STATUSES = frozenset({429})
@@ -116,6 +117,9 @@ def _check_job_id(job_or_id: Job | str) -> str:
     job_id = job_or_id.job_id if isinstance(job_or_id, Job) else job_or_id
     if not isinstance(job_id, str) or not job_id.strip():
         raise ValidationError(f"job id must be a non-empty string or a Job; got {job_or_id!r:.60}.", field="jobId")
+    if KEY_LIKE_RE.search(job_id):  # it would travel in the URL, and so into httpx's own log lines
+        raise ValidationError("That is an API key, not a job id: pass the jobId that render() returned "
+                              "(past jobs: %kodisc_jobs).", field="jobId")
     return job_id
 
 
@@ -173,7 +177,8 @@ class _Core:
         return delay
 
     def call(self, method: str, url: str, *, body: Any = None, authenticate: bool = True,
-             resource: str = "", deadline: float | None = None) -> Flow[httpx.Response]:
+             resource: str = "", deadline: float | None = None,
+             not_found_hint: str | None = None) -> Flow[httpx.Response]:
         """One logical request with its retries. GET retries on 5xx, 429 and any transport failure;
         POST only when no job can exist (the connection never opened, or a 5xx/429 answer)."""
         attempt = 0
@@ -205,7 +210,7 @@ class _Core:
                     yield _Sleep(delay)
                     continue
             raise api_error_for(status, self._json_or_none(response), resource=resource,
-                                not_found_hint=None if authenticate else _EXPIRED_ASSET_HINT)
+                                not_found_hint=not_found_hint or (None if authenticate else _EXPIRED_ASSET_HINT))
 
     def _connection_error(self, method: str, url: str, exc: Exception, attempt: int) -> APIConnectionError:
         what = type(exc).__name__
@@ -246,7 +251,9 @@ class _Core:
         return Job.from_dict(self._json(response))
 
     def me(self) -> Flow[Account]:
-        response = yield from self.call("GET", f"{self.base_url}/me", resource="account")
+        # /me always exists on a Kodisc: a 404 means the base URL points somewhere else.
+        response = yield from self.call("GET", f"{self.base_url}/me", resource="account",
+                                        not_found_hint=_BASE_URL_HINT)
         return Account.from_dict(self._json(response))
 
     def download(self, url: str) -> Flow[bytes]:

@@ -228,6 +228,22 @@ def test_bad_job_id_sends_no_request(make_client, bad_id):
     assert recorder.count() == 0
 
 
+def test_a_key_passed_as_job_id_is_refused_without_a_request(make_client, caplog):
+    caplog.set_level(logging.DEBUG)  # httpx logs every URL at INFO: the key must not get that far
+    client, recorder, _ = make_client(sequence(httpx.Response(200, json=job_body())))
+    with pytest.raises(ValidationError, match="API key, not a job id") as caught:
+        client.get_job(KEY)
+    assert caught.value.field == "jobId" and KEY[14:] not in str(caught.value)
+    assert recorder.count() == 0 and KEY[14:] not in caplog.text
+
+
+def test_404_on_me_points_at_the_base_url(make_client):
+    client, _, _ = make_client(sequence(error_response(404, "not_found", "No route.")))
+    with pytest.raises(NotFoundError, match="check the base URL") as caught:
+        client.me()
+    assert "job" not in str(caught.value)
+
+
 def test_render_body_shape(make_client):
     client, recorder, _ = make_client(sequence(QUEUED))
     client.render(SCENE, "Hello")
