@@ -7,7 +7,7 @@ render to fail: if the file is unreadable, corrupt, written by a newer schema or
 place, `History` warns once (naming the file) and turns into a no-op for the session.
 
 The API key is never stored: only its display prefix, and any full key found in a stored text
-(code, metadata, error, URLs) is cut down to that prefix.
+(class name, code, metadata, error, URLs) is cut down to that prefix.
 """
 from __future__ import annotations
 
@@ -222,7 +222,7 @@ class History:
             "backend": backend,
             "base_url": _redact(base_url.rstrip("/")),
             "key_prefix": _display_prefix(key_prefix),
-            "class_name": class_name,
+            "class_name": _redact(class_name),  # `kdsc_live_…` is a valid identifier too
             "quality": quality,
             "aspect_ratio": aspect_ratio,
             "fps": fps,

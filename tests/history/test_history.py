@@ -167,13 +167,16 @@ def test_a_file_from_a_newer_schema_turns_history_off_without_touching_it(tmp_pa
 
 def test_the_full_key_is_never_stored(history):
     history.record_submitted(
-        job("j"), backend="kodisc", base_url="https://kodisc.com/api/v2", key_prefix=KEY, class_name="A",
+        job("j"), backend="kodisc", base_url=f"https://kodisc.com/api/v2?k={KEY}", key_prefix=KEY, class_name=KEY,
         quality="low", aspect_ratio="16:9", fps=15, code=f"API = {KEY!r}\nclass A(Scene): pass",
         metadata={"note": KEY}, cache_key="k",
     )
+    history.record_update(job("j", "completed", result=RenderResult(video=f"https://cdn.test/{KEY}.mp4")))
+    assert KEY not in history.get("j").video_url
     history.record_update(job("j", "failed", error=f"bad key {KEY}"))
     record = history.get("j")
-    assert record.key_prefix == KEY[:14]
+    assert record.key_prefix == KEY[:14] and record.class_name == KEY[:14] + "…"
+    assert KEY not in record.base_url
     assert KEY not in record.code and KEY[:14] in record.code
     assert KEY not in str(record.metadata) and KEY not in record.error
     history.close()
