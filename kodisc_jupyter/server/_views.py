@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..client._models import Account, Credits, Job, RenderResult
+from ..client._redact import redact
 from ._store import JobRecord, KeyRecord
 
 ASSET_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}
@@ -16,14 +17,17 @@ def _moment(ms: int | None) -> datetime | None:
 
 
 def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
-    """`GET /render/{jobId}`'s body; asset URLs are absolute (`public_url` is `http://host:port`)."""
+    """`GET /render/{jobId}`'s body; asset URLs are absolute (`public_url` is `http://host:port`).
+
+    `error` quotes the user's exception, which may quote a key their code holds: only its prefix goes out.
+    """
     result = None
     if job.status == "completed":
         result = RenderResult(**{field: f"{public_url}/r/{job.job_id}/{name}" for field, name in ASSET_NAMES.items()})
     terminal = job.status in ("completed", "failed")
     return Job(job_id=job.job_id, status=job.status, created_at=_moment(job.created_ms),
                credits_cost=job.credits_cost if terminal else 0, duration_ms=job.duration_ms if terminal else None,
-               result=result, error=job.error if job.status == "failed" else None, metadata=job.metadata,
+               result=result, error=redact(job.error) if job.status == "failed" else None, metadata=job.metadata,
                completed_at=_moment(job.completed_ms) if terminal else None).to_dict()
 
 

@@ -72,6 +72,14 @@ def test_a_failed_scene_is_a_failed_job_not_an_http_error(owner):
         owner.kodisc.render_and_wait(HELLO, "Hello", quality="low", metadata={"simulate": {"fail": True}})
 
 
+def test_a_failed_jobs_error_never_carries_a_full_key(owner):
+    key = "kdsc_live_" + "5e" * 24  # e.g. `raise ValueError(API_KEY)` in the user's scene
+    job_id = owner.submit(metadata={"simulate": {"fail": f"bad key {key} in construct"}})
+    owner.wait(job_id)
+    error = owner.raw_job(job_id)["error"]
+    assert key not in error and f"bad key {key[:14]}… in construct" in error
+
+
 def test_me_reports_key_prefix_and_balance(owner, sim_server):
     account = owner.kodisc.me()
     assert account.key_prefix == sim_server.api_key[:14]
