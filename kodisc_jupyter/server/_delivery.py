@@ -60,11 +60,14 @@ class WebhookSender:
             await asyncio.sleep(max(0.0, first + offset - time.monotonic()))
             headers = {"content-type": "application/json", "kodisc-event": event,
                        "kodisc-signature": sign(body, secret)}
-            try:
-                response = await self._http.post(url, content=body, headers=headers)
+            try:  # httpx's timeout bounds each read; the contract bounds the whole answer
+                response = await asyncio.wait_for(self._http.post(url, content=body, headers=headers),
+                                                  self.answer_timeout)
                 if 200 <= response.status_code < 300:
                     return
                 problem = f"answered {response.status_code}"
+            except asyncio.TimeoutError:
+                problem = f"did not answer within {self.answer_timeout:g} s"
             except httpx.HTTPError as exc:
                 problem = f"failed: {type(exc).__name__}"
             logger.warning("webhook for job %s to %s %s (attempt %d of %d)", job_id, _shown(url), problem,

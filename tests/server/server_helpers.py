@@ -65,11 +65,14 @@ class User:
 class WebhookReceiver:
     """A loopback HTTP server that records deliveries and answers the given statuses in turn (then 200).
 
-    A status given as `(status, seconds)` is answered only after that many seconds.
+    A status given as `(status, seconds)` is answered only after that many seconds; as
+    `(status, seconds, "drip")` the answer starts at once but each of its lines follows `seconds`
+    after the previous one (a receiver that never goes silent for long, yet never finishes).
     """
 
     def __init__(self, statuses=()) -> None:
-        self.statuses = [answer if isinstance(answer, tuple) else (answer, 0.0) for answer in statuses]
+        self.statuses = [(*answer, None)[:3] if isinstance(answer, tuple) else (answer, 0.0, None)
+                         for answer in statuses]
         self.deliveries: list[tuple[dict, bytes]] = []
         self.arrived = threading.Condition()
         receiver = self
@@ -79,8 +82,15 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 with receiver.arrived:
                     receiver.deliveries.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                    status, delay = receiver.statuses.pop(0) if receiver.statuses else (200, 0.0)
+                    status, delay, mode = receiver.statuses.pop(0) if receiver.statuses else (200, 0.0, None)
                     receiver.arrived.notify_all()
+                if mode == "drip":
+                    lines = [f"HTTP/1.1 {status} OK", *(f"x-drip-{n}: {n}" for n in range(5)), "content-length: 0", ""]
+                    for line in lines:
+                        self.wfile.write(f"{line}\r\n".encode())
+                        self.wfile.flush()
+                        time.sleep(delay)
+                    return
                 time.sleep(delay)
                 self.send_response(status)
                 self.send_header("content-length", "0")

@@ -70,6 +70,12 @@ def test_a_slow_answer_counts_as_no_answer_and_is_retried(server, user, make_rec
     assert len(hook.wait_for(2)) == 2
 
 
+def test_an_answer_dripped_past_the_timeout_counts_as_no_answer(server, user, make_receiver):
+    hook = make_receiver(statuses=[(200, 0.3, "drip")])  # 8 lines 0.3 s apart: never 0.5 s silent, 2.4 s in all
+    submit_to(user, hook.url)
+    assert len(hook.wait_for(2)) == 2
+
+
 def test_four_attempts_in_all(server, user, make_receiver):
     hook = make_receiver(statuses=[500] * 10)
     user.wait(submit_to(user, hook.url))
