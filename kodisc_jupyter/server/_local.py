@@ -202,7 +202,11 @@ def _bind(host: str, port: int) -> socket.socket:
 def _load_or_create_owner(store: Store, path: Path, credits: int) -> Credentials:
     """The first user, created on the first start and kept: its key is reprinted on every start."""
     if path.is_file():
-        saved = Credentials(**json.loads(path.read_text(encoding="utf-8")))
+        try:
+            saved = Credentials(**json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError) as exc:  # the type only: the text could quote the key
+            raise ValueError(f"{path} is unreadable ({type(exc).__name__}); restore it, or delete it to create a "
+                             "new first user (keys made before keep working).") from None
         if store.authenticate(saved.api_key) is not None:
             return saved
     owner = store.create_user(credits)

@@ -138,7 +138,12 @@ def _owner_key(store, data_dir: str | None):
     if not owner_file.is_file():
         raise ValueError(f"no server has started with data dir {owner_file.parent} yet; run `kodisc serve` first "
                          "or pass --key.")
-    return store.key_by_id(json.loads(owner_file.read_text(encoding="utf-8"))["key_id"])
+    try:
+        key_id = json.loads(owner_file.read_text(encoding="utf-8"))["key_id"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{owner_file} is unreadable ({type(exc).__name__}); pass --key, or restart "
+                         "`kodisc serve` after restoring or deleting it.") from None
+    return store.key_by_id(key_id)
 
 
 def _exit_code(name: str) -> int:

@@ -89,6 +89,16 @@ def test_bad_input_exits_2_with_a_one_line_reason(tmp_path, args, word):
     assert word in result.stderr and result.stdout == ""
 
 
+@pytest.mark.parametrize("command", [["serve", "--port", "0"], ["keys", "set-webhook", "none"]])
+@pytest.mark.parametrize("content", ["{not json", '{"user_id": "u_1"}', "[]"])
+def test_an_unreadable_owner_file_exits_2_with_a_one_line_reason(tmp_path, command, content):
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "owner.json").write_text(content)
+    result = kodisc(*command, "--data-dir", str(tmp_path / "server"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "owner.json is unreadable" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_serve_on_a_busy_port_exits_2(served, tmp_path):
     server = served()
     port = server.base_url.split(":")[2].split("/")[0]
