@@ -281,12 +281,18 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
         for argument in arguments:
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _is_local_file(argument.value):
                 shown = argument.value if len(argument.value) <= 60 else argument.value[:57] + "..."
-                message = (
-                    f"{lines.where(node.lineno)}: {callee}({shown!r}) uses a local file: "
-                    "a cloud render cannot see it (the local backend can)"
-                )
+                message = f"{lines.where(node.lineno)}: {callee}({shown!r}) {_local_file_reason(argument.value)}"
                 found.append((argument.lineno, argument.col_offset, message))
     return [message for *_, message in sorted(found)]
+
+
+def _local_file_reason(path: str) -> str:
+    """Why the file will not be found: a render never runs in the notebook's folder (the embedded
+    server renders in a folder of its own), so only an absolute path works, and only locally."""
+    if Path(path).expanduser().is_absolute():
+        return "uses a local file: a Kodisc render cannot see your disk (the local backend can)"
+    return ("uses a relative file path: a render runs in its own folder and cannot find it "
+            "(the local backend can read an absolute path; Kodisc cannot read your files)")
 
 
 def _is_local_file(text: str) -> bool:

@@ -139,3 +139,28 @@ def test_no_credits_means_no_job_and_no_history_row(tmp_path, monkeypatch):
             pipeline.run(pipeline.RenderFlow(request("Broke"), resolve_backend()))
         assert broke.job_count() == 0
     assert pipeline.history().count() == 0
+
+
+@pytest.mark.render
+def test_local_file_warning_tells_the_truth_about_the_local_server(manim_server, monkeypatch, tmp_path):
+    """The pre-flight warning says a relative path is not found by a render and an absolute one is, locally."""
+    monkeypatch.setenv("KODISC_API_KEY", manim_server.api_key)
+    monkeypatch.setenv("KODISC_BASE_URL", manim_server.base_url)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dot.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                                      '<circle cx="5" cy="5" r="4" fill="red"/></svg>')
+
+    def flow(path: str) -> pipeline.RenderFlow:
+        code = (f"from manim import *\nclass Dot{len(path)}(Scene):\n    def construct(self):\n"
+                f"        self.add(SVGMobject({path!r}))\n        self.wait(0.1)\n")
+        flow = pipeline.RenderFlow(pipeline.RenderRequest(code=code, quality="low"), resolve_backend())
+        flow.check()
+        return flow
+
+    relative = flow("dot.svg")
+    assert "relative file path" in relative.warnings[0]
+    with pytest.raises(RenderFailedError, match="dot.svg"):
+        pipeline.run(relative)
+    absolute = flow(str(tmp_path / "dot.svg"))
+    assert "the local backend can" in absolute.warnings[0]
+    assert pipeline.run(absolute).video.stat().st_size > 0

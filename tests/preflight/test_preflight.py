@@ -343,14 +343,23 @@ def test_local_files_given_to_media_mobjects_are_warnings(tmp_path, monkeypatch)
         """)
     result = preflight(code)
     assert result.ok and result.class_name == "A"
-    assert result.warnings == [
-        "line 8: ImageMobject('assets/logo.png') uses a local file: a cloud render cannot see it (the local backend can)",
-        "line 9: SVGMobject('icons/star.svg') uses a local file: a cloud render cannot see it (the local backend can)",
-        "line 10: Code('snippet.py') uses a local file: a cloud render cannot see it (the local backend can)",
-        "line 11: Logo('brand.jpg') uses a local file: a cloud render cannot see it (the local backend can)",
-        "line 12: SVGMobject('diagram') uses a local file: a cloud render cannot see it (the local backend can)",
-        "line 13: add_sound('click.wav') uses a local file: a cloud render cannot see it (the local backend can)",
-    ]
+    assert result.warnings == [f"line {n}: {call} {RELATIVE}" for n, call in [
+        (8, "ImageMobject('assets/logo.png')"), (9, "SVGMobject('icons/star.svg')"), (10, "Code('snippet.py')"),
+        (11, "Logo('brand.jpg')"), (12, "SVGMobject('diagram')"), (13, "add_sound('click.wav')")]]
+
+
+RELATIVE = ("uses a relative file path: a render runs in its own folder "
+            "and cannot find it (the local backend can read an absolute path; Kodisc cannot read your files)")
+
+
+def test_an_absolute_path_is_flagged_only_for_kodisc(tmp_path):
+    """The embedded server renders in its own folder: only an absolute path reaches the file, and only locally."""
+    image = tmp_path / "logo.png"
+    image.write_bytes(b"png")
+    code = f"from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(ImageMobject({str(image)!r}))\n"
+    (warning,) = preflight(code).warnings
+    assert warning.startswith("line 4: ImageMobject('/")
+    assert warning.endswith(") uses a local file: a Kodisc render cannot see your disk (the local backend can)")
 
 
 # -- what is sent ---------------------------------------------------------------------------------------
