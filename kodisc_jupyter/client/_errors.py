@@ -48,7 +48,7 @@ class APIError(KodiscError):
                  message: str | None = None) -> None:
         super().__init__(text)
         self.status_code = status_code
-        self.code = code
+        self.code = redact(code) if code else code  # for a 400 it may be a sentence quoting the request
         self.message = _one_line(message) if message else None
 
 

@@ -440,14 +440,15 @@ def test_download_of_a_missing_asset(make_client):
 def test_key_never_in_repr_errors_or_logs(make_client, caplog):
     caplog.set_level(logging.DEBUG)
     leaky = f"bad key {KEY} sent as Authorization: Bearer {KEY}"
-    answers = [error_response(401, "invalid_key", leaky), error_response(400, "bad", leaky),
+    answers = [error_response(401, "invalid_key", leaky), error_response(400, leaky, leaky),
                httpx.ConnectError(f"refused for {KEY}"), httpx.ReadTimeout("slow")]
     client, _, _ = make_client(sequence(*answers), max_retries=0)
     texts = [repr(client)]
     for call in (client.me, lambda: client.render(SCENE, "Hello"), client.me, lambda: client.render(SCENE, "Hello")):
         with pytest.raises(KodiscError) as caught:
             call()
-        texts += [str(caught.value), repr(caught.value), str(getattr(caught.value, "message", ""))]
+        texts += [str(caught.value), repr(caught.value), str(getattr(caught.value, "message", "")),
+                  str(getattr(caught.value, "code", ""))]
     logging.getLogger("kodisc_jupyter.client").debug("headers %s", {"Authorization": f"Bearer {KEY}"})
     texts.append(caplog.text)
     assert "kdsc_live_9c1d" in repr(client)
