@@ -66,13 +66,13 @@ def _parse(magic: Any, line: str) -> Any:
     except ValueError as exc:  # shlex: an unclosed quote
         raise CellError(f"cannot parse the options ({exc}); check the quotes.") from None
     except UsageError as exc:  # argparse: an unknown option or a bad value
-        raise CellError(f"{exc} (options: %{magic.__name__}?)") from None
+        raise CellError(f"{exc} (options: %{magic.parser.prog}?)") from None
 
 
 def _render_arguments(func: Any) -> Any:
     """The options of `%%kodisc` (declared once; `%%kodisc?` shows them)."""
     decorators = [
-        magic_arguments(),
+        magic_arguments(name="%kodisc"),  # IPython prefixes one "%": the usage line reads %%kodisc
         argument("class_name", nargs="?", default=None,
                  help="the Scene subclass to render (optional when the cell defines exactly one)"),
         argument("-q", "--quality", choices=QUALITY_NAMES, default=None, help="render quality (default: %%config Kodisc.quality)"),

@@ -51,7 +51,7 @@ def test_options_use_shell_quoting():
 
 
 @pytest.mark.parametrize(("line", "message"), [
-    ("--bogus", "unrecognized arguments: --bogus"),
+    ("--bogus", "unrecognized arguments: --bogus (options: %%kodisc?)"),  # `%kodisc?` finds nothing
     ("--quality ultra", "invalid choice: 'ultra'"),
     ("--fps 0", "--fps: must be a whole number >= 1"),
     ("--metadata '{oops'", "--metadata: must be JSON"),
@@ -71,6 +71,7 @@ def test_config_and_help(shell):
     kodisc = shell.magics_manager.registry["Kodisc"]
     assert (kodisc.quality, kodisc.backend) == ("low", "local")
     assert "-ql" in kodisc.kodisc.__doc__ and "--no-wait" in kodisc.kodisc.__doc__  # what %%kodisc? shows
+    assert kodisc.kodisc.__doc__.split()[1] == "%%kodisc"  # the usage line names the cell magic
 
 
 def test_pyproject_defaults_sit_below_config(tmp_path, monkeypatch):
