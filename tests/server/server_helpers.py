@@ -134,6 +134,7 @@ class Serve:
             self.process.send_signal(sig)
         code = self.process.wait(timeout=20)
         self.stderr = self.process.stderr.read()
+        self.later_stdout = self.process.stdout.read()  # everything after the three announced lines
         self.process.stdout.close()
         self.process.stderr.close()
         return code

@@ -39,6 +39,7 @@ def test_serve_announces_url_and_key_then_serves_them(served, tmp_path):
     user.close()
     assert server.stop(signal.SIGTERM) == 0
     assert "Traceback" not in server.stderr and server.api_key not in server.stderr
+    assert server.api_key not in server.lines[2] + server.later_stdout  # only on the KODISC_API_KEY= line
 
 
 def test_sigint_stops_cleanly_and_a_restart_reprints_the_same_key(served):
