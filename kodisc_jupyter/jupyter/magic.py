@@ -352,10 +352,13 @@ class _FailureGuard:
         flow = self.presenter.flow
         job_id = flow.job.job_id if flow.job is not None else None
         name = flow.class_name or "job"
+        bar = self.presenter.bar
+        block = None
         if isinstance(exc, KeyboardInterrupt):
             if job_id:
                 message = (f"Stopped waiting for {name}; job {job_id} goes on. "
                            f"Pick it up with %kodisc_resume {job_id}")
+                block = self._left_running(message)
             else:
                 message = f"Interrupted while submitting {name}: a job may exist; check %kodisc_jobs before rendering again."
             title, detail = message, None
@@ -367,15 +370,25 @@ class _FailureGuard:
             message = (f"{name} is still {exc.job.status} after {exc.timeout:g} s; job {job_id} goes on. "
                        f"Pick it up with %kodisc_resume {job_id}")
             title, detail = message, None
+            block = self._left_running(message)
         elif isinstance(exc, KodiscError):
             message, title, detail = str(exc), str(exc), None
         else:
             return False  # a bug of ours: let IPython show it in full
-        if self.presenter.bar.shown or not self.in_cell:
-            self.presenter.bar.replace(error_bundle(title, detail))
+        if bar.shown or not self.in_cell:
+            bar.replace(block or error_bundle(title, detail))
         if not self.in_cell:
             return True  # --no-wait: the error block is the report; no cell is running
         raise CellError(message) from None
+
+    def _left_running(self, message: str) -> dict[str, Any]:
+        """A job still going on is no failure: not a red block. In a cell, the CellError below says what
+        to do, so the bar just freezes at its last state; with --no-wait the block itself says it."""
+        from .display import notice_bundle
+
+        if not self.in_cell:
+            return notice_bundle(message, kind="warning")
+        return notice_bundle(f"{self.presenter.bar.text()} · no longer followed here; the job goes on", kind="warning")
 
 
 _loaded: dict[int, Kodisc] = {}  # id(shell) -> the registered magics, so loading twice is harmless

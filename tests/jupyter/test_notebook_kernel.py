@@ -158,7 +158,12 @@ def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, s
     stopped = error_of(nb.cells[1])["traceback"]
     assert len(stopped) == 1 and "goes on" in stopped[0] and "%kodisc_resume " in stopped[0]
     job_id = stopped[0].rsplit(" ", 1)[1]
-    assert job_id in text_of(nb.cells[1])
+    # The bar freezes at its last state (no red block repeating the error line: the job did not fail).
+    frozen = only_display(nb.cells[1])
+    assert 'class="kodisc-error"' not in frozen["text/html"] and 'class="kodisc-warning"' in frozen["text/html"]
+    assert re.fullmatch(rf"Kodisc · Patient: (queued|running) · \d+\.\d s · job {job_id[:8]} · Kodisc"
+                        r" · no longer followed here; the job goes on", frozen["text/plain"])
+    assert text_of(nb.cells[1]).count("%kodisc_resume") == 1
     assert_player(only_display(nb.cells[3]), run_cells.work, "Patient")
 
     count = sim_server.job_count()
