@@ -3,7 +3,8 @@
 `resolve_backend("auto")` picks Kodisc when a key is set (env `KODISC_API_KEY` / `KODISC_KEY`
 or the saved credentials), else the local Kodisc-compatible server started once per process in a
 background thread (its data under `data_dir()/server`, so a restarted kernel finds its old jobs),
-provided Manim is installed. `"cloud"` and `"local"` force one or the other.
+provided Manim is installed. `"cloud"` and `"local"` force one or the other. Its messages tell
+the user what to type where they are: `NOTEBOOK` hints (the default) or `COMMAND_LINE` ones.
 """
 from __future__ import annotations
 
@@ -15,10 +16,27 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import AsyncKodisc, Kodisc, PollPolicy
 
-__all__ = ["Backend", "resolve_backend", "local_poll_policy", "backend_for", "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
+__all__ = ["Backend", "Hints", "NOTEBOOK", "COMMAND_LINE", "resolve_backend", "local_poll_policy", "backend_for",
+           "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
 
 CHOICES = ("auto", "cloud", "local")
-LOCAL_NOTICE = "Rendering locally with Manim (free, offline). To use Kodisc: set KODISC_API_KEY or run %kodisc_login."
+
+
+@dataclass(frozen=True)
+class Hints:
+    """How a user sets a key and picks the local backend where they are: `%kodisc_login` is no shell command."""
+
+    set_key: str
+    use_local: str
+
+    def local_notice(self) -> str:
+        return f"Rendering locally with Manim (free, offline). To use Kodisc: {self.set_key}."
+
+
+NOTEBOOK = Hints(set_key="set KODISC_API_KEY or run %kodisc_login", use_local="%config Kodisc.backend = 'local'")
+COMMAND_LINE = Hints(set_key="set KODISC_API_KEY (or save a key with %kodisc_login in a notebook)",
+                     use_local="--backend local")
+LOCAL_NOTICE = NOTEBOOK.local_notice()
 _INSTALL_HINT = "pip install 'kodisc-jupyter[server]'"
 
 _server_lock = threading.Lock()
@@ -64,7 +82,7 @@ def local_poll_policy() -> PollPolicy:
     return PollPolicy(rate=5.0, burst=5.0, steady_interval=0.2)
 
 
-def resolve_backend(choice: str = "auto") -> Backend:
+def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK) -> Backend:
     """The backend for `choice` ("auto" | "cloud" | "local"); raises a one-line error when none fits."""
     if choice not in CHOICES:
         from .errors import ValidationError
@@ -79,17 +97,16 @@ def resolve_backend(choice: str = "auto") -> Backend:
         from .errors import AuthenticationError
 
         raise AuthenticationError(
-            "No Kodisc API key: set KODISC_API_KEY or run %kodisc_login (or use %config Kodisc.backend = 'local').")
+            f"No Kodisc API key: {hints.set_key} (or render locally: {hints.use_local}).")
     if importlib.util.find_spec("manim") is None:
         from .errors import AuthenticationError
 
         raise AuthenticationError(
-            f"No Kodisc API key and no local Manim: set KODISC_API_KEY, run %kodisc_login, or {_INSTALL_HINT} "
-            "to render locally for free.")
-    return _local_backend(notice=LOCAL_NOTICE)
+            f"No Kodisc API key and no local Manim: {hints.set_key}; or {_INSTALL_HINT} to render locally for free.")
+    return _local_backend(notice=hints.local_notice())
 
 
-def backend_for(name: str, base_url: str) -> Backend:
+def backend_for(name: str, base_url: str, *, hints: Hints = NOTEBOOK) -> Backend:
     """The backend a recorded job belongs to (for resume): the embedded server is found again by name."""
     if name == "local":
         return _local_backend(notice=None)
@@ -98,7 +115,7 @@ def backend_for(name: str, base_url: str) -> Backend:
     key = _configured_key()
     if not key:
         raise AuthenticationError(
-            "This job was made on Kodisc but no key is configured: set KODISC_API_KEY or run %kodisc_login.")
+            f"This job was made on Kodisc but no key is configured: {hints.set_key}.")
     return _cloud_backend(key, base_url=base_url)
 
 

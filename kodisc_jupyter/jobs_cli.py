@@ -92,12 +92,12 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def run_me(args: argparse.Namespace) -> int:
-    from .backend import resolve_backend, stop_local_server
+    from .backend import COMMAND_LINE, resolve_backend, stop_local_server
     from .errors import KodiscError
     from .jupyter.panel import balance_line
 
     try:
-        backend = resolve_backend(args.backend)
+        backend = resolve_backend(args.backend, hints=COMMAND_LINE)
         with backend.client() as client:
             print(balance_line(client.me(), backend.label))
         return EXIT_OK
@@ -236,7 +236,7 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
 
 def run_render(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .backend import resolve_backend
+    from .backend import COMMAND_LINE, resolve_backend
 
     try:
         code = args.file.read_text(encoding="utf-8")
@@ -249,7 +249,7 @@ def run_render(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
-        backend = resolve_backend(args.backend)
+        backend = resolve_backend(args.backend, hints=COMMAND_LINE)
         if args.no_wait and backend.name == "local":
             from .errors import ValidationError
 
@@ -270,7 +270,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 def run_resume(args: argparse.Namespace) -> int:
     from . import pipeline
-    from .backend import backend_for
+    from .backend import COMMAND_LINE, backend_for
 
     record = pipeline.history().get(args.job_id)
     if record is None:
@@ -278,7 +278,7 @@ def run_resume(args: argparse.Namespace) -> int:
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
-        backend = backend_for(record.backend, record.base_url)
+        backend = backend_for(record.backend, record.base_url, hints=COMMAND_LINE)
         flow = pipeline.resume_flow(record, backend, observers=[progress])
         with backend.client() as client:
             return pipeline.wait(flow, client)

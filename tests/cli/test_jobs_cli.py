@@ -115,6 +115,13 @@ def test_api_errors_exit_3(sim_server, monkeypatch, tmp_path):
     one_line_error(result)
 
 
+def test_no_key_messages_speak_the_command_line(tmp_path):
+    (tmp_path / "cloud.py").write_text(scene("Cloud"))
+    result = kodisc("render", "cloud.py", "--backend", "cloud", cwd=tmp_path)
+    message = one_line_error(result)
+    assert "(or render locally: --backend local)" in message and "%config" not in message, message
+
+
 def test_me_equals_the_balance(sim_server, monkeypatch, tmp_path):
     user = use(sim_server, monkeypatch, credits=123)
     result = kodisc("me", cwd=tmp_path)
@@ -208,6 +215,7 @@ def test_render_without_a_key_uses_the_embedded_local_server(tmp_path):
     result = kodisc("render", "local.py", "-ql", cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
     assert "Rendering locally" in result.stderr and "· local)" in result.stdout
+    assert "%kodisc_login in a notebook" in result.stderr  # a shell cannot run the magic itself
     assert (tmp_path / "Local.mp4").stat().st_size > 0
     me = kodisc("me", cwd=tmp_path)
     assert me.returncode == EXIT_OK and me.stdout.rstrip().endswith("· local")
