@@ -292,9 +292,22 @@ class _Presenter:
                 self._finish(saved)
                 return
             with self.flow.backend.client() as client:
-                self.flow.job = client.get_job(job_id)
+                self.flow.job = self._get_job(client, job_id)
                 self.flow.update(self.flow.job)
                 self._finish(pipeline.wait(self.flow, client))
+
+    def _get_job(self, client: Any, job_id: str) -> Any:
+        """The job, or one line saying where it was looked for (the API's 404 text speaks of keys)."""
+        from ..errors import NotFoundError
+        from .display import CellError
+
+        try:
+            return client.get_job(job_id)
+        except NotFoundError:
+            backend = self.flow.backend
+            whose = " (and that the key in use created it)" if backend.name != "local" else ""
+            raise CellError(f"No job {job_id} in the history or on {backend.label}: check the id{whose}; "
+                            "past jobs: %kodisc_jobs") from None
 
     def _finish(self, outcome: Any) -> None:
         from .result import Rendered

@@ -167,9 +167,13 @@ def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, s
     assert_player(only_display(nb.cells[3]), run_cells.work, "Patient")
 
     count = sim_server.job_count()
-    restarted = run_cells(["%load_ext kodisc_jupyter", f"%kodisc_resume {job_id}"], server=sim_server)
+    restarted = run_cells(["%load_ext kodisc_jupyter", f"%kodisc_resume {job_id}", "%kodisc_resume nope"],
+                          server=sim_server)
     assert_player(only_display(restarted.cells[1]), run_cells.work, "Patient")
     assert sim_server.job_count() == count
+    assert error_of(restarted.cells[2])["traceback"] == [
+        "Kodisc: No job nope in the history or on Kodisc: check the id (and that the key in use created it); "
+        "past jobs: %kodisc_jobs"]
 
 
 def test_status_snapshots_carry_text_and_html_beside_the_widget(run_cells, sim_server):
