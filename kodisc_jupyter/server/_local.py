@@ -42,8 +42,9 @@ class LocalServer:
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, fault_5xx_rate: float = 0.0, fault_drop_rate: float = 0.0,
                  fault_drop_after_create_rate: float = 0.0, fault_latency: tuple[float, float] = (0.0, 0.0),
                  fault_seed: int | None = None) -> None:
-        _check_options(renderer, workers, credits, free_credits, render_timeout,
-                       (fault_5xx_rate, fault_drop_rate, fault_drop_after_create_rate), fault_latency)
+        _check_options(renderer, workers, port, credits, free_credits, render_timeout, webhook_timeout,
+                       {"fault_5xx_rate": fault_5xx_rate, "fault_drop_rate": fault_drop_rate,
+                        "fault_drop_after_create_rate": fault_drop_after_create_rate}, fault_latency)
         if data_dir is None:
             from .._paths import data_dir as default_data_dir
 
@@ -170,18 +171,30 @@ def start_local_server(data_dir: str | os.PathLike | None = None, **options) -> 
     return LocalServer(data_dir, **options).start()
 
 
-def _check_options(renderer, workers, credits, free_credits, render_timeout, rates, latency) -> None:
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_options(renderer, workers, port, credits, free_credits, render_timeout, webhook_timeout, rates,
+                   latency) -> None:
+    """One-line ValueErrors for bad options, before anything is bound or created."""
     if renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {renderer!r}")
     if workers is not None and (type(workers) is not int or workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None for the CPU count); got {workers!r}")
-    if credits < 0 or free_credits < 0:
-        raise ValueError("credits and free_credits must be >= 0")
-    if render_timeout <= 0:
-        raise ValueError(f"render_timeout must be > 0 seconds; got {render_timeout!r}")
-    if any(not 0.0 <= rate <= 1.0 for rate in rates):
-        raise ValueError("fault rates must be between 0 and 1")
-    if len(latency) != 2 or not 0 <= latency[0] <= latency[1]:
+    if type(port) is not int or not 0 <= port <= 65535:
+        raise ValueError(f"port must be an integer 0..65535 (0 = any free port); got {port!r}")
+    for name, value in (("credits", credits), ("free_credits", free_credits)):
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+    for name, value in (("render_timeout", render_timeout), ("webhook_timeout", webhook_timeout)):
+        if not _is_number(value) or value <= 0:
+            raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}")
+    for name, rate in rates.items():
+        if not _is_number(rate) or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be a number between 0 and 1; got {rate!r}")
+    if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(_is_number, latency))
+            and 0 <= latency[0] <= latency[1]):
         raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
 
 

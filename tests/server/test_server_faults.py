@@ -80,12 +80,17 @@ def test_latency_delays_api_answers(faulty):
         assert time.monotonic() - started >= 0.3
 
 
-@pytest.mark.parametrize("options", [{"fault_5xx_rate": 1.5}, {"fault_drop_rate": -0.1},
-                                     {"fault_latency": (0.5, 0.1)}, {"renderer": "blender"}, {"workers": 0}])
+@pytest.mark.parametrize("options", [
+    {"fault_5xx_rate": 1.5}, {"fault_drop_rate": -0.1}, {"fault_5xx_rate": "0.5"}, {"fault_latency": (0.5, 0.1)},
+    {"fault_latency": 0.2}, {"renderer": "blender"}, {"workers": 0}, {"port": "8765"}, {"port": 70000},
+    {"credits": "100"}, {"free_credits": -1}, {"render_timeout": "60"}, {"webhook_timeout": 0},
+])
 def test_bad_options_are_refused_with_one_line(tmp_path, options):
     with pytest.raises(ValueError) as caught:
-        start_local_server(tmp_path, **options)
-    assert "\n" not in str(caught.value)
+        start_local_server(tmp_path / "server", **options)
+    (name,) = options
+    assert "\n" not in str(caught.value) and name in str(caught.value)
+    assert not (tmp_path / "server").exists()  # refused before anything was created
 
 
 def test_the_client_retries_through_5xx_without_duplicate_jobs(faulty, make_user):
