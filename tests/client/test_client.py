@@ -405,6 +405,19 @@ def test_wait_passes_the_hint_to_the_poll_policy(make_client):
     assert calls == [("queued", 0, 12.5), ("running", 1, 12.5)] and clock.sleeps == [2.0, 2.0]
 
 
+@pytest.mark.parametrize("options, field", [({"on_update": "print"}, "on_update"),
+                                            ({"expected_seconds": "12"}, "expected_seconds"),
+                                            ({"expected_seconds": -1}, "expected_seconds")])
+def test_bad_wait_options_fail_before_any_request(make_client, options, field):
+    client, recorder, _ = make_client(sequence(QUEUED, httpx.Response(200, json=job_body(status="completed"))))
+    with pytest.raises(ValidationError) as caught:
+        client.render_and_wait(SCENE, "Hello", **options)
+    assert caught.value.field == field and field in str(caught.value)
+    with pytest.raises(ValidationError):
+        client.wait("j1", **options)
+    assert recorder.count() == 0  # no job was started only to fail on the first poll
+
+
 async def test_async_on_update_may_be_a_coroutine():
     seen: list[str] = []
 
