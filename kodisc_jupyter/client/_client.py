@@ -123,7 +123,10 @@ def _check_job_id(job_or_id: Job | str) -> str:
     return job_id
 
 
-def _check_wait_options(on_update: Any, expected_seconds: Any) -> None:
+def _check_wait_options(timeout: Any, on_update: Any, expected_seconds: Any) -> None:
+    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0):
+        raise ValidationError(f"timeout must be a number of seconds >= 0 or None; got {timeout!r:.60}.",
+                              field="timeout")
     if on_update is not None and not callable(on_update):
         raise ValidationError(f"on_update must be a function taking a Job (or None); got {on_update!r:.60}.",
                               field="on_update")
@@ -279,9 +282,7 @@ class _Core:
              expected_seconds: float | None) -> Flow[Job]:
         """Poll until terminal. `timeout` is a total deadline that includes the retries."""
         job_id = _check_job_id(job_or_id)
-        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout < 0):
-            raise ValidationError(f"timeout must be a number of seconds >= 0 or None; got {timeout!r}.", field="timeout")
-        _check_wait_options(on_update, expected_seconds)
+        _check_wait_options(timeout, on_update, expected_seconds)
         job = job_or_id if isinstance(job_or_id, Job) else None
         if job is not None and job.done:
             return job
@@ -327,7 +328,7 @@ class _Core:
 
     def render_and_wait(self, code: str, class_name: str, render_options: dict[str, Any], timeout: float | None,
                         on_update: UpdateCallback | None, expected_seconds: float | None) -> Flow[Job]:
-        _check_wait_options(on_update, expected_seconds)  # before the POST: a job must not start for nothing
+        _check_wait_options(timeout, on_update, expected_seconds)  # before the POST: a job must not start for nothing
         job = yield from self.render(code, class_name, **render_options)
         if on_update is not None:
             yield _Notify(on_update, job)

@@ -405,7 +405,8 @@ def test_wait_passes_the_hint_to_the_poll_policy(make_client):
     assert calls == [("queued", 0, 12.5), ("running", 1, 12.5)] and clock.sleeps == [2.0, 2.0]
 
 
-@pytest.mark.parametrize("options, field", [({"on_update": "print"}, "on_update"),
+@pytest.mark.parametrize("options, field", [({"timeout": "5"}, "timeout"), ({"timeout": -1}, "timeout"),
+                                            ({"on_update": "print"}, "on_update"),
                                             ({"expected_seconds": "12"}, "expected_seconds"),
                                             ({"expected_seconds": -1}, "expected_seconds")])
 def test_bad_wait_options_fail_before_any_request(make_client, options, field):
