@@ -45,6 +45,7 @@ class Rendered:
         self.backend = outcome.backend.label
         self.embed: bool | None = None  # what _repr_html_ uses: None embeds only in Colab
         self.note: str | None = None  # set by html() when the embed size cap applied
+        self._embedded = False  # set by html(): whether the last player carried the video itself
 
     def __repr__(self) -> str:
         state = "cached" if self.cached else self.job.status
@@ -81,6 +82,7 @@ class Rendered:
             embed = False
             self.note = (f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap "
                          "(%config Kodisc.embed_max_mb): it is linked from the kodisc_media folder instead.")
+        self._embedded = embed
         src = data_url(self.video.read_bytes(), "video/mp4") if embed else self._linked_video()
         poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
         captions = self.captions.read_text(encoding="utf-8") if self.captions else None
@@ -96,14 +98,20 @@ class Rendered:
         return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
 
     def bundle(self, **options: Any) -> dict[str, Any]:
-        """The final output of a cell: the player with its summary line (plus the size-cap note, if any)."""
+        """The final output of a cell: the player with its summary line (plus the size-cap note, if any).
+
+        Its text names the file the player plays (`kodisc_media/...`, or the notebook itself), never
+        the copy under KODISC_HOME: a shared notebook must not carry the author's private paths."""
         from .display import notice_bundle
+        from .player import player_text
 
         player = self.html(summary=self.summary(), **options)
+        shown = "embedded in this notebook" if self._embedded else f"{MEDIA_FOLDER}/{self._media_name()}"
+        text = player_text(title=self.class_name, file=shown if self.video else None, summary=self.summary())
         if self.note:
             note = notice_bundle(self.note)
-            return {"text/plain": f"{self.text()}\n{note['text/plain']}", "text/html": player + note["text/html"]}
-        return {"text/plain": self.text(), "text/html": player}
+            return {"text/plain": f"{text}\n{note['text/plain']}", "text/html": player + note["text/html"]}
+        return {"text/plain": text, "text/html": player}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the MP4 to `path` and, when there are captions, the WebVTT beside it (`.vtt`)."""
@@ -116,10 +124,13 @@ class Rendered:
             shutil.copyfile(self.captions, target.with_suffix(".vtt"))
         return target
 
+    def _media_name(self) -> str:
+        return f"{self.class_name}-{self.job.job_id[:8]}.mp4"
+
     def _linked_video(self) -> str:
         """Copy the MP4 beside the notebook (once) and return its relative, portable path."""
         assert self.video is not None
-        name = f"{self.class_name}-{self.job.job_id[:8]}.mp4"
+        name = self._media_name()
         target = Path.cwd() / MEDIA_FOLDER / name
         if not target.is_file() or target.stat().st_size != self.video.stat().st_size:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import re
 import sys
 import types
@@ -101,6 +102,12 @@ def test_render_returns_a_rendered_that_saves_and_embeds(to_sim, tmp_path, monke
     assert 'src="data:video/mp4;base64,' in result._repr_html_()  # Colab embeds by default
     capped = result.bundle(embed=True, embed_max_mb=result.video.stat().st_size / 2**20 / 2)
     assert 'src="kodisc_media/Saved-' in capped["text/html"] and "embed cap" in capped["text/plain"]
+    # A saved notebook's text names the file its player plays, never the private copy under KODISC_HOME.
+    home = os.environ["KODISC_HOME"]
+    linked_text = result.bundle(embed=False)["text/plain"]
+    assert re.search(r"\n  video: kodisc_media/Saved-\w{8}\.mp4$", linked_text) and home not in linked_text
+    embedded_text = result.bundle(embed=True)["text/plain"]
+    assert embedded_text.endswith("\n  video: embedded in this notebook") and home not in embedded_text
 
 
 def test_backend_choice(to_sim, monkeypatch):
