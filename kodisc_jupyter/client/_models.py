@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 from ._contract import TERMINAL_STATUSES, format_timestamp, parse_timestamp
 from ._errors import APIResponseError, RenderFailedError
+from ._redact import key_prefix
 
 _MISSING: Any = object()
 
@@ -201,7 +202,8 @@ class Account:
         return cls(
             user_id=_field(data, "userId", _is_str, "a string", where="account"),
             key_id=_field(data, "keyId", _is_str, "a string", where="account"),
-            key_prefix=_field(data, "keyPrefix", _is_str, "a string", where="account"),
+            # a server that echoes the whole key must not make it show up in a repr or to_dict()
+            key_prefix=key_prefix(_field(data, "keyPrefix", _is_str, "a string", where="account")),
             credits=Credits.from_dict(data.get("credits")),
         )
 

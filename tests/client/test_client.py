@@ -308,6 +308,14 @@ def test_me_parses_the_account(make_client):
     assert (account.credits.paid, account.credits.free, account.credits.total) == (10, 2.5, 12.5)
 
 
+def test_an_account_never_holds_more_than_the_key_prefix(make_client):
+    body = {"userId": "u1", "keyId": "k1", "keyPrefix": KEY, "credits": {"paid": 1, "free": 0, "total": 1}}
+    client, _, _ = make_client(sequence(httpx.Response(200, json=body)))
+    account = client.me()
+    assert account.key_prefix == KEY[:14]
+    assert KEY[14:] not in repr(account) and KEY[14:] not in str(account.to_dict())
+
+
 def test_job_round_trips_through_the_contract_shape():
     body = job_body(status="completed", metadata={"cell": [1, "two", None]})
     job = Job.from_dict(body)
