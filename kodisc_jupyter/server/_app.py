@@ -7,7 +7,6 @@ declared Content-Length and the bytes actually streamed) so an oversized body is
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,14 @@ from starlette.routing import Route
 
 from ..client._contract import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
 from ..client._errors import ValidationError
+from ..client._logging import get_logger
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
 from ._pricing import reserve_for
 from ._store import InsufficientCredits, KeyRecord, Store, is_job_id
 from ._views import account_view, job_view
 
-logger = logging.getLogger("kodisc_jupyter.server")
+logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 ASSET_TYPES = {"video.mp4": "video/mp4", "thumb.jpg": "image/jpeg", "captions.vtt": "text/vtt; charset=utf-8"}
 CORS = {"Access-Control-Allow-Origin": "*"}
 _STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}

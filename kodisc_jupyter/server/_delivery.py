@@ -7,15 +7,15 @@ pass short ones). Deliveries live in the server's event loop and are not kept ac
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from urllib.parse import urlsplit
 
 import httpx
 
+from ..client._logging import get_logger
 from ..client._webhooks import sign
 
-logger = logging.getLogger("kodisc_jupyter.server")
+logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 DEFAULT_RETRY_DELAYS = (30.0, 300.0, 1800.0)
 ANSWER_TIMEOUT = 10.0
 _LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -9,13 +9,13 @@ sibling server sharing the data dir are left alone (see `_instances`).
 from __future__ import annotations
 
 import asyncio
-import logging
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from ..client._contract import QUALITIES
+from ..client._logging import get_logger
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
@@ -23,7 +23,7 @@ from ._renderers import OUTPUT_FILES, Renderer
 from ._store import JobRecord, Store
 from ._views import job_body
 
-logger = logging.getLogger("kodisc_jupyter.server")
+logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 STOPPED_ERROR = "the local server stopped while this job was queued or running; render again."
 UNCOVERED_ERROR = ("not enough credits to cover this render's cost ({cost} credits); the reserve was refunded. "
                    "Add credits or wait for the monthly free allowance.")

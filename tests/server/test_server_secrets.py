@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 
 import httpx
 
@@ -36,3 +38,14 @@ def test_no_full_key_in_logs_reprs_or_answers(tmp_path, make_user, make_receiver
     for text in texts:
         for key in keys:
             assert key[14:] not in text, text
+
+
+def test_the_server_logger_redacts_in_a_process_that_made_no_client():
+    """`kodisc serve` never creates a Kodisc client, whose creation would sweep the filter onto loggers."""
+    key = "kdsc_live_" + "7a" * 24
+    script = ("import logging, sys\n"
+              "logging.basicConfig(stream=sys.stdout, level=logging.DEBUG)\n"
+              "import kodisc_jupyter.server._local\n"
+              f"logging.getLogger('kodisc_jupyter.server').warning('key %s', {key!r})\n")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60).stdout
+    assert "key kdsc_live_7a7a…" in shown and key not in shown
