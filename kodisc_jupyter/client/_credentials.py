@@ -26,7 +26,7 @@ def credentials_path() -> Path:
 
 def save_key(api_key: str) -> Path:
     """Store `api_key` (owner-only file) for later sessions; returns the file's path."""
-    key = (api_key or "").strip()
+    key = api_key.strip() if isinstance(api_key, str) else ""
     if not KEY_RE.fullmatch(key):
         raise ValidationError("That is not a Kodisc API key (kdsc_live_ followed by 48 lowercase hex "
                               "characters); copy it again from your Kodisc dashboard.", field="api_key")

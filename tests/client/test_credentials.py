@@ -29,11 +29,12 @@ def test_an_existing_wide_file_is_narrowed(isolated_kodisc_env):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
-@pytest.mark.parametrize("bad", ["", "kdsc_live_123", KEY.upper(), KEY + "0", "sk_live_" + "0" * 48])
+@pytest.mark.parametrize("bad", ["", "kdsc_live_123", KEY.upper(), KEY + "0", "sk_live_" + "0" * 48, None, 42,
+                                 KEY.encode()])
 def test_malformed_keys_are_refused_without_echo(bad):
     with pytest.raises(ValidationError) as caught:
         save_key(bad)
-    assert (bad[10:] or "\0") not in str(caught.value)
+    assert (str(bad)[10:] or "\0") not in str(caught.value)
     assert not credentials_path().exists()
 
 
