@@ -67,7 +67,7 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
     return int(timestamps[0]), signatures
 
 
-def verify(payload: bytes | str, signature_header: str | None, secret: str, *,
+def verify(payload: bytes | str, signature_header: str | bytes | None, secret: str, *,
            tolerance: float = DEFAULT_TOLERANCE, now: float | None = None) -> dict[str, Any]:
     """Check a delivery and return its parsed event (a dict shaped like `GET /render/{jobId}`).
 
@@ -75,8 +75,10 @@ def verify(payload: bytes | str, signature_header: str | None, secret: str, *,
     `malformed_header`, `no_signature`, `signature_mismatch`, `timestamp_too_old`,
     `timestamp_in_future`, `invalid_json`. `now` is unix seconds (default: the clock).
     """
-    if not secret:
-        raise ValueError("verify() needs the webhook secret (whsec_...) shown when the key was created")
+    if not secret or not isinstance(secret, str):
+        raise ValueError("verify() needs the webhook secret (whsec_...) as a string, shown when the key was created")
+    if isinstance(signature_header, (bytes, bytearray)):  # some frameworks hand headers over as bytes
+        signature_header = signature_header.decode("latin-1")
     body = _as_bytes(payload)
     timestamp, candidates = _parse_header(signature_header)
     expected = _signature(body, secret, timestamp).encode("ascii")

@@ -99,3 +99,10 @@ def test_default_now_is_the_clock():
     assert verify(BODY, sign(BODY, SECRET), SECRET)["status"] == "completed"
     with pytest.raises(WebhookVerificationError):
         verify(BODY, f"t={T},v1={OPENSSL_V1}", SECRET)  # 2024 is long past
+
+
+def test_header_as_bytes_is_accepted_and_a_missing_secret_is_named():
+    assert verify(BODY, f"t={T},v1={OPENSSL_V1}".encode(), SECRET, now=T)["status"] == "completed"
+    for secret in ("", None, SECRET.encode()):
+        with pytest.raises(ValueError, match="webhook secret"):
+            verify(BODY, f"t={T},v1={OPENSSL_V1}", secret, now=T)
