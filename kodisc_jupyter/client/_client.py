@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, Generator, TypeVar, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -107,10 +107,13 @@ def resolve_api_key(explicit: str | None) -> str | None:
 
 def resolve_base_url(explicit: str | None) -> str:
     """The argument, else $KODISC_BASE_URL, else https://kodisc.com/api/v2 (no trailing slash)."""
-    url = (explicit or os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL).strip().rstrip("/")
-    if not url.startswith(("https://", "http://")):
-        raise ValidationError(f"base_url must start with https:// or http://; got {url!r}.", field="base_url")
-    return url
+    given = explicit or os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL
+    if not isinstance(given, str) or urlsplit(given.strip()).scheme not in ("https", "http") \
+            or not urlsplit(given.strip()).hostname:
+        source = "base_url" if explicit else "KODISC_BASE_URL"
+        raise ValidationError(f"{source} must be an http(s) URL with a host, like {DEFAULT_BASE_URL}; "
+                              f"got {given!r:.80}.", field="base_url")
+    return given.strip().rstrip("/")
 
 
 def _check_job_id(job_or_id: Job | str) -> str:

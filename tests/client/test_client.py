@@ -486,6 +486,18 @@ def test_key_unfit_for_a_header_fails_without_a_request(make_client):
     assert KEY[14:30] not in str(caught.value) and recorder.count() == 0
 
 
+@pytest.mark.parametrize("url", ["http://", "kodisc.com/api/v2", "ftp://kodisc.com/api/v2", "https:///api/v2"])
+def test_a_base_url_without_scheme_or_host_is_refused_naming_its_source(url, monkeypatch):
+    from kodisc_jupyter import Kodisc
+
+    with pytest.raises(ValidationError, match="base_url must be an http.s. URL with a host") as caught:
+        Kodisc(KEY, base_url=url)
+    assert caught.value.field == "base_url" and repr(url) in str(caught.value)
+    monkeypatch.setenv("KODISC_BASE_URL", url)
+    with pytest.raises(ValidationError, match="KODISC_BASE_URL must be"):
+        Kodisc(KEY)
+
+
 def test_key_comes_from_the_environment_in_order(monkeypatch):
     from kodisc_jupyter import Kodisc
     from kodisc_jupyter.credentials import save_key
