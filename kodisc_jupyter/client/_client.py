@@ -108,8 +108,8 @@ def resolve_api_key(explicit: str | None) -> str | None:
 def resolve_base_url(explicit: str | None) -> str:
     """The argument, else $KODISC_BASE_URL, else https://kodisc.com/api/v2 (no trailing slash)."""
     given = explicit or os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL
-    if not isinstance(given, str) or urlsplit(given.strip()).scheme not in ("https", "http") \
-            or not urlsplit(given.strip()).hostname:
+    parts = urlsplit(given.strip()) if isinstance(given, str) else None
+    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
         source = "base_url" if explicit else "KODISC_BASE_URL"
         raise ValidationError(f"{source} must be an http(s) URL with a host, like {DEFAULT_BASE_URL}; "
                               f"got {given!r:.80}.", field="base_url")
