@@ -22,13 +22,15 @@ def redact_log_text(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message (with its arguments merged in) through `redact_log_text`."""
+    """Rewrites each record's message (with its arguments merged in) and traceback through `redact_log_text`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact_log_text(message)
         if cleaned != message or record.args:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:  # formatters reuse exc_text: fill it in, redacted
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = redact_log_text(record.exc_text)
         return True

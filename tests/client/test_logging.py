@@ -39,3 +39,12 @@ def test_loggers_made_elsewhere_are_covered_once_a_client_exists(caplog):
     Kodisc(KEY).close()
     elsewhere.info("using %s", KEY)
     assert KEY not in caplog.text and "kdsc_live_ab12…" in caplog.text
+
+
+def test_tracebacks_are_redacted_too(caplog):
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"the scene held {KEY}")
+    except ValueError:
+        get_logger("kodisc_jupyter.server").exception("job failed")
+    assert "ValueError: the scene held kdsc_live_ab12…" in caplog.text and KEY not in caplog.text
