@@ -87,3 +87,20 @@ def test_the_free_allowance_resets_each_month(tmp_path):
         assert store.balance(key.user_id, at_ms=int(next_month.timestamp() * 1000)) == (3, 10)
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("account", [(0, 5)], indirect=True)
+def test_concurrent_posts_never_overdraw(account):
+    """20 POSTs at once against a balance that covers 5 reserves: exactly 5 jobs, 15 clean 402s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(_):
+        return account.post({"code": HELLO, "className": "Hello", "quality": "low",
+                             "metadata": {"simulate": {"seconds": 2}}})
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(post, range(20)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [202] * 5 + [402] * 15
+    assert all(answer.json()["error"] == "insufficient_credits" for answer in answers if answer.status_code == 402)
+    assert account.server.job_count() == 5 and account.credits().total == 0
