@@ -162,7 +162,8 @@ class LocalServer:
         """The webhook URL used when a POST has no `webhookUrl` (for `api_key`, default the first user's key)."""
         key = self._store.authenticate(api_key or self.api_key)
         if key is None:
-            raise ValueError("unknown API key for this server")
+            raise ValueError("api_key is not a key of this server; pass server.api_key or the api_key of "
+                             "server.create_user().")
         self._store.set_default_webhook(key.key_id, url)
 
 

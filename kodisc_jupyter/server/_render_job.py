@@ -121,7 +121,7 @@ def write_last_frame(video: Path, jpeg: Path) -> None:
         for frame in container.decode(stream):
             last = frame
     if last is None:
-        raise SceneError("the rendered video has no frames.")
+        raise SceneError("the rendered video has no frames: add at least one self.play(...) or self.wait().")
     last.to_image().convert("RGB").save(jpeg, "JPEG", quality=85)
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..client._contract import key_prefix
+from ..client._contract import key_prefix, redact
 
 JOB_ID_ALPHABET = string.ascii_lowercase + string.digits
 #: 25 characters like the contract's example (`clx9f0a1b0000abcd1234efgh`): 'c' + 24 random ones.
@@ -166,12 +166,14 @@ class Store:
             return _key(self._db.execute("SELECT * FROM keys WHERE id = ?", (key_id,)).fetchone())
 
     def find_key(self, ref: str) -> KeyRecord:
-        """A key by its id or its display prefix; ValueError when none or several match."""
+        """A key by its id, its display prefix or the whole key; ValueError (never echoing a key) otherwise."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM keys WHERE id = ? OR prefix = ?", (ref, ref)).fetchall()
+            rows = self._db.execute("SELECT * FROM keys WHERE id = ? OR prefix = ? OR key_hash = ?",
+                                    (ref, ref, hash_key(ref))).fetchall()
         if len(rows) != 1:
             problem = "no key" if not rows else f"{len(rows)} keys"
-            raise ValueError(f"{problem} match {ref!r}; pass a key id (k_...) or a key prefix (kdsc_live_xxxx).")
+            raise ValueError(f"{problem} match {redact(ref)!r}; pass a key id (k_...) or a key prefix "
+                             "(kdsc_live_xxxx) of this data dir.")
         return _key(rows[0])
 
     def set_default_webhook(self, key_id: str, url: str | None) -> None:

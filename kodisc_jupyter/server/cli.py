@@ -47,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     create.set_defaults(run=run_keys_create)
     webhook = key_commands.add_parser("set-webhook", help="set a key's default webhook URL ('none' to clear)")
     webhook.add_argument("url", help="https:// URL used when a render has no webhookUrl, or 'none'")
-    webhook.add_argument("--key", default=None, metavar="KEY_ID_OR_PREFIX",
-                         help="the key (id k_... or prefix kdsc_live_xxxx; default: the first user's key)")
+    webhook.add_argument("--key", default=None, metavar="KEY",
+                         help="the key's id (k_...), prefix (kdsc_live_xxxx) or whole value; "
+                              "default: the first user's key")
     _data_dir_option(webhook)
     webhook.set_defaults(run=run_keys_set_webhook)
 

@@ -65,6 +65,18 @@ def test_keys_create_adds_a_user_the_running_server_accepts(served, tmp_path):
     stranger.close()
 
 
+def test_keys_set_webhook_takes_a_whole_key_and_never_echoes_one(served, tmp_path):
+    server = served()
+    data_dir = str(tmp_path / "server")
+    result = kodisc("keys", "set-webhook", "https://example.com/hook", "--key", server.api_key, "--data-dir", data_dir)
+    assert result.returncode == 0, result.stderr
+    assert server.api_key not in result.stdout and server.api_key[:14] in result.stdout
+    unknown = "kdsc_live_" + "0" * 48
+    result = kodisc("keys", "set-webhook", "none", "--key", unknown, "--data-dir", data_dir)
+    assert result.returncode == 2 and "no key match 'kdsc_live_0000…'" in result.stderr
+    assert unknown not in result.stderr
+
+
 def test_keys_set_webhook_sets_the_default_delivery(served, tmp_path, make_receiver):
     hook = make_receiver()
     server = served("--allow-http-webhooks", "--webhook-retry-delays", "0.2,0.2,0.2")
