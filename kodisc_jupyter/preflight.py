@@ -212,11 +212,27 @@ def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped:
             if node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id]):
                 first_use[node.id] = node.lineno
-    return [
-        f"{lines.where(lineno)}: name {name!r} is not defined in the cell or its imports "
-        "(a render cannot see notebook variables: define or import it in the cell or the prelude)"
-        for name, lineno in sorted(first_use.items(), key=lambda item: item[1])
-    ]
+    if not first_use:
+        return []
+    return [_undefined_message(sorted(first_use.items(), key=lambda item: item[1]), lines, "manim" in star_modules)]
+
+
+def _undefined_message(uses: list[tuple[str, int]], lines: _LineMap, star_manim: bool) -> str:
+    """One error for all unknown names (a forgotten import makes many), with the fix for Manim's."""
+    if len(uses) == 1:
+        name, lineno = uses[0]
+        message = (f"{lines.where(lineno)}: name {name!r} is not defined in the cell or its imports "
+                   "(a render cannot see notebook variables: define or import it in the cell or the prelude)")
+    else:
+        listed = ", ".join(f"{name!r} ({lines.where(lineno)})" for name, lineno in uses[:6])
+        more = f" and {len(uses) - 6} more" if len(uses) > 6 else ""
+        message = (f"names not defined in the cell or its imports: {listed}{more} (a render cannot see "
+                   "notebook variables: define or import them in the cell or the prelude)")
+    known = manim_names() if not star_manim else None
+    from_manim = [name for name, _ in uses if known and name in known]
+    if from_manim:
+        message += f"; {', '.join(from_manim[:3])} come{'s' if len(from_manim) == 1 else ''} from Manim: add `from manim import *`"
+    return message
 
 
 def _bindings(tree: ast.Module) -> tuple[set[str], list[str]]:

@@ -82,20 +82,21 @@ def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_se
         "%%kodisc -ql\nfrom manim import *\nclass UsesNotebookVar(Scene):\n    def construct(self):\n        self.add(radius, width)\n",
         f"%%kodisc Missing -ql\n{scene('Present')}",
         f"%%kodisc -ql\n{scene('One')}\n{scene('Two')}",
+        "%%kodisc Missing -ql\nfrom manim import *\nclass Here(Scene):\n    def construct(self):\n        self.add(radius)\n",
     ]
     before = sim_server.job_count()
     nb = run_cells(["%load_ext kodisc_jupyter", *preflight_cells], server=sim_server)
     assert sim_server.job_count() == before, "a pre-flight error must not send a request"
-    expected = ["line 2: SyntaxError", "name 'radius' is not defined", "class 'Missing' is not defined",
-                "several scenes (One, Two)"]
+    expected = ["line 2: SyntaxError", "names not defined in the cell or its imports: 'radius' (line 4), 'width' (line 4)",
+                "class 'Missing' is not defined", "several scenes (One, Two)", "class 'Missing' is not defined"]
     for cell, fragment in zip(nb.cells[1:], expected):
         error = error_of(cell)
         assert error is not None, cell.outputs
         assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("Kodisc: Cannot render:")
         assert fragment in error["traceback"][0]
         assert "Traceback" not in text_of(cell)
-    listed = text_of(nb.cells[2])  # two unknown names: the one-line error says "and 1 more", the block lists both
-    assert "(and 1 more)" in listed and "name 'width' is not defined" in listed
+    listed = text_of(nb.cells[5])  # two errors: the one-line error says "and 1 more", the block lists both
+    assert "(and 1 more)" in listed and "name 'radius' is not defined" in listed
 
 
 def test_render_errors_fail_the_cell_with_their_message(run_cells, sim_server):
