@@ -225,6 +225,7 @@ def _load_or_create_owner(store: Store, path: Path, credits: int) -> Credentials
             return saved
     owner = store.create_user(credits)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: narrow it
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(dataclasses.asdict(owner), handle)
     return owner

@@ -1,6 +1,7 @@
 """A restart keeps users, keys, balances, jobs and files; jobs cut off by the stop fail with a clear error."""
 from __future__ import annotations
 
+import json
 import time
 
 from kodisc_jupyter import webhooks
@@ -82,3 +83,16 @@ def test_servers_sharing_a_data_dir_leave_each_others_jobs_alone(tmp_path, make_
             with start_local_server(data_dir, renderer="simulate") as third:
                 job = make_user(third).job(orphan)
                 assert job.status == "failed" and job.error == STOPPED_ERROR
+
+
+def test_an_owner_file_of_another_database_is_replaced_and_narrowed(tmp_path):
+    """owner.json whose key this data dir's database does not know (e.g. the database was deleted)."""
+    data_dir = tmp_path / "server"
+    data_dir.mkdir()
+    stale = {"user_id": "u_0", "key_id": "k_0", "api_key": "kdsc_live_" + "0" * 48, "webhook_secret": "whsec_0"}
+    (data_dir / "owner.json").write_text(json.dumps(stale))
+    (data_dir / "owner.json").chmod(0o644)
+    with start_local_server(data_dir, renderer="simulate") as server:
+        assert server.api_key != stale["api_key"]
+    assert (data_dir / "owner.json").stat().st_mode & 0o777 == 0o600
+    assert json.loads((data_dir / "owner.json").read_text())["api_key"] == server.api_key
