@@ -50,7 +50,7 @@ class LocalServer:
 
             data_dir = default_data_dir() / "server"
         self.data_dir = Path(data_dir).expanduser().resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # webhook secrets live in it
         self._socket = _bind(host, port)
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)

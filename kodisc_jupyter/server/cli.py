@@ -128,7 +128,7 @@ def _open_store(data_dir: str | None):
     from ._store import Store
 
     folder = _server_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Store(folder / "server.sqlite3", monthly_free_credits=DEFAULT_MONTHLY_FREE_CREDITS)
 
 

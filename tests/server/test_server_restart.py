@@ -58,6 +58,7 @@ def test_a_fresh_data_dir_gets_a_new_owner_with_the_given_credits(tmp_path, make
         assert one.api_key != two.api_key
         assert make_user(one).credits().to_dict() == {"paid": 12, "free": 3, "total": 15}
         assert (tmp_path / "a" / "owner.json").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700  # the database holds webhook secrets
         assert one.api_key not in repr(one) and one.api_key[:14] in repr(one)
 
 
