@@ -27,7 +27,9 @@ _THUMB_MAX_BYTES = 48 * 1024
 _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
 # A live widget is never sanitized, so the player's "captions are off (untrusted)" line, which a
 # script removes in trusted outputs, would be wrong here; widget HTML runs no scripts: hide it by CSS.
-_HIDE_TRUST_HINT = "<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}</style>"
+# Shown with the player: no trust hint inside a widget, and the row that is playing stands out.
+_PLAYER_STYLE = ("<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}"
+                 ".kodisc-job-row.kodisc-selected{background:rgba(33,150,243,0.12);border-radius:4px}</style>")
 _COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 
@@ -183,7 +185,8 @@ def _player(record: Any) -> str:
         poster_src=data_url(thumbnail.read_bytes(), "image/jpeg") if thumbnail and thumbnail.is_file() else None,
         captions_vtt=captions.read_text(encoding="utf-8") if captions and captions.is_file() else None,
         title=f"{record.class_name} · job {record.job_id}",
-        summary=f"{format_duration(record.duration_ms)} · {format_credits(record.credits_cost)} credits",
+        summary=(f"{record.class_name} · job {short_id(record.job_id)} · {format_duration(record.duration_ms)} · "
+                 f"{format_credits(record.credits_cost)} credit{'' if record.credits_cost == 1 else 's'}"),
     )
 
 
@@ -337,7 +340,7 @@ class Panel:
             else:
                 self._selected = job_id
                 self._message = ""
-                self._player.value = _HIDE_TRUST_HINT + _player(record)
+                self._player.value = _PLAYER_STYLE + _player(record)
             self._redraw()
 
     def repoll(self, job_id: str) -> None:

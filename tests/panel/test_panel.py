@@ -115,6 +115,11 @@ def test_selecting_a_row_shows_its_player(panel, made_jobs, account):
     assert "<video" in player
     assert account.base_url not in player, "a saved output must not depend on the server's URL"
     assert "kodisc-selected" in beta_row._dom_classes
+    assert ".kodisc-job-row.kodisc-selected{" in player  # the playing row is visibly marked
+    # The player says which job it plays (a panel lists many), in plain words.
+    summary = re.search(r'class="kodisc-summary"[^>]*>([^<]*)<', player).group(1)
+    assert re.fullmatch(rf"Beta · job {made_jobs['Beta'][:8]} · \d+\.\d s · [\d.]+ credits?", summary)
+    assert "1 credits" not in summary
 
 
 def test_failed_row_explains_escaped(panel, made_jobs):
