@@ -201,10 +201,11 @@ def _report(outcome: Any, output: Path | None) -> int:
     saved = _save(outcome, output)
     job = outcome.job
     if outcome.cached:
-        how = f"reused the cached render of job {job.job_id} (0 credits; --force renders again)"
+        how = f"reused the cached render of job {job.job_id}: 0 credits; --force renders again"
     else:
         seconds = f"{job.duration_ms / 1000:.1f} s" if job.duration_ms is not None else "? s"
-        how = f"job {job.job_id} · {seconds} · {job.credits_cost:g} credits · {outcome.backend.label}"
+        credits = f"{job.credits_cost:g} credit{'' if job.credits_cost == 1 else 's'}"
+        how = f"job {job.job_id} · {seconds} · {credits} · {outcome.backend.label}"
     print(f"Saved {' + '.join(str(p) for p in saved)} ({how})")
     return EXIT_OK
 

@@ -55,14 +55,17 @@ def test_render_end_to_end_with_manim(manim_server, monkeypatch, tmp_path):
         assert container.duration > 0
     assert "Hello there" in captions.read_text()
     job_id = re.search(r"job (\S+) ·", result.stdout).group(1)
-    assert f"Saved out/hello.mp4 + out/hello.vtt (job {job_id}" in result.stdout
+    assert re.fullmatch(rf"Saved out/hello\.mp4 \+ out/hello\.vtt \(job {job_id} · \d+\.\d s · "
+                        r"(1 credit|[\d.]+ credits) · Kodisc\)\n", result.stdout), result.stdout  # never "1 credits"
 
     listing = kodisc("jobs", cwd=tmp_path)
     assert re.search(rf"{job_id}\s+Hello\s+low\s+completed", listing.stdout), listing.stdout
 
     before = manim_server.job_count()
     again = kodisc("render", "hello.py", "Hello", "-q", "low", "-o", "again.mp4", cwd=tmp_path)
-    assert again.returncode == EXIT_OK and "reused the cached render" in again.stdout
+    assert again.returncode == EXIT_OK
+    assert again.stdout == f"Saved again.mp4 + again.vtt (reused the cached render of job {job_id}: 0 credits; " \
+                           "--force renders again)\n"
     assert manim_server.job_count() == before
     assert (tmp_path / "again.mp4").read_bytes() == video.read_bytes()
     assert user.api_key not in result.stdout + result.stderr + listing.stdout + again.stdout
