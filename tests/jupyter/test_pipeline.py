@@ -64,6 +64,17 @@ def test_cache_hit_sends_no_post_and_unplayable_media_render_again(to_sim):
     assert to_sim.job_count() == count + 2 and not again.cached and again.video.stat().st_size > 0
 
 
+def test_a_changed_prelude_renders_every_scene_again(to_sim):
+    """What teaching.ipynb's exercise tells students: the prelude is part of each render's cache key."""
+    def run(prelude: str) -> pipeline.Outcome:
+        return pipeline.run(pipeline.RenderFlow(request("Lesson", prelude=prelude), resolve_backend()))
+
+    first = run("LEG_A, LEG_B = 3, 4\n")
+    assert run("LEG_A, LEG_B = 3, 4\n").cached
+    changed = run("LEG_A, LEG_B = 5, 12\n")
+    assert not changed.cached and changed.job.job_id != first.job.job_id
+
+
 def test_a_failed_job_raises_with_the_job_and_is_recorded(to_sim):
     flow = pipeline.RenderFlow(pipeline.RenderRequest(code=scene("Doomed"), quality="low",
                                                       metadata={"simulate": {"seconds": 0.1, "fail": "KeyError: x"}}),
