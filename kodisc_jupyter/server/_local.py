@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import uvicorn
 
@@ -116,12 +117,18 @@ class LocalServer:
             time.sleep(0.005)
         return self
 
-    def serve(self) -> None:
-        """Serve until SIGINT or SIGTERM (from the main thread), then stop cleanly."""
+    def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Serve until SIGINT or SIGTERM (from the main thread), then stop cleanly.
+
+        `on_ready` runs once the server answers and the signal handlers are in place, so whoever
+        reacts to it (e.g. to the announced lines) can stop the server cleanly right away.
+        """
         stopping = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stopping.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             self.start()
+            if on_ready is not None:
+                on_ready()
             while not stopping.wait(0.5) and self._thread.is_alive():
                 pass
         finally:

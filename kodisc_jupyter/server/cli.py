@@ -75,11 +75,13 @@ def run_serve(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"kodisc serve: {exc}", file=sys.stderr)
         return _exit_code("EXIT_BAD_INPUT")
-    print(f"KODISC_BASE_URL={server.base_url}", flush=True)
-    print(f"KODISC_API_KEY={server.api_key}", flush=True)
-    print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; data in {server.data_dir}. "
-          "Ctrl-C stops it.", flush=True)
-    server.serve()
+    def announce() -> None:  # printed once it answers and Ctrl-C stops it cleanly
+        print(f"KODISC_BASE_URL={server.base_url}", flush=True)
+        print(f"KODISC_API_KEY={server.api_key}", flush=True)
+        print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; "
+              f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
+
+    server.serve(on_ready=announce)
     return 0
 
 

@@ -49,6 +49,14 @@ def test_sigint_stops_cleanly_and_a_restart_reprints_the_same_key(served):
     assert second.api_key == first.api_key
 
 
+def test_ctrl_c_right_after_the_announcement_stops_cleanly(served):
+    """The lines are printed only once SIGINT/SIGTERM are handled: a script may stop it at once."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGINT):
+        server = served()
+        assert server.stop(sig) == 0
+        assert "KeyboardInterrupt" not in server.stderr and "Traceback" not in server.stderr
+
+
 def test_keys_create_adds_a_user_the_running_server_accepts(served, tmp_path):
     server = served()
     owner = User(server, server.api_key)
