@@ -55,6 +55,14 @@ class Rendered:
     def _repr_html_(self) -> str:
         return self.html(embed=self.embed)
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any] | None:
+        """In a notebook, `clip` shows what `%%kodisc` shows: the player, and a text view naming
+        kodisc_media/... rather than the repr's path under KODISC_HOME (saved notebooks get shared).
+        Elsewhere (terminal IPython) None: the plain repr, and no copy into kodisc_media/."""
+        from .status import frontend_has_widgets
+
+        return self.bundle(embed=self.embed) if frontend_has_widgets() and self.video else None
+
     def summary(self) -> str:
         """One line: render time, credits, short job id, backend, and "cached" when it was."""
         from .status import format_seconds, short_id

@@ -57,7 +57,10 @@ def test_quickstart_renders_locally_with_no_key(tmp_path):
     assert "A circle appears." in captions(found["CircleToSquare"])
     assert "It becomes a square." in captions(found["CircleToSquare"])
     assert captions(found["HelloKodisc"]) == ""  # no subcaptions: no track, no hint
-    assert "<Rendered Portrait" in text_of(notebook.cells[8])
+    shown = notebook.cells[8].outputs[0]["data"]  # the `portrait` cell: the same player and text as the magic's
+    assert "<video" in shown["text/html"] and re.search(r"^▶ Portrait .*\n  video: kodisc_media/Portrait-\w{8}\.mp4$",
+                                                         shown["text/plain"])
+    assert str(tmp_path / "home") not in (work / "quickstart.ipynb").read_text(), "a private path in the notebook"
     assert "width:360px" in found["Portrait"] and "width:360px" not in found["HelloKodisc"]
     assert "local" in text_of(notebook.cells[3])
 
