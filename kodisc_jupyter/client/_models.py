@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from ._contract import TERMINAL_STATUSES, format_timestamp, parse_timestamp
 from ._errors import APIResponseError, RenderFailedError
-from ._redact import key_prefix
+from ._redact import key_prefix, redact
 
 _MISSING: Any = object()
 
@@ -54,6 +54,11 @@ def _timestamp(data: Mapping[str, Any], name: str, *, default: Any = _MISSING) -
     except ValueError:
         raise APIResponseError(f"Kodisc sent a job whose `{name}` is not an ISO 8601 timestamp ({text!r:.40}); "
                                "report it.", field=name) from None
+
+
+def _redacted(text: str | None) -> str | None:
+    """An error may quote the user's scene, and so a key written in it: keep only its display prefix."""
+    return None if text is None else redact(text)
 
 
 def _utc_ms(moment: datetime | None, name: str) -> datetime | None:
@@ -144,7 +149,7 @@ class Job:
             credits_cost=_field(data, "creditsCost", _is_number, "a number", **({} if complete else {"default": 0})),
             duration_ms=_field(data, "durationMs", _is_opt_int, "an integer or null", **optional),
             result=None if result is None else RenderResult.from_dict(result),
-            error=_field(data, "error", _is_opt_str, "a string or null", **optional),
+            error=_redacted(_field(data, "error", _is_opt_str, "a string or null", **optional)),
             metadata=data.get("metadata"),
             created_at=_timestamp(data, "createdAt", **optional) or received_at,  # type: ignore[arg-type]
             completed_at=_timestamp(data, "completedAt", **optional),

@@ -308,6 +308,14 @@ def test_me_parses_the_account(make_client):
     assert (account.credits.paid, account.credits.free, account.credits.total) == (10, 2.5, 12.5)
 
 
+def test_a_failed_jobs_error_never_holds_more_than_the_key_prefix(make_client):
+    body = job_body(status="failed", error=f"ValueError: {KEY} (line 3: API = {KEY!r})")
+    client, _, _ = make_client(sequence(httpx.Response(200, json=body)))
+    job = client.get_job("j1")
+    assert job.error == "ValueError: kdsc_live_9c1d… (line 3: API = 'kdsc_live_9c1d…')"
+    assert KEY[14:] not in repr(job) and KEY[14:] not in str(job.to_dict())
+
+
 def test_an_account_never_holds_more_than_the_key_prefix(make_client):
     body = {"userId": "u1", "keyId": "k1", "keyPrefix": KEY, "credits": {"paid": 1, "free": 0, "total": 1}}
     client, _, _ = make_client(sequence(httpx.Response(200, json=body)))
