@@ -19,6 +19,7 @@ from starlette.routing import Route
 from ..client._contract import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
 from ..client._errors import ValidationError
 from ..client._logging import get_logger
+from ..client._redact import redact
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
 from ._pricing import reserve_for
@@ -123,8 +124,9 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         return error_response(exc.status, exc.error, exc.message, **exc.extra)
 
     async def on_http_exception(request: Request, exc: HTTPException) -> Response:
-        messages = {404: f"{request.url.path} does not exist on this server; check the base URL (…/api/v2).",
-                    405: f"{request.method} is not allowed on {request.url.path}."}
+        path = redact(request.url.path)  # a key pasted into a URL is not echoed back
+        messages = {404: f"{path} does not exist on this server; check the base URL (…/api/v2).",
+                    405: f"{request.method} is not allowed on {path}."}
         return error_response(exc.status_code, _STATUS_ERRORS.get(exc.status_code, "error"),
                               messages.get(exc.status_code, str(exc.detail)), headers=exc.headers)
 
