@@ -26,15 +26,17 @@ TICK_SECONDS = 0.5
 
 
 def frontend_has_widgets() -> bool:
-    """True in a Jupyter kernel (widgets render); False in terminal IPython or plain Python."""
+    """True in a Jupyter kernel (widgets render); False in terminal IPython or plain Python.
+
+    A subclass counts: Colab's shell is `google.colab._shell.Shell`, and other kernels subclass too."""
     if "ipykernel" not in sys.modules:
         return False
     try:
         from IPython import get_ipython
+        from ipykernel.zmqshell import ZMQInteractiveShell
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+    return isinstance(get_ipython(), ZMQInteractiveShell)
 
 
 def short_id(job_id: str | None) -> str:

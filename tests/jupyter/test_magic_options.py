@@ -136,3 +136,20 @@ def test_loading_imports_no_client_widgets_or_server():
     heavy = [name for name in loaded if name.split(".")[0] in ("httpx", "ipywidgets", "starlette", "uvicorn", "manim")
              or name.startswith(("kodisc_jupyter.client", "kodisc_jupyter.server"))]
     assert heavy == []
+
+
+def test_kernels_with_their_own_shell_class_get_widgets(monkeypatch):
+    """Colab's shell is `google.colab._shell.Shell`, a ZMQInteractiveShell subclass: it must get the player."""
+    import IPython
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    from kodisc_jupyter.jupyter.status import frontend_has_widgets
+
+    class Shell(ZMQInteractiveShell):  # named like Colab's
+        pass
+
+    colab_like = object.__new__(Shell)  # only its type matters here; a real one needs a kernel
+    monkeypatch.setattr(IPython, "get_ipython", lambda: colab_like)
+    assert frontend_has_widgets()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    assert not frontend_has_widgets()
