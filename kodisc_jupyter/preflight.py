@@ -180,6 +180,10 @@ def _resolve_class(
         elif class_name not in classes:
             listed = ", ".join(sorted(scenes or classes)) or "none"
             errors.append(f"class {class_name!r} is not defined in the cell (classes defined: {listed})")
+        elif set(_base_names(classes[class_name])) <= {"object"} and not classes[class_name].keywords:
+            listed = ", ".join(sorted(scenes)) or "none"
+            errors.append(f"class {class_name!r} is not a Scene: it derives from no class "
+                          f"(scenes in the cell: {listed})")
         return class_name
     in_cell = {name: node for name, node in scenes.items() if node.lineno > lines.offset}
     if not in_cell:

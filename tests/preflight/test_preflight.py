@@ -224,6 +224,13 @@ def test_an_unknown_class_name_lists_the_candidates():
     assert result.errors == ["class 'Middle' is not defined in the cell (classes defined: Intro, Outro)"]
 
 
+def test_naming_a_helper_class_that_cannot_be_a_scene_is_an_error():
+    code = "from manim_slides import Slide\n" + TWO_SCENES + "\nclass Palette:\n    pass\n\nclass Deck(Slide):\n    pass\n"
+    assert preflight(code, "Palette").errors == [
+        "class 'Palette' is not a Scene: it derives from no class (scenes in the cell: Intro, Outro)"]
+    assert preflight(code, "Deck").ok  # a base we cannot see (manim_slides' Slide, ...) may be a Scene
+
+
 def test_an_invalid_class_name_is_an_error():
     assert "not a Python identifier" in preflight(TWO_SCENES, "Intro; rm").errors[0]
 
