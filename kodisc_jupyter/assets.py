@@ -8,7 +8,6 @@ missing or empty captions file means "no captions", never an error.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
 import tempfile
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from ._logging import get_logger
 from ._paths import data_dir
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Assets", "fetch_assets", "afetch_assets", "media_dir", "vtt_has_cues"]
 
-logger = logging.getLogger("kodisc_jupyter.assets")
+logger = get_logger("kodisc_jupyter.assets")
 
 FILE_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")

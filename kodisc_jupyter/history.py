@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
-import re
 import sqlite3
 import statistics
 import threading
@@ -26,22 +24,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
+from ._logging import get_logger
 from ._paths import data_dir
+from ._redact import key_prefix as display_prefix
+from ._redact import redact
 
 if TYPE_CHECKING:
     from .client import Job
 
 __all__ = ["History", "JobRecord", "HistoryUnavailableWarning", "cache_key", "SCHEMA_VERSION"]
 
-logger = logging.getLogger("kodisc_jupyter.history")
+logger = get_logger("kodisc_jupyter.history")
 
 #: Bump with a new entry in `_MIGRATIONS`; `PRAGMA user_version` records what a file holds.
 SCHEMA_VERSION = 1
 
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a write may wait for another kernel's before it is skipped
 _TERMINAL = ("completed", "failed")
-_KEY_PREFIX_LEN = 14  # "kdsc_live_" + 4 hex: the only part of a key that may be shown
-_FULL_KEY_RE = re.compile(r"(kdsc_live_[0-9A-Za-z]{4})[0-9A-Za-z]+")
 _WARNED: set[str] = set()  # files already warned about in this process: warn once per session
 _T = TypeVar("_T")
 
@@ -515,12 +514,12 @@ def _record(row: sqlite3.Row) -> JobRecord:
 def _display_prefix(key_prefix: str | None) -> str | None:
     """Keep at most the display prefix: a full key handed in by mistake is cut down, never stored."""
     if key_prefix and key_prefix.startswith("kdsc_"):
-        return key_prefix[:_KEY_PREFIX_LEN]
+        return display_prefix(key_prefix)
     return key_prefix
 
 
 def _redact(text: str | None) -> str | None:
-    return _FULL_KEY_RE.sub(r"\1…", text) if text else text
+    return redact(text) if text else text
 
 
 def _now_text() -> str:

@@ -35,10 +35,10 @@ from ._errors import (
     api_error_for,
     missing_key_error,
 )
-from ._logging import get_logger, install_redaction
+from .._logging import get_logger, install_redaction
 from ._models import Account, Job
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
-from ._redact import KEY_LIKE_RE, key_prefix
+from .._redact import KEY_LIKE_RE, key_prefix
 
 __all__ = ["AsyncKodisc", "Kodisc"]
 

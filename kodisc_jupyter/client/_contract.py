@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._errors import ValidationError
-from ._redact import KEY_LIKE_RE, KEY_PREFIX_LENGTH, key_prefix, redact
+from .._redact import KEY_LIKE_RE, KEY_PREFIX_LENGTH, key_prefix, redact
 
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_ASPECT_RATIO", "DEFAULT_BASE_URL", "DEFAULT_QUALITY", "KEY_LIKE_RE",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._redact import redact
+from .._redact import redact
 
 if TYPE_CHECKING:
     from ._models import Job

@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from ._contract import TERMINAL_STATUSES, format_timestamp, parse_timestamp
 from ._errors import APIResponseError, RenderFailedError
-from ._redact import key_prefix, redact
+from .._redact import key_prefix, redact
 
 _MISSING: Any = object()
 

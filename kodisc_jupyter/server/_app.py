@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from ..client._contract import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
 from ..client._errors import ValidationError
-from ..client._logging import get_logger
-from ..client._redact import redact
+from .._logging import get_logger
+from .._redact import redact
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
 from ._pricing import reserve_for

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..client._logging import get_logger
+from .._logging import get_logger
 from ..client._webhooks import sign
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from ..client._contract import QUALITIES
-from ..client._logging import get_logger
+from .._logging import get_logger
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..client._models import Account, Credits, Job, RenderResult
-from ..client._redact import redact
+from .._redact import redact
 from ._store import JobRecord, KeyRecord
 
 ASSET_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}

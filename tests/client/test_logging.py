@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from kodisc_jupyter.client._logging import get_logger
+from kodisc_jupyter._logging import get_logger
 
 KEY = "kdsc_live_" + "ab12" * 12
 
@@ -24,7 +24,7 @@ def test_keys_and_authorization_values_are_redacted(caplog, name):
 
 
 def test_the_package_logger_carries_the_filter():
-    from kodisc_jupyter.client._logging import RedactingFilter
+    from kodisc_jupyter._logging import RedactingFilter
 
     import kodisc_jupyter.client  # noqa: F401  importing the client installs it
 
