@@ -304,9 +304,10 @@ class _Presenter:
         try:
             return client.get_job(job_id)
         except NotFoundError:
-            backend = self.flow.backend
-            whose = " (and that the key in use created it)" if backend.name != "local" else ""
-            raise CellError(f"No job {job_id} in the history or on {backend.label}: check the id{whose}; "
+            local = self.flow.backend.name == "local"
+            where = "the local server" if local else self.flow.backend.label
+            whose = "" if local else " (and that the key in use created it)"
+            raise CellError(f"No job {job_id} in the history or on {where}: check the id{whose}; "
                             "past jobs: %kodisc_jobs") from None
 
     def _finish(self, outcome: Any) -> None:

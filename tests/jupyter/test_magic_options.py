@@ -153,3 +153,16 @@ def test_kernels_with_their_own_shell_class_get_widgets(monkeypatch):
     assert frontend_has_widgets()
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
     assert not frontend_has_widgets()
+
+
+def test_resume_of_an_unknown_job_on_the_local_server(shell):
+    from kodisc_jupyter.backend import stop_local_server
+
+    shell.run_line_magic("config", 'Kodisc.backend = "local"')
+    try:
+        result = shell.run_cell("%kodisc_resume nope")
+    finally:
+        stop_local_server()
+    assert isinstance(result.error_in_exec, CellError)
+    assert str(result.error_in_exec) == ("No job nope in the history or on the local server: check the id; "
+                                         "past jobs: %kodisc_jobs")
