@@ -336,7 +336,8 @@ class Panel:
                 self._selected = None
                 self._player.value = ""
             elif Path(record.video_path).stat().st_size > _PLAYER_MAX_BYTES:
-                self._message = f"Job {job_id}'s video is too large to show here; it is at {record.video_path}."
+                self._message = (f"Job {job_id}'s video is too large to play inside the panel; "
+                                 f"show it with %kodisc_resume {job_id}")  # no private path in a saved snapshot
             else:
                 self._selected = job_id
                 self._message = ""

@@ -122,6 +122,16 @@ def test_selecting_a_row_shows_its_player(panel, made_jobs, account):
     assert "1 credits" not in summary
 
 
+def test_a_video_too_large_for_the_panel_points_at_resume(panel, made_jobs, monkeypatch, isolated_kodisc_env):
+    from kodisc_jupyter.jupyter import panel as panel_module
+
+    monkeypatch.setattr(panel_module, "_PLAYER_MAX_BYTES", 10)
+    panel.select(made_jobs["Beta"])
+    assert repr(panel).splitlines()[-1] == (f"Job {made_jobs['Beta']}'s video is too large to play inside the panel; "
+                                            f"show it with %kodisc_resume {made_jobs['Beta']}")
+    assert str(isolated_kodisc_env) not in repr(panel)  # the snapshot a saved notebook keeps
+
+
 def test_failed_row_explains_escaped(panel, made_jobs):
     (_, gamma_row), = [(j, r) for j, r in visible_rows(panel) if j == made_jobs["Gamma"]]
     error_button = button(gamma_row, "kodisc-select")
