@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ._logging import get_logger
 from .client._errors import ValidationError
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["PreflightError", "RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",
            "submit", "resume_flow", "subscribe", "history"]
 
-logger = logging.getLogger("kodisc_jupyter.pipeline")
+logger = get_logger("kodisc_jupyter.pipeline")
 
 Observer = Callable[["Progress"], None]
 Files = tuple[Path | None, Path | None, Path | None]  # video, thumbnail, captions

@@ -16,7 +16,6 @@ import builtins
 import importlib.metadata
 import importlib.util
 import json
-import logging
 import os
 import re
 import subprocess
@@ -25,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ._logging import get_logger
 from ._paths import data_dir
 
 __all__ = ["Preflight", "preflight", "join_prelude", "manim_names"]
 
-logger = logging.getLogger("kodisc_jupyter.preflight")
+logger = get_logger("kodisc_jupyter.preflight")
 
 _IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names Python provides without a binding in the source (module dunders, the implicit `__class__`

@@ -16,7 +16,8 @@ class CellError(Exception):
     """Fails the cell with one actionable line and no traceback."""
 
     def _render_traceback_(self) -> list[str]:
-        return [f"Kodisc: {self}"]
+        text = str(self)
+        return [text if text.startswith("Kodisc") else f"Kodisc: {text}"]
 
 
 def notice_bundle(text: str, *, kind: str = "notice") -> dict[str, Any]:

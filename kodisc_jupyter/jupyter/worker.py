@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import logging
 import threading
 from typing import Any, Awaitable, Callable
 
+from .._logging import get_logger
+
 __all__ = ["Worker", "get_worker", "stop_worker"]
 
-logger = logging.getLogger("kodisc_jupyter.worker")
+logger = get_logger("kodisc_jupyter.worker")
 
 
 class Worker:

@@ -65,6 +65,12 @@ def test_bad_options_are_one_line_errors(line, message):
     assert caught.value._render_traceback_() == [f"Kodisc: {caught.value}"]
 
 
+def test_a_message_that_names_kodisc_is_not_prefixed_twice():
+    assert CellError("Kodisc rejected the API key (401): bad.")._render_traceback_() == [
+        "Kodisc rejected the API key (401): bad."]
+    assert CellError("the prelude does not parse")._render_traceback_() == ["Kodisc: the prelude does not parse"]
+
+
 def test_config_and_help(shell):
     shell.run_line_magic("config", 'Kodisc.quality = "low"')
     shell.run_line_magic("config", 'Kodisc.backend = "local"')
