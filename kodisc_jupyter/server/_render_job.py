@@ -133,7 +133,8 @@ def describe_error(exc: BaseException, scene_path: Path) -> str:
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     if isinstance(exc, MemoryError):
         message += " (the render ran out of its memory limit)"
-    message = message.replace(str(scene_path.parent) + "/", "")
+    folder = str(scene_path.parent)  # the server's own work folder means nothing to the author
+    message = message.replace(folder + "/", "").replace(folder, "the scene's folder")
     user_frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if Path(frame.filename) == scene_path]
     if not user_frames:
         return message

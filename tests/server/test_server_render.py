@@ -62,6 +62,13 @@ class Broken(Scene):
         self.wait(0.1)
         self.play(Create(42))
 """, "Broken", {}),
+    "missing_file": ("""\
+from manim import *
+
+class Picture(Scene):
+    def construct(self):
+        self.add(ImageMobject("cat.png"))
+""", "Picture", {}),
     "missing_class": ("from manim import *\n\nclass Other(Scene):\n    pass\n", "Hello", {}),
     "not_a_scene": ("from manim import *\n\nclass Hello:\n    pass\n", "Hello", {}),
     "memory": ("""\
@@ -135,6 +142,7 @@ def test_portrait_with_fps_override(renders):
     ("syntax", r"^SyntaxError: expected ':' \(line 4: def construct\(self\)\)$"),
     ("runtime", r"^IndexError: list index out of range \(line 4: return \[1, 2\]\[5\]\)$"),
     ("inside_manim", r"^TypeError: .+ \(line 6: self\.play\(Create\(42\)\)\)$"),
+    ("missing_file", r"^OSError: From: the scene's folder, could not find cat\.png .*\(line 5: self\.add\(ImageMobject"),
     ("missing_class", r"^class 'Hello' not found in the code; define `class Hello\(Scene\):`"),
     ("not_a_scene", r"^'Hello' is not a Scene subclass"),
     ("memory", r"^MemoryError.* \(line 5: hoard = bytearray\(64 \* 1024\*\*3\)\)$"),
