@@ -154,6 +154,19 @@ def test_failing_scenes_name_the_users_line(renders, name, expected):
     assert "site-packages" not in job.error and "/tmp" not in job.error and "\n" not in job.error
 
 
+def test_a_scene_with_an_image_from_an_absolute_path_renders(manim_server, tmp_path):
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (40, 30), (220, 30, 30)).save(picture)
+    code = f"from manim import *\n\nclass Picture(Scene):\n    def construct(self):\n" \
+           f"        self.add(ImageMobject({str(picture)!r}).scale(4))\n        self.wait(0.2)\n"
+    with Kodisc(manim_server.api_key, base_url=manim_server.base_url) as client:
+        job = client.wait(client.render(code, "Picture", quality="low"), timeout=120)
+        assert job.status == "completed", job.error
+        frame = Image.open(io.BytesIO(client.download(job.result.thumbnail))).convert("RGB")
+    red, green, blue = frame.getpixel((frame.width // 2, frame.height // 2))
+    assert red > 150 and green < 90 and blue < 90  # the picture itself, in the middle of the frame
+
+
 def test_a_render_over_the_timeout_is_killed_with_its_children(tmp_path):
     pid_file = tmp_path / "pids"
     code = f"""\
