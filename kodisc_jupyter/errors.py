@@ -1,26 +1,4 @@
-"""The public exception tree (documented in `kodisc_jupyter.client._errors`)."""
-from __future__ import annotations
-
-from .client._errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseError,
-    AuthenticationError,
-    BadRequestError,
-    InsufficientCreditsError,
-    KodiscError,
-    NotFoundError,
-    RateLimitError,
-    RenderFailedError,
-    ServerError,
-    ValidationError,
-    WaitTimeoutError,
-    WebhookVerificationError,
-)
+"""The public exception tree (documented once, in `kodisc_jupyter.client._errors`)."""
+from .client._errors import *  # noqa: F403
+from .client._errors import __all__  # noqa: F401
 from .client._errors import __doc__ as __doc__  # noqa: F401  one tree, documented once
-
-__all__ = [
-    "APIConnectionError", "APIError", "APIResponseError", "AuthenticationError", "BadRequestError",
-    "InsufficientCreditsError", "KodiscError", "NotFoundError", "RateLimitError", "RenderFailedError",
-    "ServerError", "ValidationError", "WaitTimeoutError", "WebhookVerificationError",
-]

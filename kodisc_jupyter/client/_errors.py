@@ -23,6 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from .._redact import redact
 
+#: The public tree; `kodisc_jupyter.errors` re-exports exactly these.
+__all__ = [
+    "APIConnectionError", "APIError", "APIResponseError", "AuthenticationError", "BadRequestError",
+    "InsufficientCreditsError", "KodiscError", "NotFoundError", "RateLimitError", "RenderFailedError",
+    "ServerError", "ValidationError", "WaitTimeoutError", "WebhookVerificationError",
+]
+
 if TYPE_CHECKING:
     from ._models import Job
 
