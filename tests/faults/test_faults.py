@@ -153,7 +153,8 @@ def test_jobs_through_the_magic_survive_faults(faulty_server, tmp_path, isolated
         assert "Traceback (most recent call last)" not in text, f"raw traceback in {cell.source[:30]!r}"
         assert "kodisc-status-snapshot" not in html, f"a status bar was left in {cell.source[:30]!r} {seed}"
         for error in errors:
-            assert len(error.traceback) == 1 and error.traceback[0].startswith("Kodisc: "), \
+            assert len(error.traceback) == 1 and error.traceback[0].startswith("Kodisc") \
+                and "\n" not in error.traceback[0], \
                 f"not one short line: {error.traceback}"
         if "<video" in html:
             shown.append(cell)
