@@ -40,7 +40,6 @@ logger = get_logger("kodisc_jupyter.history")
 SCHEMA_VERSION = 1
 
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a write may wait for another kernel's before it is skipped
-_TERMINAL = ("completed", "failed")
 _WARNED: set[str] = set()  # files already warned about in this process: warn once per session
 _T = TypeVar("_T")
 
@@ -141,10 +140,6 @@ class JobRecord:
     cache_key: str | None
     recorded_at: datetime
     updated_at: datetime
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in _TERMINAL
 
     def to_job(self) -> Job:
         """The client's `Job` as last recorded (so a cached or resumed job reads like a fresh one)."""

@@ -10,7 +10,6 @@ observers (the status bar, the CLI's progress line) and to every `subscribe()`r 
 """
 from __future__ import annotations
 
-import asyncio
 import inspect
 import threading
 import time

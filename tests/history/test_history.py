@@ -5,7 +5,6 @@ import dataclasses
 import sqlite3
 import warnings
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 

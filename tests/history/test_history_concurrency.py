@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from kodisc_jupyter.client import Job, RenderResult
+from kodisc_jupyter.client import Job
 from kodisc_jupyter.history import History
 
 ROWS = 200
