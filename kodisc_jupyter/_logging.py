@@ -1,9 +1,8 @@
 """Redaction for everything kodisc-jupyter logs.
 
 A filter on a logger only sees records logged *to that logger*, not those propagating from its
-children. So the filter goes on `kodisc_jupyter` and on each of its descendants: `get_logger()`
-attaches it to a new logger, and `install_redaction()` (run when the client is imported and
-whenever a client is created) sweeps loggers that other modules made with `logging.getLogger`.
+children, so every module of the package makes its logger with `get_logger()`, which attaches
+the filter (a test holds the package to that).
 """
 from __future__ import annotations
 
@@ -47,12 +46,4 @@ def get_logger(name: str = ROOT_LOGGER) -> logging.Logger:
     return logger
 
 
-def install_redaction() -> None:
-    """Attach the filter to `kodisc_jupyter` and every existing logger below it."""
-    get_logger(ROOT_LOGGER)
-    for name in list(logging.Logger.manager.loggerDict):
-        if name.startswith(ROOT_LOGGER + "."):
-            get_logger(name)
-
-
-install_redaction()
+get_logger(ROOT_LOGGER)

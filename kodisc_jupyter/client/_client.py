@@ -35,7 +35,7 @@ from ._errors import (
     api_error_for,
     missing_key_error,
 )
-from .._logging import get_logger, install_redaction
+from .._logging import get_logger
 from ._models import Account, Job
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
 from .._redact import KEY_LIKE_RE, key_prefix
@@ -149,7 +149,6 @@ class _Core:
             raise ValidationError(f"max_retries must be an integer >= 0; got {max_retries!r}.", field="max_retries")
         if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
             raise ValidationError(f"timeout must be a number of seconds > 0; got {timeout!r}.", field="timeout")
-        install_redaction()
         key = resolve_api_key(api_key)
         self.secret = _Secret(key) if key else None
         self.base_url = resolve_base_url(base_url)
