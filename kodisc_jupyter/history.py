@@ -28,6 +28,7 @@ from ._logging import get_logger
 from ._paths import data_dir
 from ._redact import key_prefix as display_prefix
 from ._redact import redact
+from ._timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
     from .client import Job
@@ -521,17 +522,12 @@ def _now_text() -> str:
     return _timestamp_text(datetime.now(timezone.utc))  # type: ignore[return-value]
 
 
-def _timestamp_text(value: datetime | str | None) -> str | None:
-    """Normalise to the contract's `2026-04-28T17:14:02.118Z` form, which sorts as text."""
+def _timestamp_text(value: datetime | None) -> str | None:
+    """The contract's form, which sorts as text; a naive datetime is taken as UTC."""
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    value = value.astimezone(timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    return format_timestamp(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
 
 
 def _parse_timestamp(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+    return parse_timestamp(text) if text else None
