@@ -136,14 +136,14 @@ def _configured_key() -> str | None:
 
 def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
     from .client._client import resolve_base_url
-    from .client._contract import key_prefix
+    from .contract._rules import key_prefix
 
     return Backend("kodisc", resolve_base_url(base_url), key_prefix(key), None, key)
 
 
 def _local_backend(*, notice: str | None) -> Backend:
     global _server
-    from .client._contract import key_prefix
+    from .contract._rules import key_prefix
 
     with _server_lock:
         if _server is None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._logging import get_logger
-from .client._errors import ValidationError
+from .contract._errors import ValidationError
 
 if TYPE_CHECKING:
     from .backend import Backend

@@ -1,7 +1,7 @@
 """Verify (and, for the local server, sign) Kodisc webhook deliveries."""
 from __future__ import annotations
 
-from .client._webhooks import (
+from .contract._webhooks import (
     DEFAULT_TOLERANCE,
     EVENT_HEADER,
     SIGNATURE_HEADER,
@@ -9,6 +9,6 @@ from .client._webhooks import (
     sign,
     verify,
 )
-from .client._webhooks import __doc__ as __doc__  # noqa: F401
+from .contract._webhooks import __doc__ as __doc__  # noqa: F401
 
 __all__ = ["DEFAULT_TOLERANCE", "EVENT_HEADER", "SIGNATURE_HEADER", "WebhookVerificationError", "sign", "verify"]

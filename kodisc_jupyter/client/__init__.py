@@ -1,10 +1,14 @@
 """The Kodisc v2 client: typed models, the error tree, and the sync and async clients.
 
-Everything that talks HTTP to Kodisc (or to the local server) goes through here.
+Everything that talks HTTP to Kodisc (or to the local server) goes through here. The models,
+errors and rules live in `kodisc_jupyter.contract` (re-exported here); httpx is imported only
+when `Kodisc` or `AsyncKodisc` is first used.
 """
 from __future__ import annotations
 
-from ._contract import (
+from typing import TYPE_CHECKING, Any
+
+from ..contract._rules import (
     ASPECT_RATIOS,
     CLASS_NAME_RE,
     DEFAULT_BASE_URL,
@@ -19,7 +23,7 @@ from ._contract import (
     parse_timestamp,
     validate_render_body,
 )
-from ._errors import (
+from ..contract._errors import (
     APIConnectionError,
     APIError,
     APIResponseError,
@@ -35,9 +39,11 @@ from ._errors import (
     WaitTimeoutError,
     WebhookVerificationError,
 )
-from ._client import AsyncKodisc, Kodisc
-from ._models import Account, Credits, Job, RenderResult
+from ..contract._models import Account, Credits, Job, RenderResult
 from ._policy import PollPolicy, RetryPolicy
+
+if TYPE_CHECKING:
+    from ._client import AsyncKodisc, Kodisc
 
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES",
@@ -49,3 +55,11 @@ __all__ = [
     "Account", "Credits", "Job", "RenderResult",
     "AsyncKodisc", "Kodisc", "PollPolicy", "RetryPolicy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Kodisc", "AsyncKodisc"):
+        from . import _client
+
+        return getattr(_client, name)
+    raise AttributeError(f"module 'kodisc_jupyter.client' has no attribute {name!r}")

@@ -20,9 +20,9 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ._contract import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
+from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
 from ._credentials import load_key
-from ._errors import (
+from ..contract._errors import (
     APIConnectionError,
     APIResponseError,
     AuthenticationError,
@@ -36,7 +36,7 @@ from ._errors import (
     missing_key_error,
 )
 from .._logging import get_logger
-from ._models import Account, Job
+from ..contract._models import Account, Job
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
 from .._redact import KEY_LIKE_RE, key_prefix
 

@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 from .._paths import config_dir
-from ._contract import KEY_RE
-from ._errors import ValidationError
+from ..contract._rules import KEY_RE
+from ..contract._errors import ValidationError
 
 FILENAME = "credentials.json"
 

@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..client._contract import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
-from ..client._errors import ValidationError
+from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
+from ..contract._errors import ValidationError
 from .._logging import get_logger
 from .._redact import redact
 from ._delivery import webhook_url_problem

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .._logging import get_logger
-from ..client._webhooks import sign
+from ..contract._webhooks import sign
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 DEFAULT_RETRY_DELAYS = (30.0, 300.0, 1800.0)

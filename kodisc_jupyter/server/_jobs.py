@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..client._contract import QUALITIES
+from ..contract._rules import QUALITIES
 from .._logging import get_logger
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances

@@ -19,7 +19,7 @@ from typing import Callable
 
 import uvicorn
 
-from ..client._contract import key_prefix
+from ..contract._rules import key_prefix
 from ._app import create_app
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS, WebhookSender
 from ._faults import FaultInjector

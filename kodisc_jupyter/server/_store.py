@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..client._contract import key_prefix, redact
+from ..contract._rules import key_prefix, redact
 
 JOB_ID_ALPHABET = string.ascii_lowercase + string.digits
 #: 25 characters like the contract's example (`clx9f0a1b0000abcd1234efgh`): 'c' + 24 random ones.

@@ -5,7 +5,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ..client._models import Account, Credits, Job, RenderResult
+from ..contract._models import Account, Credits, Job, RenderResult
 from .._redact import redact
 from ._store import JobRecord, KeyRecord
 

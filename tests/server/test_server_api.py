@@ -8,7 +8,7 @@ import pytest
 from server_helpers import HELLO
 
 from kodisc_jupyter.client import AuthenticationError, Job, Kodisc, NotFoundError, RenderFailedError
-from kodisc_jupyter.client._contract import MAX_BODY_BYTES, format_timestamp
+from kodisc_jupyter.contract._rules import MAX_BODY_BYTES, format_timestamp
 
 JOB_FIELDS = {"jobId", "endpoint", "status", "creditsCost", "durationMs", "result", "error", "metadata",
               "createdAt", "completedAt"}

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
-from ._contract import TERMINAL_STATUSES, format_timestamp, parse_timestamp
+from ._rules import TERMINAL_STATUSES, format_timestamp, parse_timestamp
 from ._errors import APIResponseError, RenderFailedError
 from .._redact import key_prefix, redact
 
