@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench system-deps browser-deps clean
+.PHONY: demo test lint bench system-deps browser-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ browser-deps:
 demo: system-deps $(STAMP)
 	$(PY) scripts/demo.py
 
-## make test: the whole suite (unit, real server, real Manim, real kernel, real browser)
-test: browser-deps $(STAMP)
+## make lint: ruff, mypy and the import layering (import-linter contracts in pyproject.toml)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+
+## make test: the static checks, then the whole suite (unit, real server, real Manim, real kernel, real browser)
+test: browser-deps lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench: every benchmark, each printing its own table

@@ -8,8 +8,7 @@ sent (the server's job count), credits spent (`/me` before and after), and the w
 """
 from __future__ import annotations
 
-from benchlib import (cell_seconds, credits_total, execute, kernel_env, median, new_notebook, print_table,
-                      workdir)
+from benchlib import cell_seconds, credits_total, execute, kernel_env, median, new_notebook, print_table, workdir
 
 SCENES = 10
 SCENE = """%%kodisc Dot{i} -ql

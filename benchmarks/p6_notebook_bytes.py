@@ -12,7 +12,6 @@ import copy
 import json
 
 import nbformat
-
 from benchlib import execute, kernel_env, new_notebook, print_table, workdir
 
 SCENES = {

@@ -18,8 +18,8 @@ import math
 import random
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kodisc_jupyter.client._policy import PollPolicy
 
@@ -85,7 +85,7 @@ def main(count: int = 4000, seed: int = 7) -> None:
             latencies.append(latency)
             requests.append(sent)
             rates.append(sent / (job.finish + latency))
-        total_seconds = sum(job.finish + lat for job, lat in zip(jobs, latencies))
+        total_seconds = sum(job.finish + lat for job, lat in zip(jobs, latencies, strict=False))
         quick = sum(lat <= 0.25 for lat in latencies) / len(latencies)
         print(f"{name:<28}{percentile(latencies, 0.5):>7.2f}{percentile(latencies, 0.95):>7.2f}"
               f"{statistics.fmean(requests):>9.1f}{sum(requests) / total_seconds:>11.2f}{max(rates):>11.2f}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _LAZY = {
     "Kodisc": "kodisc_jupyter.client",
@@ -23,7 +23,10 @@ _LAZY = {
     "start_local_server": "kodisc_jupyter.server",
 }
 
-__all__ = [*_LAZY, "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "Account", "AsyncKodisc", "Credits", "Job", "Kodisc", "Panel", "RenderResult", "Rendered",
+    "__version__", "load_ipython_extension", "render", "start_local_server", "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from .client import Account, AsyncKodisc, Credits, Job, Kodisc, RenderResult

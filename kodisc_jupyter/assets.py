@@ -7,13 +7,15 @@ missing or empty captions file means "no captions", never an error.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ._logging import get_logger
 from ._paths import data_dir
@@ -58,7 +60,7 @@ def fetch_assets(client: Kodisc, job: Job, dest_dir: str | os.PathLike[str] | No
     for kind, url, target in _plan(job, dest_dir):
         found[kind] = _existing(kind, target)
         if found[kind] is None and url:
-            found[kind] = _download(kind, target, lambda url=url: client.download(url))
+            found[kind] = _download(kind, target, functools.partial(client.download, url))
     return Assets(**found)
 
 

@@ -11,6 +11,8 @@ The API key is never stored: only its display prefix, and any full key found in 
 """
 from __future__ import annotations
 
+import builtins
+import contextlib
 import hashlib
 import json
 import os
@@ -19,10 +21,11 @@ import statistics
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._logging import get_logger
 from ._paths import data_dir
@@ -322,15 +325,13 @@ class History:
         for pid, connection in connections:
             if pid != os.getpid():
                 continue  # inherited through fork: the parent still owns it
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 connection.close()
-            except sqlite3.Error:
-                pass
         self._local = threading.local()
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _read(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+    def _read(self, sql: str, params: Any = ()) -> builtins.list[sqlite3.Row]:
         return self._guard(lambda: self._connection().execute(sql, params).fetchall(), [])
 
     def _write(self, operation: Callable[[sqlite3.Connection], _T], default: _T) -> _T:

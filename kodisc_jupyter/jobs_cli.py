@@ -11,14 +11,15 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
-from .client import ASPECT_RATIOS, QUALITIES
-from .cli import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from ._argtypes import positive_int
+from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+from .views import STATUS_CHOICES, balance_line, jobs_text
 
-_MANIM_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
-_STATUSES = ("all", "queued", "running", "completed", "failed")
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
@@ -31,10 +32,10 @@ def register(subparsers: Any) -> None:
     render.add_argument("class_name", metavar="ClassName", nargs="?",
                         help="the Scene subclass to render (optional when FILE defines exactly one)")
     render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default="medium", help="render quality (default medium)")
-    for flag, quality in _MANIM_FLAGS.items():
-        render.add_argument(flag, dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
+    for letter, quality in MANIM_QUALITY_LETTERS.items():
+        render.add_argument(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
     render.add_argument("--aspect", choices=ASPECT_RATIOS, default="16:9", help="aspect ratio (default 16:9)")
-    render.add_argument("--fps", type=_positive_int, help="frames per second (default: the quality's)")
+    render.add_argument("--fps", type=positive_int, help="frames per second (default: the quality's)")
     render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
     _backend_option(render)
     render.add_argument("--force", action="store_true", help="render again even if an identical render is cached")
@@ -47,24 +48,14 @@ def register(subparsers: Any) -> None:
 
     jobs = subparsers.add_parser("jobs", help="list past jobs from the local history, newest first",
                                  description="Past jobs from the local history (the Kodisc API cannot list jobs).")
-    jobs.add_argument("-n", "--limit", type=_positive_int, default=20, help="how many jobs (default 20)")
-    jobs.add_argument("--status", choices=_STATUSES, default="all", help="only jobs with this status")
+    jobs.add_argument("-n", "--limit", type=positive_int, default=20, help="how many jobs (default 20)")
+    jobs.add_argument("--status", choices=STATUS_CHOICES, default="all", help="only jobs with this status")
     jobs.set_defaults(run=run_jobs)
 
     resume = subparsers.add_parser("resume", help="wait for a job submitted earlier and save its MP4")
     resume.add_argument("job_id", metavar="JOB_ID", help="a job id from `kodisc jobs` or `render --no-wait`")
     resume.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
     resume.set_defaults(run=run_resume)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _backend_option(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +85,6 @@ def _exit_code(exc: BaseException) -> int:
 def run_me(args: argparse.Namespace) -> int:
     from .backend import COMMAND_LINE, resolve_backend, stop_local_server
     from .errors import KodiscError
-    from .jupyter.panel import balance_line
 
     try:
         backend = resolve_backend(args.backend, hints=COMMAND_LINE)
@@ -108,7 +98,6 @@ def run_me(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    from .jupyter.panel import jobs_text
     from .pipeline import history
 
     status = None if args.status == "all" else args.status
@@ -263,6 +252,7 @@ def run_render(args: argparse.Namespace) -> int:
             return pipeline.run(flow)
         outcome = pipeline.submit(flow)
         if outcome is None:
+            assert flow.job is not None  # submitted, not cached
             print(f"Submitted job {flow.job.job_id}; pick it up with: kodisc resume {flow.job.job_id}")
         return outcome
 

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import importlib.metadata
 import importlib.util
 import json
+import operator
 import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ._logging import get_logger
 from ._paths import data_dir
@@ -213,9 +215,9 @@ def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
     skipped = _annotation_nodes(tree)
     first_use: dict[str, int] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped:
-            if node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id]):
-                first_use[node.id] = node.lineno
+        if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped
+                and node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id])):
+            first_use[node.id] = node.lineno
     if not first_use:
         return []
     return [_undefined_message(sorted(first_use.items(), key=lambda item: item[1]), lines, "manim" in star_modules)]
@@ -287,7 +289,7 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
 def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: _LineMap) -> list[str]:
     file_parameters = dict(_FILE_PARAMETERS)
     for root in ("ImageMobject", "SVGMobject"):
-        for name in _subclasses(classes, lambda base, root=root: base == root):
+        for name in _subclasses(classes, functools.partial(operator.eq, root)):
             file_parameters.setdefault(name, _FILE_PARAMETERS[root])
     found: list[tuple[int, int, str]] = []
     for node in ast.walk(tree):

@@ -22,7 +22,7 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[obje
     """One Markdown table (pastes as-is into docs/benchmarks.md)."""
     cells = [[str(h) for h in headers]] + [[_fmt(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    line = lambda row: "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths)) + " |"  # noqa: E731
+    line = lambda row: "| " + " | ".join(v.ljust(w) for v, w in zip(row, widths, strict=False)) + " |"  # noqa: E731
     print(f"\n{title}\n")
     print(line(cells[0]))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -8,21 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..contract._rules import (
-    ASPECT_RATIOS,
-    CLASS_NAME_RE,
-    DEFAULT_BASE_URL,
-    KEY_RE,
-    MAX_BODY_BYTES,
-    QUALITIES,
-    TERMINAL_STATUSES,
-    UNSET,
-    build_render_body,
-    format_timestamp,
-    key_prefix,
-    parse_timestamp,
-    validate_render_body,
-)
 from ..contract._errors import (
     APIConnectionError,
     APIError,
@@ -40,6 +25,21 @@ from ..contract._errors import (
     WebhookVerificationError,
 )
 from ..contract._models import Account, Credits, Job, RenderResult
+from ..contract._rules import (
+    ASPECT_RATIOS,
+    CLASS_NAME_RE,
+    DEFAULT_BASE_URL,
+    KEY_RE,
+    MAX_BODY_BYTES,
+    QUALITIES,
+    TERMINAL_STATUSES,
+    UNSET,
+    build_render_body,
+    format_timestamp,
+    key_prefix,
+    parse_timestamp,
+    validate_render_body,
+)
 from ._policy import PollPolicy, RetryPolicy
 
 if TYPE_CHECKING:

@@ -13,32 +13,34 @@ import inspect
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, Generator, TypeVar, Union
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import httpx
 
-from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
-from ._credentials import load_key
+from .._logging import get_logger
+from .._redact import KEY_LIKE_RE, key_prefix
+from .._version import __version__
 from ..contract._errors import (
+    CHECK_JOBS_HINT,
+    SET_KEY_HINT,
     APIConnectionError,
     APIResponseError,
     AuthenticationError,
-    CHECK_JOBS_HINT,
     RateLimitError,
     ServerError,
-    SET_KEY_HINT,
     ValidationError,
     WaitTimeoutError,
     api_error_for,
     missing_key_error,
 )
-from .._logging import get_logger
 from ..contract._models import Account, Job
+from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
+from ._credentials import load_key
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
-from .._redact import KEY_LIKE_RE, key_prefix
 
 __all__ = ["AsyncKodisc", "Kodisc"]
 
@@ -72,8 +74,8 @@ class _Notify:
     job: Job
 
 
-Flow = Generator[Union[_Send, _Sleep, _Notify], Any, T]
-UpdateCallback = Callable[[Job], Union[None, Awaitable[None]]]
+Flow = Generator[_Send | _Sleep | _Notify, Any, T]
+UpdateCallback = Callable[[Job], None | Awaitable[None]]
 
 
 class _DeadlineReached(Exception):
@@ -165,7 +167,6 @@ class _Core:
     # -- requests ---------------------------------------------------------------------------
 
     def _build(self, method: str, url: str, body: Any, authenticate: bool, timeout: float) -> httpx.Request:
-        from .. import __version__
 
         headers = {"Accept": "application/json", "User-Agent": f"kodisc-jupyter/{__version__}"}
         if authenticate:

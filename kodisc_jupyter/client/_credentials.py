@@ -11,8 +11,8 @@ import warnings
 from pathlib import Path
 
 from .._paths import config_dir
-from ..contract._rules import KEY_RE
 from ..contract._errors import ValidationError
+from ..contract._rules import KEY_RE
 
 FILENAME = "credentials.json"
 

@@ -7,10 +7,10 @@ poll_policy=...)`; any object with the same method works.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Callable
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

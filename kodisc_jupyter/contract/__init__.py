@@ -13,6 +13,7 @@ from ._rules import (
     CLASS_NAME_RE,
     DEFAULT_BASE_URL,
     KEY_RE,
+    MANIM_QUALITY_LETTERS,
     MAX_BODY_BYTES,
     QUALITIES,
     TERMINAL_STATUSES,
@@ -28,7 +29,7 @@ from ._webhooks import sign, verify
 __all__ = [
     *_error_names,
     "Account", "Credits", "Job", "RenderResult",
-    "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES",
+    "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MANIM_QUALITY_LETTERS", "MAX_BODY_BYTES", "QUALITIES",
     "TERMINAL_STATUSES", "UNSET", "build_render_body", "format_timestamp", "key_prefix", "parse_timestamp",
     "validate_render_body", "sign", "verify",
 ]

@@ -6,13 +6,14 @@ shape the client parses and the shape the server sends are defined once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from ._rules import TERMINAL_STATUSES, format_timestamp, parse_timestamp
-from ._errors import APIResponseError, RenderFailedError
 from .._redact import key_prefix, redact
+from ._errors import APIResponseError, RenderFailedError
+from ._rules import TERMINAL_STATUSES, format_timestamp, parse_timestamp
 
 _MISSING: Any = object()
 
@@ -138,6 +139,7 @@ class Job:
             raise APIResponseError(f"Kodisc sent a job that is not a JSON object ({data!r:.60}); report it.",
                                    field=None)
         optional: dict[str, Any] = {} if complete else {"default": None}
+        zero: dict[str, Any] = {} if complete else {"default": 0}
         job_id = _field(data, "jobId", lambda v: isinstance(v, str) and v != "", "a non-empty string")
         status = _field(data, "status", lambda v: isinstance(v, str) and v != "", "a non-empty string")
         result = _field(data, "result", lambda v: v is None or isinstance(v, Mapping), "an object or null",
@@ -146,7 +148,7 @@ class Job:
             job_id=job_id,
             status=status,
             endpoint=_field(data, "endpoint", _is_str, "a string", default="render"),
-            credits_cost=_field(data, "creditsCost", _is_number, "a number", **({} if complete else {"default": 0})),
+            credits_cost=_field(data, "creditsCost", _is_number, "a number", **zero),
             duration_ms=_field(data, "durationMs", _is_opt_int, "an integer or null", **optional),
             result=None if result is None else RenderResult.from_dict(result),
             error=_redacted(_field(data, "error", _is_opt_str, "a string or null", **optional)),

@@ -17,7 +17,7 @@ from ._errors import ValidationError
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_ASPECT_RATIO", "DEFAULT_BASE_URL", "DEFAULT_QUALITY", "KEY_LIKE_RE",
     "KEY_PREFIX_LENGTH", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES", "STATUSES", "TERMINAL_STATUSES", "UNSET",
-    "build_render_body", "encode_json", "format_timestamp", "key_prefix", "parse_timestamp", "redact",
+    "MANIM_QUALITY_LETTERS", "build_render_body", "encode_json", "format_timestamp", "key_prefix", "parse_timestamp", "redact",
     "validate_render_body",
 ]
 
@@ -32,6 +32,8 @@ QUALITIES: dict[str, tuple[int, int, int]] = {
     "fourk": (3840, 2160, 30),
 }
 ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16")
+#: Manim's own `-q` letters for each quality (`manim -qm`), accepted wherever a quality is typed.
+MANIM_QUALITY_LETTERS: dict[str, str] = {"l": "low", "m": "medium", "h": "high", "p": "twok", "k": "fourk"}
 DEFAULT_QUALITY = "medium"
 DEFAULT_ASPECT_RATIO = "16:9"
 

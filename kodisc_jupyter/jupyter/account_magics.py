@@ -14,7 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from .panel import STATUS_CHOICES, format_credits
+from ..views import STATUS_CHOICES, balance_line, format_credits, jobs_text
 
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
                 "Run %kodisc_login alone and paste the key at the prompt.")
@@ -71,7 +71,6 @@ class AccountMagics(Magics):
     def kodisc_credits(self, line: str) -> None:
         """Print the balance in one line: total, paid, free, the key's prefix and the backend."""
         from ..errors import KodiscError
-        from .panel import balance_line
 
         if line.strip():
             raise UsageError("%kodisc_credits takes no argument.")
@@ -92,7 +91,7 @@ class AccountMagics(Magics):
         from IPython.display import display
 
         from ..history import History
-        from .panel import jobs_html, jobs_text, thumbnail_data_url
+        from .panel import jobs_html, thumbnail_data_url
 
         args = parse_argstring(self.kodisc_jobs, line)
         status = None if args.status == "all" else args.status

@@ -22,36 +22,16 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
+from .._argtypes import positive_int, positive_seconds
+from ..contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
-
-# The contract's enums, spelled out so loading the magic does not import the client (tests check
-# they equal client.QUALITIES / ASPECT_RATIOS).
-QUALITY_NAMES = ("low", "medium", "high", "twok", "fourk")
-ASPECT_NAMES = ("16:9", "9:16")
-MANIM_QUALITY_FLAGS = {"-ql": "low", "-qm": "medium", "-qh": "high", "-qp": "twok", "-qk": "fourk"}
-
 
 def _metadata(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
         raise ArgumentTypeError(f"must be JSON, e.g. '{{\"lesson\": 3}}' ({exc})") from None
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}")
-    return value
 
 
 def _parse(magic: Any, line: str) -> Any:
@@ -75,17 +55,18 @@ def _render_arguments(func: Any) -> Any:
         magic_arguments(name="%kodisc"),  # IPython prefixes one "%": the usage line reads %%kodisc
         argument("class_name", nargs="?", default=None,
                  help="the Scene subclass to render (optional when the cell defines exactly one)"),
-        argument("-q", "--quality", choices=QUALITY_NAMES, default=None, help="render quality (default: %%config Kodisc.quality)"),
-        *[argument(flag, dest="quality", action="store_const", const=quality, help=f"Manim's {flag}: --quality {quality}")
-          for flag, quality in MANIM_QUALITY_FLAGS.items()],
-        argument("--aspect", choices=ASPECT_NAMES, default=None, help="16:9 (landscape) or 9:16 (portrait)"),
-        argument("--fps", type=_positive_int, default=None, help="frames per second (default: the quality's)"),
+        argument("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default: %%config Kodisc.quality)"),
+        *[argument(f"-q{letter}", dest="quality", action="store_const", const=quality,
+                   help=f"Manim's -q{letter}: --quality {quality}")
+          for letter, quality in MANIM_QUALITY_LETTERS.items()],
+        argument("--aspect", choices=ASPECT_RATIOS, default=None, help="16:9 (landscape) or 9:16 (portrait)"),
+        argument("--fps", type=positive_int, default=None, help="frames per second (default: the quality's)"),
         argument("--metadata", type=_metadata, default=None, help="JSON echoed back on the job"),
         argument("--webhook-url", default=None, help="https URL notified when the job ends"),
         argument("--no-wait", action="store_true", help="return at once; the output updates when the job ends"),
         argument("--embed", action="store_true", default=None, help="put the video itself in the notebook"),
         argument("--force", action="store_true", help="render again even if an identical render is cached"),
-        argument("--timeout", type=_positive_float, default=None, help="seconds to wait before giving up waiting"),
+        argument("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting"),
         argument("--out", default=None, help="bind the result (a Rendered object) to this name"),
     ]
     for decorate in reversed(decorators):
@@ -99,8 +80,8 @@ class Kodisc(Magics, Configurable):
 
     backend = Enum(("auto", "cloud", "local"), default_value="auto",
                    help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
-    quality = Enum(QUALITY_NAMES, default_value="medium", help="default render quality").tag(config=True)
-    aspect = Enum(ASPECT_NAMES, default_value="16:9", help="default aspect ratio").tag(config=True)
+    quality = Enum(tuple(QUALITIES), default_value="medium", help="default render quality").tag(config=True)
+    aspect = Enum(ASPECT_RATIOS, default_value="16:9", help="default aspect ratio").tag(config=True)
     embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
     embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
@@ -176,7 +157,7 @@ class Kodisc(Magics, Configurable):
     @magic_arguments()
     @argument("job_id", help="the job to pick up again (shown when a wait was stopped; see %%kodisc_jobs)")
     @argument("--embed", action="store_true", default=None, help="put the video itself in the notebook")
-    @argument("--timeout", type=_positive_float, default=None, help="seconds to wait before giving up waiting")
+    @argument("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
     @argument("--out", default=None, help="bind the result (a Rendered object) to this name")
     @line_magic
     def kodisc_resume(self, line: str) -> None:
@@ -237,7 +218,7 @@ def _pyproject_table(start: Path) -> dict[str, Any]:
         import tomllib
     except ImportError:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib  # type: ignore[no-redef, import-not-found, unused-ignore]
         except ImportError:
             return {}
     for folder in (start, *start.parents):
@@ -312,7 +293,6 @@ class _Presenter:
 
     def _finish(self, outcome: Any) -> None:
         from .result import Rendered
-
         from .status import frontend_has_widgets
 
         rendered = Rendered(outcome)
@@ -324,7 +304,7 @@ class _Presenter:
         else:  # terminal IPython: no player to draw, so no copy into kodisc_media/
             bundle = {"text/plain": rendered.text()}
         self.bar.replace(bundle)
-        if self.args.out:
+        if self.args.out and self.magic.shell is not None:
             self.magic.shell.user_ns[self.args.out] = rendered
 
     def _embed(self) -> bool | None:
@@ -381,7 +361,8 @@ class _FailureGuard:
             message = f"{name} failed to render (job {job_id}): {detail.strip().splitlines()[-1]}"
             title = f"{name} failed to render (job {job_id})"
         elif isinstance(exc, WaitTimeoutError):
-            message = (f"{name} is still {exc.job.status} after {exc.timeout:g} s; job {job_id} goes on. "
+            state = f"still {exc.job.status}" if exc.job is not None else "not finished"
+            message = (f"{name} is {state} after {exc.timeout:g} s; job {job_id} goes on. "
                        f"Pick it up with %kodisc_resume {job_id}")
             title, detail = message, None
             block = self._left_running(message)

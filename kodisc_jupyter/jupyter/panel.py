@@ -5,23 +5,36 @@ Every display of the panel is a mimebundle whose `text/html` and `text/plain` ar
 what the widgets show, updated after each refresh, so an exported or untrusted notebook still
 shows the balance and the table as they were.
 
-The module-level helpers (`balance_line`, `jobs_text`, `jobs_html`, ...) are pure and import no
-widgets: `%kodisc_jobs`, `%kodisc_credits` and the `kodisc` command line use them too.
+The HTML helpers (`jobs_html`, `spending_html`, ...) are pure and import no widgets; the text views
+they share with `%kodisc_jobs`, `%kodisc_credits` and the `kodisc` command line live in
+`kodisc_jupyter.views`.
 """
 from __future__ import annotations
 
 import base64
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
-from .status import short_id
+from ..views import (
+    COLUMNS,
+    PENDING_STATUSES,
+    STATUS_CHOICES,
+    balance_line,
+    empty_message,
+    format_credits,
+    format_duration,
+    jobs_text,
+    page_caption,
+    row_cells,
+    short_id,
+    spending,
+    spending_text,
+)
 
-STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
-PENDING_STATUSES = frozenset({"queued", "running"})
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
 _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
@@ -30,73 +43,10 @@ _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the
 # Shown with the player: no trust hint inside a widget, and the row that is playing stands out.
 _PLAYER_STYLE = ("<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}"
                  ".kodisc-job-row.kodisc-selected{background:rgba(33,150,243,0.12);border-radius:4px}</style>")
-_COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 
 def _e(value: Any) -> str:
     return escape(str(value), quote=True)
-
-
-def format_credits(value: float | None) -> str:
-    """Credits as people read them: `3`, `0.35`, `—` when unknown."""
-    if value is None:
-        return "—"
-    return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return "—"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {rest:02d} s"
-
-
-def format_when(moment: datetime | None) -> str:
-    """Local wall-clock time; absolute, because a saved snapshot outlives any "5 min ago"."""
-    if moment is None:
-        return "—"
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def balance_line(account: Any, backend_name: str) -> str:
-    """`%kodisc_credits`, `kodisc me` and the panel header: one line."""
-    credits = account.credits
-    return (f"{format_credits(credits.total)} credits ({format_credits(credits.paid)} paid, "
-            f"{format_credits(credits.free)} free) · key {account.key_prefix} · {backend_name}")
-
-
-def _row_cells(record: Any) -> list[str]:
-    return [record.job_id, record.class_name, record.quality, record.status,
-            format_credits(record.credits_cost), format_duration(record.duration_ms),
-            format_when(record.created_at)]
-
-
-def _empty_message(status: str | None) -> str:
-    """What an empty table says: a filter that matches nothing must not read as an empty history."""
-    if status and status != "all":
-        return f"No {status} jobs in the history."
-    return "No jobs in the history yet."
-
-
-def jobs_text(records: Sequence[Any], *, total: int | None = None, offset: int = 0,
-              status: str | None = None) -> str:
-    """A fixed-width table of history rows (full job ids: `kodisc resume` takes them)."""
-    if not records:
-        return _empty_message(status)
-    rows = [list(_COLUMNS), *(_row_cells(r) for r in records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    lines.append(_page_caption(len(records), total, offset))
-    return "\n".join(lines)
-
-
-def _page_caption(shown: int, total: int | None, offset: int) -> str:
-    if total is None or shown == 0:
-        return f"{shown} job{'s' if shown != 1 else ''}"
-    return f"jobs {offset + 1}–{offset + shown} of {total}"
 
 
 def _thumb_and_id_html(job_id: str, thumbnail: str | None) -> tuple[str, str]:
@@ -111,34 +61,19 @@ def jobs_html(records: Sequence[Any], *, total: int | None = None, offset: int =
               thumbnails: dict[str, str] | None = None, status: str | None = None) -> str:
     """The history rows as an HTML table (class `kodisc-jobs-table`), every string escaped."""
     if not records:
-        return f'<p class="kodisc-jobs-empty">{_e(_empty_message(status))}</p>'
+        return f'<p class="kodisc-jobs-empty">{_e(empty_message(status))}</p>'
     thumbnails = thumbnails or {}
-    head = "".join(f"<th>{_e(c)}</th>" for c in ("", *_COLUMNS))
+    head = "".join(f"<th>{_e(c)}</th>" for c in ("", *COLUMNS))
     body = []
     for record in records:
-        cells = _row_cells(record)
+        cells = row_cells(record)
         img, short = _thumb_and_id_html(record.job_id, thumbnails.get(record.job_id))
         tail = "".join(f"<td>{_e(c)}</td>" for c in cells[1:])
         body.append(f'<tr class="kodisc-job kodisc-status-{_e(record.status)}" data-job-id="{_e(record.job_id)}">'
                     f"<td>{img}</td><td>{short}</td>{tail}</tr>")
-    caption = _e(_page_caption(len(records), total, offset))
+    caption = _e(page_caption(len(records), total, offset))
     return (f'<table class="kodisc-jobs-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody><caption style="caption-side:bottom">{caption}</caption></table>')
-
-
-def spending(history: Any, *, now: datetime | None = None) -> dict[str, Any]:
-    """Credits spent today and over the last 7 days (local days), with the per-day series."""
-    now = (now or datetime.now(timezone.utc)).astimezone()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = [midnight - timedelta(days=d) for d in range(6, -1, -1)]
-    cumulative = [float(history.credits_spent(start) or 0) for start in starts]
-    per_day = [cumulative[i] - (cumulative[i + 1] if i + 1 < len(starts) else 0) for i in range(len(starts))]
-    return {"today": cumulative[-1], "week": cumulative[0],
-            "days": [(start.strftime("%a"), max(spent, 0.0)) for start, spent in zip(starts, per_day)]}
-
-
-def spending_text(spent: dict[str, Any]) -> str:
-    return f"Spent {format_credits(spent['today'])} credits today, {format_credits(spent['week'])} in the last 7 days"
 
 
 def spending_html(spent: dict[str, Any]) -> str:
@@ -241,7 +176,7 @@ class Panel:
         self._prev_button = w.Button(description="‹ Newer", layout=w.Layout(width="7em")).add_class("kodisc-prev")
         self._next_button = w.Button(description="Older ›", layout=w.Layout(width="7em")).add_class("kodisc-next")
         self._page_label = w.HTML().add_class("kodisc-page")
-        self._table_header = w.HTML(self._grid(["", *_COLUMNS], header=True))
+        self._table_header = w.HTML(self._grid(["", *COLUMNS], header=True))
         self._rows = [self._make_row(w, slot) for slot in range(page_size)]
         self._table = w.VBox([self._table_header, *(row for row, *_ in self._rows)]).add_class("kodisc-jobs-table")
         self._player = w.HTML().add_class("kodisc-panel-player")
@@ -410,7 +345,7 @@ class Panel:
         self._spent = spending(self._history)
         self._spending_html.value = spending_html(self._spent)
         shown = len(self._records)
-        self._page_label.value = _e(_page_caption(shown, self._total, self._page * self._page_size))
+        self._page_label.value = _e(page_caption(shown, self._total, self._page * self._page_size))
         self._prev_button.disabled = self._page == 0
         self._next_button.disabled = (self._page + 1) * self._page_size >= self._total
         for slot, (row, cells, show, repoll) in enumerate(self._rows):
@@ -418,7 +353,7 @@ class Panel:
                 row.layout.display = "none"
                 continue
             record = self._records[slot]
-            values = _row_cells(record)
+            values = row_cells(record)
             img, short = _thumb_and_id_html(record.job_id, self._thumbnail(record))
             cells.value = self._grid([img, short, *(_e(v) for v in values[1:])])
             pending = record.status in PENDING_STATUSES

@@ -65,7 +65,7 @@ class Rendered:
 
     def summary(self) -> str:
         """One line: render time, credits, short job id, backend, and "cached" when it was."""
-        from .status import format_seconds, short_id
+        from ..views import format_seconds, short_id
 
         parts = []
         if self.job.duration_ms is not None:

@@ -17,10 +17,12 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..views import format_seconds, short_id
+
 if TYPE_CHECKING:
     from ..pipeline import Progress
 
-__all__ = ["StatusBar", "frontend_has_widgets", "short_id", "format_seconds"]
+__all__ = ["StatusBar", "frontend_has_widgets"]
 
 TICK_SECONDS = 0.5
 
@@ -32,22 +34,11 @@ def frontend_has_widgets() -> bool:
     if "ipykernel" not in sys.modules:
         return False
     try:
-        from IPython import get_ipython
         from ipykernel.zmqshell import ZMQInteractiveShell
+        from IPython import get_ipython
     except ImportError:
         return False
     return isinstance(get_ipython(), ZMQInteractiveShell)
-
-
-def short_id(job_id: str | None) -> str:
-    return job_id[:8] if job_id else "—"
-
-
-def format_seconds(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest:02d} s"
 
 
 class StatusBar:
@@ -139,7 +130,7 @@ class StatusBar:
                 f"{bar} <span>{html.escape(self.text(), quote=True)}</span></div>")
 
     def _bundle(self) -> dict[str, Any]:
-        bundle = {"text/plain": self.text(), "text/html": self.html()}
+        bundle: dict[str, Any] = {"text/plain": self.text(), "text/html": self.html()}
         if self._box is not None:
             bundle["application/vnd.jupyter.widget-view+json"] = {
                 "version_major": 2, "version_minor": 0, "model_id": self._box.model_id}

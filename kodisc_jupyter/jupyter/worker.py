@@ -10,7 +10,8 @@ import asyncio
 import concurrent.futures
 import contextvars
 import threading
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .._logging import get_logger
 

@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
-from ..contract._errors import ValidationError
 from .._logging import get_logger
 from .._redact import redact
+from ..contract._errors import ValidationError
+from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
 from ._pricing import reserve_for
@@ -65,7 +65,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         key = authenticate(request)
         body = validate(await read_json(request))
         quality = body["quality"]
-        url = body["webhookUrl"] if "webhookUrl" in body else key.default_webhook_url
+        url = body.get("webhookUrl", key.default_webhook_url)
         if url and "webhookUrl" not in body and webhook_url_problem(url, allow_http=allow_http_webhooks):
             logger.warning("not delivering to the default webhook of %s: start the server with "
                            "--allow-http-webhooks to deliver to http:// handlers", key.prefix)
@@ -128,7 +128,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         messages = {404: f"{path} does not exist on this server; check the base URL (…/api/v2).",
                     405: f"{request.method} is not allowed on {path}."}
         return error_response(exc.status_code, _STATUS_ERRORS.get(exc.status_code, "error"),
-                              messages.get(exc.status_code, str(exc.detail)), headers=exc.headers)
+                              messages.get(exc.status_code, str(exc.detail)), headers=dict(exc.headers or {}))
 
     async def on_error(request: Request, exc: Exception) -> Response:
         return error_response(500, "server_error", "The local server hit an unexpected error; retry, and report "
@@ -141,7 +141,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         Route("/r/{job_id}/{name}", asset, methods=["GET", "HEAD"]),
         Route("/r/{job_id}/{name}", asset_preflight, methods=["OPTIONS"]),
     ]
-    handlers = {APIProblem: on_problem, HTTPException: on_http_exception, Exception: on_error}
+    handlers: dict[Any, Any] = {APIProblem: on_problem, HTTPException: on_http_exception, Exception: on_error}
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.router.redirect_slashes = False  # `/me/` is a JSON 404 like Kodisc, not a bodiless 307
     return app

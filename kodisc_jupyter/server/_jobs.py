@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..contract._rules import QUALITIES
 from .._logging import get_logger
+from ..contract._rules import QUALITIES
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
@@ -68,9 +68,11 @@ class JobRunner:
         self.instance.release()
 
     def submit(self, job_id: str) -> None:
+        assert self._queue is not None, "submit() before start()"
         self._queue.put_nowait(job_id)
 
     async def _work(self) -> None:
+        assert self._queue is not None
         while True:
             job_id = await self._queue.get()
             try:
@@ -98,12 +100,14 @@ class JobRunner:
         duration_ms = int((time.monotonic() - started) * 1000)
         final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
                                   duration_ms=duration_ms, uncovered_error=UNCOVERED_ERROR)
+        if final is None:  # deleted under us: nothing to tell
+            return
         if final.status == "failed":
             shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
         self._notify(final)
 
-    def _notify(self, job: JobRecord) -> None:
-        if not job.webhook_url:
+    def _notify(self, job: JobRecord | None) -> None:
+        if job is None or not job.webhook_url:
             return
         key = self.store.key_by_id(job.key_id)
         self.sender.deliver(job.webhook_url, key.webhook_secret, job.status, job_body(job, self.public_url),

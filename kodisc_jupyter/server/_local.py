@@ -14,8 +14,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import uvicorn
 
@@ -80,7 +81,7 @@ class LocalServer:
                 await runner.stop()
                 await sender.aclose()
 
-        app = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
+        app: Any = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
                          allow_http_webhooks=allow_http_webhooks, lifespan=lifespan)
         app = FaultInjector(app, error_rate=fault_5xx_rate, drop_rate=fault_drop_rate,
                             drop_after_create_rate=fault_drop_after_create_rate, latency=fault_latency, seed=fault_seed)
@@ -129,7 +130,7 @@ class LocalServer:
             self.start()
             if on_ready is not None:
                 on_ready()
-            while not stopping.wait(0.5) and self._thread.is_alive():
+            while not stopping.wait(0.5) and self._thread is not None and self._thread.is_alive():
                 pass
         finally:
             for sig, handler in previous.items():

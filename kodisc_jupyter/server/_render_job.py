@@ -65,7 +65,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
     config.disable_caching = True
     config.progress_bar = "none"
     config.verbosity = "WARNING"
-    config.write_to_movie = True
+    config["write_to_movie"] = True
 
     module = _load_scene_module(folder / SCENE_FILE)
     scene_class = getattr(module, class_name, None)
@@ -90,6 +90,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
 
 def _load_scene_module(path: Path):
     spec = importlib.util.spec_from_file_location("scene", path)
+    assert spec is not None and spec.loader is not None, path  # a .py file always has a source loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["scene"] = module
     spec.loader.exec_module(module)

@@ -6,6 +6,7 @@ captions.vtt and returns None, or returns the error a person should read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -61,10 +62,8 @@ def _child_env() -> dict[str, str]:
 
 
 def _kill_group(process: asyncio.subprocess.Process) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _read_outcome(folder: Path, returncode: int | None) -> str | None:

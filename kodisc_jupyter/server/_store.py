@@ -226,7 +226,7 @@ class Store:
                 (job_id, key.user_id, key.key_id, body["code"], body["className"], body["quality"],
                  body["aspectRatio"], fps, json.dumps(body.get("metadata")), webhook_url, reserve, created,
                  server_id))
-            return self._job(db, job_id)
+            return self._written_job(db, job_id)
 
     def get_job(self, job_id: str, user_id: str | None = None) -> JobRecord | None:
         with self._lock:
@@ -237,14 +237,20 @@ class Store:
         row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return JobRecord.from_row(row) if row else None
 
-    def mark_running(self, job_id: str) -> JobRecord:
+    def _written_job(self, db, job_id: str) -> JobRecord:
+        """A job this transaction has just inserted or updated (so it exists)."""
+        job = self._job(db, job_id)
+        assert job is not None, job_id
+        return job
+
+    def mark_running(self, job_id: str) -> JobRecord | None:
         with self._transaction() as db:
             db.execute("UPDATE jobs SET status = 'running', started_ms = ? WHERE id = ? AND status = 'queued'",
                        (now_ms(), job_id))
             return self._job(db, job_id)
 
     def finish(self, job_id: str, *, error: str | None, cost: int, duration_ms: int,
-               uncovered_error: str) -> JobRecord:
+               uncovered_error: str) -> JobRecord | None:
         """The terminal transition: refund the reserve, then charge `cost` if the job completed.
 
         When the balance cannot cover `cost` the job fails with `uncovered_error` and costs nothing.
@@ -263,7 +269,7 @@ class Store:
                     error = uncovered_error.format(cost=cost)
             db.execute("UPDATE jobs SET status = ?, error = ?, credits_cost = ?, duration_ms = ?, completed_ms = ?"
                        " WHERE id = ?", ("failed" if error else "completed", error, charged, duration_ms, done, job_id))
-            return self._job(db, job_id)
+            return self._written_job(db, job_id)
 
     def orphaned_job_ids(self, live_servers: set[str]) -> list[str]:
         """Queued or running jobs whose server is not one of `live_servers` (it stopped or crashed)."""

@@ -5,8 +5,8 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from ..contract._models import Account, Credits, Job, RenderResult
 from .._redact import redact
+from ..contract._models import Account, Credits, Job, RenderResult
 from ._store import JobRecord, KeyRecord
 
 ASSET_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}
@@ -14,6 +14,10 @@ ASSET_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "capt
 
 def _moment(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, timezone.utc)
+
+
+def _created(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
 def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
@@ -25,9 +29,9 @@ def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
     if job.status == "completed":
         result = RenderResult(**{field: f"{public_url}/r/{job.job_id}/{name}" for field, name in ASSET_NAMES.items()})
     terminal = job.status in ("completed", "failed")
-    return Job(job_id=job.job_id, status=job.status, created_at=_moment(job.created_ms),
+    return Job(job_id=job.job_id, status=job.status, created_at=_created(job.created_ms),
                credits_cost=job.credits_cost if terminal else 0, duration_ms=job.duration_ms if terminal else None,
-               result=result, error=redact(job.error) if job.status == "failed" else None, metadata=job.metadata,
+               result=result, error=redact(job.error) if job.status == "failed" and job.error else None, metadata=job.metadata,
                completed_at=_moment(job.completed_ms) if terminal else None).to_dict()
 
 

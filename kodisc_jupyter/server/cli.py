@@ -6,34 +6,40 @@ lines (so a script can `export` them), then one human line with the webhook secr
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
+
+from .._argtypes import fraction, non_negative_int, port, positive_int, positive_seconds, seconds_list, seconds_range
+from .._exit_codes import EXIT_BAD_INPUT, EXIT_OK
+from .._paths import data_dir as default_data_dir
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run a local Kodisc-compatible server (renders with Manim)",
                                   description="Run a local Kodisc-compatible server until Ctrl-C.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=_port, default=8765, help="port (default 8765; 0 = any free port)")
+    serve.add_argument("--port", type=port, default=8765, help="port (default 8765; 0 = any free port)")
     _data_dir_option(serve)
-    serve.add_argument("--credits", type=_non_negative_int, default=None,
+    serve.add_argument("--credits", type=non_negative_int, default=None,
                        help="paid credits of the first user, when it is created (default 10000)")
-    serve.add_argument("--free-credits", type=_non_negative_int, default=None,
+    serve.add_argument("--free-credits", type=non_negative_int, default=None,
                        help="monthly free allowance of every user (default 1000)")
-    serve.add_argument("--workers", type=_positive_int, default=None, help="renders at once (default: CPU count)")
+    serve.add_argument("--workers", type=positive_int, default=None, help="renders at once (default: CPU count)")
     serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
                        help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
-    serve.add_argument("--render-timeout", type=float, default=None, help="seconds before a render is stopped")
+    serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
     serve.add_argument("--allow-http-webhooks", action="store_true",
                        help="also deliver webhooks to http://127.0.0.1 and http://localhost handlers")
-    serve.add_argument("--webhook-retry-delays", type=_delays, default=None, metavar="S,S,S",
+    serve.add_argument("--webhook-retry-delays", type=seconds_list, default=None, metavar="S,S,S",
                        help="webhook retries, seconds after the first attempt (default 30,300,1800)")
     faults = serve.add_argument_group("faults (for testing clients; all off by default)")
-    faults.add_argument("--fault-5xx-rate", type=_rate, default=0.0, help="fraction of API requests answered 5xx")
-    faults.add_argument("--fault-drop-rate", type=_rate, default=0.0,
+    faults.add_argument("--fault-5xx-rate", type=fraction, default=0.0, help="fraction of API requests answered 5xx")
+    faults.add_argument("--fault-drop-rate", type=fraction, default=0.0,
                         help="fraction of API requests whose connection is closed unanswered (no job created)")
-    faults.add_argument("--fault-drop-after-create-rate", type=_rate, default=0.0,
+    faults.add_argument("--fault-drop-after-create-rate", type=fraction, default=0.0,
                         help="fraction of POSTs closed unanswered after the job was created")
-    faults.add_argument("--fault-latency", type=_latency, default=(0.0, 0.0), metavar="LOW,HIGH",
+    faults.add_argument("--fault-latency", type=seconds_range, default=(0.0, 0.0), metavar="LOW,HIGH",
                         help="random extra latency in seconds per API request")
     faults.add_argument("--fault-seed", type=int, default=None, help="seed for reproducible faults")
     serve.set_defaults(run=run_serve)
@@ -43,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     key_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="COMMAND")
     create = key_commands.add_parser("create", help="add a user with its own key; prints KODISC_API_KEY=...")
     _data_dir_option(create)
-    create.add_argument("--credits", type=_non_negative_int, default=0, help="the new user's paid credits (default 0)")
+    create.add_argument("--credits", type=non_negative_int, default=0, help="the new user's paid credits (default 0)")
     create.set_defaults(run=run_keys_create)
     webhook = key_commands.add_parser("set-webhook", help="set a key's default webhook URL ('none' to clear)")
     webhook.add_argument("url", help="https:// URL used when a render has no webhookUrl, or 'none'")
@@ -74,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
                              fault_latency=args.fault_latency, fault_seed=args.fault_seed, **options)
     except (OSError, ValueError) as exc:
         print(f"kodisc serve: {exc}", file=sys.stderr)
-        return _exit_code("EXIT_BAD_INPUT")
+        return EXIT_BAD_INPUT
     def announce() -> None:  # printed once it answers and Ctrl-C stops it cleanly
         print(f"KODISC_BASE_URL={server.base_url}", flush=True)
         print(f"KODISC_API_KEY={server.api_key}", flush=True)
@@ -82,7 +88,7 @@ def run_serve(args: argparse.Namespace) -> int:
               f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
 
     server.serve(on_ready=announce)
-    return 0
+    return EXIT_OK
 
 
 def run_keys_create(args: argparse.Namespace) -> int:
@@ -103,14 +109,14 @@ def run_keys_set_webhook(args: argparse.Namespace) -> int:
     problem = url and webhook_url_problem(url, allow_http=True)
     if problem:
         print(f"kodisc keys set-webhook: {problem}", file=sys.stderr)
-        return _exit_code("EXIT_BAD_INPUT")
+        return EXIT_BAD_INPUT
     store = _open_store(args.data_dir)
     try:
         key = store.find_key(args.key) if args.key else _owner_key(store, args.data_dir)
         store.set_default_webhook(key.key_id, url)
     except ValueError as exc:
         print(f"kodisc keys set-webhook: {exc}", file=sys.stderr)
-        return _exit_code("EXIT_BAD_INPUT")
+        return EXIT_BAD_INPUT
     finally:
         store.close()
     print(f"Default webhook of {key.prefix} ({key.key_id}): {url or 'none'}.")
@@ -118,10 +124,6 @@ def run_keys_set_webhook(args: argparse.Namespace) -> int:
 
 
 def _server_dir(data_dir: str | None):
-    from pathlib import Path
-
-    from .._paths import data_dir as default_data_dir
-
     return Path(data_dir).expanduser() if data_dir else default_data_dir() / "server"
 
 
@@ -135,8 +137,6 @@ def _open_store(data_dir: str | None):
 
 
 def _owner_key(store, data_dir: str | None):
-    import json
-
     owner_file = _server_dir(data_dir) / "owner.json"
     if not owner_file.is_file():
         raise ValueError(f"no server has started with data dir {owner_file.parent} yet; run `kodisc serve` first "
@@ -147,68 +147,3 @@ def _owner_key(store, data_dir: str | None):
         raise ValueError(f"{owner_file} is unreadable ({type(exc).__name__}); pass --key, or restart "
                          "`kodisc serve` after restoring or deleting it.") from None
     return store.key_by_id(key_id)
-
-
-def _exit_code(name: str) -> int:
-    from .. import cli
-
-    return getattr(cli, name)
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-
-
-def _non_negative_int(text: str) -> int:
-    value = _int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _port(text: str) -> int:
-    value = _int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0..65535 (0 = any free port), got {value}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _rate(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _delays(text: str) -> tuple[float, ...]:
-    try:
-        delays = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds separated by commas, like 30,300,1800; got {text!r}")
-    if any(delay < 0 for delay in delays):
-        raise argparse.ArgumentTypeError("delays must be >= 0 seconds")
-    return delays
-
-
-def _latency(text: str) -> tuple[float, float]:
-    parts = text.split(",")
-    try:
-        low, high = (float(parts[0]), float(parts[-1]))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected LOW,HIGH seconds like 0.05,0.2; got {text!r}")
-    if not 0 <= low <= high:
-        raise argparse.ArgumentTypeError("latency needs 0 <= LOW <= HIGH")
-    return low, high

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import httpx
+
 from kodisc_jupyter import AsyncKodisc
 
 KEY = "kdsc_live_9c1d" + "0123456789abcdef" * 2 + "fedcba9876543210"[:12]

@@ -29,7 +29,6 @@ from kodisc_jupyter.errors import (
     WaitTimeoutError,
 )
 
-
 SCENE = "from manim import *\nclass Hello(Scene):\n    def construct(self):\n        self.add(Circle())\n"
 QUEUED = httpx.Response(202, json={"jobId": "j1", "status": "queued", "endpoint": "render"})
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import kodisc_jupyter
-
 from kodisc_jupyter._logging import get_logger
 
 KEY = "kdsc_live_" + "ab12" * 12
@@ -27,9 +26,8 @@ def test_keys_and_authorization_values_are_redacted(caplog, name):
 
 
 def test_the_package_logger_carries_the_filter():
-    from kodisc_jupyter._logging import RedactingFilter
-
     import kodisc_jupyter.client  # noqa: F401  importing the client installs it
+    from kodisc_jupyter._logging import RedactingFilter
 
     assert any(isinstance(f, RedactingFilter) for f in logging.getLogger("kodisc_jupyter").filters)
 

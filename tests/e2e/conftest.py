@@ -23,7 +23,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from lab_driver import kernel_env, screenshot
 
 CHROMIUM = Path("/usr/lib/chromium/chromium")

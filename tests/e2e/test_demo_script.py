@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import pytest
-
 from lab_driver import REPO, kernel_env
 
 pytestmark = pytest.mark.e2e

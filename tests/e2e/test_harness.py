@@ -4,9 +4,8 @@ from __future__ import annotations
 import sys
 
 import pytest
-from playwright.sync_api import expect
-
 from lab_driver import make_notebook, open_notebook, run_all_cells
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 

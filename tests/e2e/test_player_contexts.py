@@ -16,11 +16,10 @@ import uuid
 
 import nbformat
 import pytest
+from lab_driver import REPO, kernel_env, make_notebook, open_notebook
+from players import Scene, assert_players, assert_portable, assert_videos_play, scenes_of, wait_for_players
 
 from kodisc_jupyter import start_local_server
-from lab_driver import REPO, kernel_env, make_notebook, open_notebook
-from players import (Scene, assert_players, assert_portable, assert_videos_play, scenes_of,
-                     wait_for_players)
 
 pytestmark = pytest.mark.e2e
 

@@ -14,10 +14,9 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from playwright.sync_api import expect
-
 from lab_driver import REPO, append_cells, open_notebook, run_all_cells, save_notebook, screenshot
 from players import assert_players, assert_portable, assert_videos_play, scenes_of, wait_for_players
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 

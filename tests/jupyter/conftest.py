@@ -5,7 +5,8 @@ and key of the session's simulated server, so renders go over real loopback HTTP
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import nbformat
 import pytest

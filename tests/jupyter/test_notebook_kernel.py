@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 
 import pytest
-
 from nbrun import error_of, scene, simulate, text_of
 
 pytestmark = pytest.mark.kernel
@@ -89,7 +88,7 @@ def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_se
     assert sim_server.job_count() == before, "a pre-flight error must not send a request"
     expected = ["line 2: SyntaxError", "names not defined in the cell or its imports: 'radius' (line 4), 'width' (line 4)",
                 "class 'Missing' is not defined", "several scenes (One, Two)", "class 'Missing' is not defined"]
-    for cell, fragment in zip(nb.cells[1:], expected):
+    for cell, fragment in zip(nb.cells[1:], expected, strict=True):
         error = error_of(cell)
         assert error is not None, cell.outputs
         assert len(error["traceback"]) == 1 and error["traceback"][0].startswith("Kodisc: Cannot render:")

@@ -10,7 +10,8 @@ HOSTILE_ERROR = '<script>alert("x")</script> & <b>boom</b>'
 
 
 def scene(name: str, wait: float = 0.5) -> str:
-    return f"from manim import *\n\n\nclass {name}(Scene):\n    def construct(self):\n        self.add(Circle())\n        self.wait({wait})\n"
+    return (f"from manim import *\n\n\nclass {name}(Scene):\n"
+            f"    def construct(self):\n        self.add(Circle())\n        self.wait({wait})\n")
 
 
 def simulated(name: str, *, quality: str = "low", seconds: float = 0.1, fail: str | None = None) -> pipeline.RenderRequest:

@@ -7,13 +7,12 @@ import subprocess
 import sys
 
 import pytest
+from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
 
 from kodisc_jupyter import Panel
 from kodisc_jupyter.backend import Backend
-from kodisc_jupyter.jupyter.panel import format_credits
 from kodisc_jupyter.pipeline import history
-
-from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
+from kodisc_jupyter.views import format_credits
 
 
 def widgets_with_class(widget, css_class):
@@ -193,7 +192,7 @@ def test_credits_spent_from_history(panel, made_jobs):
 
 def test_key_never_in_views_or_history(panel, made_jobs, account, isolated_kodisc_env, caplog):
     panel.refresh()
-    for job_id, row in visible_rows(panel):
+    for _job_id, row in visible_rows(panel):
         button(row, "kodisc-select").click()
     views = [panel._snapshot_html(), panel._snapshot_text(), repr(panel)]
     views += [w.value for w in widgets_with_class(panel.widget, "kodisc-panel-player")]

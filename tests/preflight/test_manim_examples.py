@@ -47,7 +47,7 @@ def documented_examples() -> list[tuple[str, str, str]]:
     return found  # read once per session: it parses all of Manim
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def checked(code: str):
     return preflight("from manim import *\n\n" + code)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from server_helpers import HELLO
 
 from kodisc_jupyter import webhooks
