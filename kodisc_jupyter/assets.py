@@ -11,12 +11,12 @@ import functools
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._files import ASSET_FILES, write_atomic
 from ._logging import get_logger
 from ._paths import data_dir
 
@@ -27,7 +27,6 @@ __all__ = ["Assets", "fetch_assets", "afetch_assets", "media_dir", "vtt_has_cues
 
 logger = get_logger("kodisc_jupyter.assets")
 
-FILE_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 _CUE_TIMING_RE = re.compile(
     r"^[ \t]*(?:\d+:)?\d{2}:\d{2}\.\d{3}[ \t]+-->[ \t]+(?:\d+:)?\d{2}:\d{2}\.\d{3}", re.MULTILINE
@@ -82,7 +81,7 @@ async def afetch_assets(client: AsyncKodisc, job: Job, dest_dir: str | os.PathLi
 def _plan(job: Job, dest_dir: str | os.PathLike[str] | None) -> list[tuple[str, str | None, Path]]:
     folder = Path(dest_dir) if dest_dir is not None else media_dir(job.job_id)
     result = job.result
-    return [(kind, getattr(result, kind, None), folder / name) for kind, name in FILE_NAMES.items()]
+    return [(kind, getattr(result, kind, None), folder / name) for kind, name in ASSET_FILES.items()]
 
 
 def _existing(kind: str, target: Path) -> Path | None:
@@ -118,14 +117,5 @@ def _save(kind: str, target: Path, data: bytes) -> Path | None:
         from .client import APIResponseError
 
         raise APIResponseError(f"Kodisc sent an empty {kind} file; render the scene again (--force).", field=kind)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(partial, target)
-    except BaseException:
-        Path(partial).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(target, data, mode=0o600)
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import functools
 import importlib.metadata
 import importlib.util
 import json
 import operator
-import os
 import re
 import subprocess
 import sys
@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._files import write_atomic
 from ._logging import get_logger
 from ._paths import data_dir
 
@@ -359,11 +360,6 @@ def _load_manim_names(version: str) -> frozenset[str] | None:
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
         logger.debug("could not list Manim's names (%s); star imports accept any name", exc)
         return None
-    try:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(json.dumps(names), encoding="utf-8")
-        os.replace(partial, cache_file)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):  # an unwritable cache only costs the next kernel a lookup
+        write_atomic(cache_file, json.dumps(names))
     return frozenset(names)

@@ -6,10 +6,10 @@ only one); nothing else in the package ever writes it anywhere.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
+from .._files import write_atomic
 from .._paths import config_dir
 from ..contract._errors import ValidationError
 from ..contract._rules import KEY_RE
@@ -32,17 +32,7 @@ def save_key(api_key: str) -> Path:
                               "characters); copy it again from your Kodisc dashboard.", field="api_key")
     path = credentials_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{FILENAME}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask cannot widen it, and a pre-existing file is narrowed
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"api_key": key}, handle)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, json.dumps({"api_key": key}), mode=0o600)
 
 
 def load_key() -> str | None:

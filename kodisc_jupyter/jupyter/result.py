@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._files import write_atomic
+
 if TYPE_CHECKING:
     from ..client import Job
     from ..pipeline import Outcome
@@ -141,10 +143,8 @@ class Rendered:
         name = self._media_name()
         target = Path.cwd() / MEDIA_FOLDER / name
         if not target.is_file() or target.stat().st_size != self.video.stat().st_size:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".mp4.part")
-            shutil.copyfile(self.video, partial)
-            os.replace(partial, target)
+            with self.video.open("rb") as source:
+                write_atomic(target, source)
         return f"{MEDIA_FOLDER}/{name}"
 
 

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .._files import MEDIA_TYPES
 from .._logging import get_logger
 from .._redact import redact
 from ..contract._errors import ValidationError
@@ -27,7 +28,6 @@ from ._store import InsufficientCredits, KeyRecord, Store, is_job_id
 from ._views import account_view, job_view
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
-ASSET_TYPES = {"video.mp4": "video/mp4", "thumb.jpg": "image/jpeg", "captions.vtt": "text/vtt; charset=utf-8"}
 CORS = {"Access-Control-Allow-Origin": "*"}
 _STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 
@@ -109,11 +109,11 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
 
     async def asset(request: Request) -> Response:
         job_id, name = request.path_params["job_id"], request.path_params["name"]
-        path = files_dir / job_id / name if is_job_id(job_id) and name in ASSET_TYPES else None
+        path = files_dir / job_id / name if is_job_id(job_id) and name in MEDIA_TYPES else None
         if path is None or not path.is_file():
             return error_response(404, "not_found", "No such file: assets are /r/<jobId>/video.mp4, thumb.jpg "
                                                     "or captions.vtt of a completed job.", headers=CORS)
-        return FileResponse(path, media_type=ASSET_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
+        return FileResponse(path, media_type=MEDIA_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
 
     async def asset_preflight(request: Request) -> Response:
         return Response(status_code=204, headers={**CORS, "Access-Control-Allow-Methods": "GET, HEAD",

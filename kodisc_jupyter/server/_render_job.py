@@ -65,7 +65,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
     config.disable_caching = True
     config.progress_bar = "none"
     config.verbosity = "WARNING"
-    config["write_to_movie"] = True
+    config.write_to_movie = True  # type: ignore[attr-defined]  # a property Manim defines dynamically
 
     module = _load_scene_module(folder / SCENE_FILE)
     scene_class = getattr(module, class_name, None)

@@ -15,9 +15,10 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
+from .._files import ASSET_FILES
 from ._store import JobRecord
 
-OUTPUT_FILES = ("video.mp4", "thumb.jpg", "captions.vtt")
+OUTPUT_FILES = tuple(ASSET_FILES.values())
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
 DEFAULT_SIMULATED_SECONDS = 0.3

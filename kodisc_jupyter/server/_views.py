@@ -5,11 +5,10 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
+from .._files import ASSET_FILES
 from .._redact import redact
 from ..contract._models import Account, Credits, Job, RenderResult
 from ._store import JobRecord, KeyRecord
-
-ASSET_NAMES = {"video": "video.mp4", "thumbnail": "thumb.jpg", "captions": "captions.vtt"}
 
 
 def _moment(ms: int | None) -> datetime | None:
@@ -27,7 +26,7 @@ def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
     """
     result = None
     if job.status == "completed":
-        result = RenderResult(**{field: f"{public_url}/r/{job.job_id}/{name}" for field, name in ASSET_NAMES.items()})
+        result = RenderResult(**{field: f"{public_url}/r/{job.job_id}/{name}" for field, name in ASSET_FILES.items()})
     terminal = job.status in ("completed", "failed")
     return Job(job_id=job.job_id, status=job.status, created_at=_created(job.created_ms),
                credits_cost=job.credits_cost if terminal else 0, duration_ms=job.duration_ms if terminal else None,
