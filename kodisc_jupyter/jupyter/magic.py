@@ -9,87 +9,41 @@ first render.
 from __future__ import annotations
 
 import dataclasses
-import json
-import shlex
-import sys
-from argparse import ArgumentTypeError
 from pathlib import Path
 from typing import Any
 
-from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Bool, Enum, Float, Unicode
-from traitlets.config import Configurable
 
-from .._argtypes import positive_int, positive_seconds
-from ..contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+from .. import cell_options
+from ..cell_options import KodiscSettings, apply_pyproject_defaults
 
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
 
-def _metadata(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise ArgumentTypeError(f"must be JSON, e.g. '{{\"lesson\": 3}}' ({exc})") from None
 
-
-def _parse(magic: Any, line: str) -> Any:
-    """Parse a magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes).
-
-    A bad option fails the cell like any render error (an error output, so papermill stops).
-    """
+def _parse(parser: Any, line: str) -> Any:
+    """A magic's options; a bad option fails the cell like any render error (an error output, so papermill stops)."""
     from .display import CellError
 
     try:
-        return magic.parser.parse_args(shlex.split(line))
-    except ValueError as exc:  # shlex: an unclosed quote
-        raise CellError(f"cannot parse the options ({exc}); check the quotes.") from None
-    except UsageError as exc:  # argparse: an unknown option or a bad value
-        raise CellError(f"{exc} (options: %{magic.parser.prog}?)") from None
+        return cell_options.parse(parser, line)
+    except cell_options.OptionsError as exc:
+        raise CellError(str(exc)) from None
 
 
-def _render_arguments(func: Any) -> Any:
-    """The options of `%%kodisc` (declared once; `%%kodisc?` shows them)."""
-    decorators = [
-        magic_arguments(name="%kodisc"),  # IPython prefixes one "%": the usage line reads %%kodisc
-        argument("class_name", nargs="?", default=None,
-                 help="the Scene subclass to render (optional when the cell defines exactly one)"),
-        argument("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default: %%config Kodisc.quality)"),
-        *[argument(f"-q{letter}", dest="quality", action="store_const", const=quality,
-                   help=f"Manim's -q{letter}: --quality {quality}")
-          for letter, quality in MANIM_QUALITY_LETTERS.items()],
-        argument("--aspect", choices=ASPECT_RATIOS, default=None, help="16:9 (landscape) or 9:16 (portrait)"),
-        argument("--fps", type=positive_int, default=None, help="frames per second (default: the quality's)"),
-        argument("--metadata", type=_metadata, default=None, help="JSON echoed back on the job"),
-        argument("--webhook-url", default=None, help="https URL notified when the job ends"),
-        argument("--no-wait", action="store_true", help="return at once; the output updates when the job ends"),
-        argument("--embed", action="store_true", default=None, help="put the video itself in the notebook"),
-        argument("--force", action="store_true", help="render again even if an identical render is cached"),
-        argument("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting"),
-        argument("--out", default=None, help="bind the result (a Rendered object) to this name"),
-    ]
-    for decorate in reversed(decorators):
-        func = decorate(func)
-    return func
+def _options_help(parser: Any) -> Any:
+    """Make `%%magic?` show the parser's help, as IPython's magic_arguments does."""
+    def decorate(func: Any) -> Any:
+        func.__doc__ = parser.format_help()
+        return func
+    return decorate
 
 
 @magics_class
-class Kodisc(Magics, Configurable):
+class Kodisc(Magics, KodiscSettings):
     """Render Manim scenes through Kodisc, or locally with the embedded server when no key is set."""
 
-    backend = Enum(("auto", "cloud", "local"), default_value="auto",
-                   help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
-    quality = Enum(tuple(QUALITIES), default_value="medium", help="default render quality").tag(config=True)
-    aspect = Enum(ASPECT_RATIOS, default_value="16:9", help="default aspect ratio").tag(config=True)
-    embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
-    embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
-    timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
-    width = Unicode("", help="player width: pixels or a CSS length, e.g. 640 or '80%' (default: the cell, at most 720px)"
-                    ).tag(config=True)
-
     def __init__(self, shell: Any) -> None:
-        Configurable.__init__(self, config=shell.config)
+        KodiscSettings.__init__(self, config=shell.config)
         Magics.__init__(self, shell=shell)
         self.prelude = ""
         self._apply_pyproject_defaults()
@@ -97,7 +51,7 @@ class Kodisc(Magics, Configurable):
 
     # -- %%kodisc ---------------------------------------------------------------------------------
 
-    @_render_arguments
+    @_options_help(cell_options.RENDER)
     @cell_magic
     def kodisc(self, line: str, cell: str) -> None:
         """Render the Scene in this cell and show it with a live status bar, then the player."""
@@ -105,12 +59,8 @@ class Kodisc(Magics, Configurable):
         from ..errors import KodiscError
         from .display import CellError, error_bundle, show
 
-        args = _parse(self.kodisc, line)
-        request = pipeline.RenderRequest(
-            code=cell, class_name=args.class_name, quality=args.quality or self.quality,
-            aspect_ratio=args.aspect or self.aspect, fps=args.fps, metadata=args.metadata,
-            webhook_url=args.webhook_url, force=args.force,
-            timeout=args.timeout if args.timeout is not None else self.timeout, prelude=self.prelude)
+        args = _parse(cell_options.RENDER, line)
+        request = cell_options.render_request(args, self, cell, self.prelude)
         try:
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
@@ -125,14 +75,13 @@ class Kodisc(Magics, Configurable):
 
     # -- %%kodisc_prelude ------------------------------------------------------------------------
 
-    @magic_arguments()
-    @argument("--clear", action="store_true", help="drop the prelude")
+    @_options_help(cell_options.PRELUDE)
     @line_cell_magic
     def kodisc_prelude(self, line: str, cell: str | None = None) -> None:
         """As a cell magic: code put in front of every later render (imports, styles). `--clear` drops it."""
         from .display import CellError, notice_bundle, show
 
-        args = _parse(self.kodisc_prelude, line)
+        args = _parse(cell_options.PRELUDE, line)
         if args.clear:
             self.prelude = ""
             show(notice_bundle("Kodisc prelude cleared."))
@@ -154,11 +103,7 @@ class Kodisc(Magics, Configurable):
 
     # -- %kodisc_resume ---------------------------------------------------------------------------
 
-    @magic_arguments()
-    @argument("job_id", help="the job to pick up again (shown when a wait was stopped; see %%kodisc_jobs)")
-    @argument("--embed", action="store_true", default=None, help="put the video itself in the notebook")
-    @argument("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
-    @argument("--out", default=None, help="bind the result (a Rendered object) to this name")
+    @_options_help(cell_options.RESUME)
     @line_magic
     def kodisc_resume(self, line: str) -> None:
         """Re-attach the status bar and player to a job, also after a kernel restart."""
@@ -167,7 +112,7 @@ class Kodisc(Magics, Configurable):
         from ..errors import KodiscError
         from .display import CellError
 
-        args = _parse(self.kodisc_resume, line)
+        args = _parse(cell_options.RESUME, line)
         args.no_wait = False
         record = pipeline.history().get(args.job_id)
         try:
@@ -201,37 +146,7 @@ class Kodisc(Magics, Configurable):
 
     def _apply_pyproject_defaults(self) -> None:
         """`[tool.kodisc]` of the nearest pyproject.toml, unless `%config`/the command line set the trait."""
-        table = _pyproject_table(Path.cwd())
-        configured = self.config.get("Kodisc", {})
-        for name, value in table.items():
-            if name not in self.trait_names(config=True):
-                print(f"Kodisc: ignoring unknown [tool.kodisc] setting {name!r}.", file=sys.stderr)
-            elif name not in configured:
-                try:
-                    setattr(self, name, value)
-                except Exception as exc:  # a TraitError: a bad value in the file
-                    print(f"Kodisc: ignoring [tool.kodisc] {name} = {value!r} ({exc}).", file=sys.stderr)
-
-
-def _pyproject_table(start: Path) -> dict[str, Any]:
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib  # type: ignore[no-redef, import-not-found, unused-ignore]
-        except ImportError:
-            return {}
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                with candidate.open("rb") as file:
-                    table = tomllib.load(file).get("tool", {}).get("kodisc", {})
-            except (OSError, ValueError) as exc:
-                print(f"Kodisc: cannot read {candidate} ({exc}); using defaults.", file=sys.stderr)
-                return {}
-            return table if isinstance(table, dict) else {}
-    return {}
+        apply_pyproject_defaults(self, Path.cwd(), self.config.get("Kodisc", {}))
 
 
 class _Presenter:

@@ -8,6 +8,7 @@ import sys
 import pytest
 from IPython.testing import globalipapp
 
+from kodisc_jupyter import cell_options
 from kodisc_jupyter.jupyter import magic
 from kodisc_jupyter.jupyter.display import CellError
 
@@ -27,7 +28,7 @@ def shell():
 
 
 def parse(line: str):
-    return magic._parse(magic.Kodisc.kodisc, line)
+    return magic._parse(cell_options.RENDER, line)
 
 
 @pytest.mark.parametrize(("flag", "quality"), [("-ql", "low"), ("-qm", "medium"), ("-qh", "high"),

@@ -1,0 +1,158 @@
+"""What a `%%kodisc` cell asks for, without IPython: its options, the `Kodisc` settings, the request.
+
+The magic and `kodisc render NOTEBOOK.ipynb` both build their render requests here, from one
+parser per magic, one set of settings (`%config Kodisc.*`, then `[tool.kodisc]`, then the
+defaults) and one `render_request()`, so a pre-rendered cell and the executed cell share a cache key.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from traitlets import Bool, Enum, Float, Unicode
+from traitlets.config import Configurable
+
+from ._argtypes import positive_int, positive_seconds
+from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+
+if TYPE_CHECKING:
+    from .pipeline import RenderRequest
+
+__all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "KodiscSettings", "pyproject_table",
+           "apply_pyproject_defaults", "render_request"]
+
+
+class OptionsError(ValueError):
+    """A magic's options line is wrong; the message is one line naming how to see the options."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing and exiting (as IPython's magic parsers do)."""
+
+    def __init__(self, prog: str, description: str) -> None:
+        super().__init__(prog=prog, description=description, add_help=False)
+
+    def error(self, message: str) -> NoReturn:
+        raise OptionsError(f"{message} (options: {self.prog}?)")
+
+
+def _metadata(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be JSON, e.g. '{{\"lesson\": 3}}' ({exc})") from None
+
+
+def _render_parser() -> _Parser:
+    parser = _Parser("%%kodisc", "Render the Scene in this cell and show it with a live status bar, then the player.")
+    add = parser.add_argument
+    add("class_name", nargs="?", default=None,
+        help="the Scene subclass to render (optional when the cell defines exactly one)")
+    add("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default: %%config Kodisc.quality)")
+    for letter, quality in MANIM_QUALITY_LETTERS.items():
+        add(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"Manim's -q{letter}: --quality {quality}")
+    add("--aspect", choices=ASPECT_RATIOS, default=None, help="16:9 (landscape) or 9:16 (portrait)")
+    add("--fps", type=positive_int, default=None, help="frames per second (default: the quality's)")
+    add("--metadata", type=_metadata, default=None, help="JSON echoed back on the job")
+    add("--webhook-url", default=None, help="https URL notified when the job ends")
+    add("--no-wait", action="store_true", help="return at once; the output updates when the job ends")
+    add("--embed", action="store_true", default=None, help="put the video itself in the notebook")
+    add("--force", action="store_true", help="render again even if an identical render is cached")
+    add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
+    add("--out", default=None, help="bind the result (a Rendered object) to this name")
+    return parser
+
+
+def _prelude_parser() -> _Parser:
+    parser = _Parser("%%kodisc_prelude", "As a cell magic: code put in front of every later render (imports, styles). "
+                                         "`--clear` drops it.")
+    parser.add_argument("--clear", action="store_true", help="drop the prelude")
+    return parser
+
+
+def _resume_parser() -> _Parser:
+    parser = _Parser("%kodisc_resume", "Re-attach the status bar and player to a job, also after a kernel restart.")
+    add = parser.add_argument
+    add("job_id", help="the job to pick up again (shown when a wait was stopped; see %%kodisc_jobs)")
+    add("--embed", action="store_true", default=None, help="put the video itself in the notebook")
+    add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
+    add("--out", default=None, help="bind the result (a Rendered object) to this name")
+    return parser
+
+
+RENDER = _render_parser()
+PRELUDE = _prelude_parser()
+RESUME = _resume_parser()
+
+
+def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
+    """A magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes)."""
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:  # an unclosed quote
+        raise OptionsError(f"cannot parse the options ({exc}); check the quotes.") from None
+    return parser.parse_args(words)
+
+
+class KodiscSettings(Configurable):
+    """The defaults of `%%kodisc` (`%config Kodisc.*`; the magic is this class under the name Kodisc)."""
+
+    backend = Enum(("auto", "cloud", "local"), default_value="auto",
+                   help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
+    quality = Enum(tuple(QUALITIES), default_value="medium", help="default render quality").tag(config=True)
+    aspect = Enum(ASPECT_RATIOS, default_value="16:9", help="default aspect ratio").tag(config=True)
+    embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
+    embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
+    timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
+    width = Unicode("", help="player width: pixels or a CSS length, e.g. 640 or '80%' (default: the cell, at most 720px)"
+                    ).tag(config=True)
+
+
+def apply_pyproject_defaults(settings: KodiscSettings, folder: Path, configured: Any = ()) -> None:
+    """`[tool.kodisc]` of the nearest pyproject.toml, except the settings named in `configured`."""
+    table = pyproject_table(folder)
+    for name, value in table.items():
+        if name not in settings.trait_names(config=True):
+            print(f"Kodisc: ignoring unknown [tool.kodisc] setting {name!r}.", file=sys.stderr)
+        elif name not in configured:
+            try:
+                setattr(settings, name, value)
+            except Exception as exc:  # a TraitError: a bad value in the file
+                print(f"Kodisc: ignoring [tool.kodisc] {name} = {value!r} ({exc}).", file=sys.stderr)
+
+
+def pyproject_table(start: Path) -> dict[str, Any]:
+    """The `[tool.kodisc]` table of the pyproject.toml nearest to `start` (upwards), or {}."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef, import-not-found, unused-ignore]
+        except ImportError:
+            return {}
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            try:
+                with candidate.open("rb") as file:
+                    table = tomllib.load(file).get("tool", {}).get("kodisc", {})
+            except (OSError, ValueError) as exc:
+                print(f"Kodisc: cannot read {candidate} ({exc}); using defaults.", file=sys.stderr)
+                return {}
+            return table if isinstance(table, dict) else {}
+    return {}
+
+
+def render_request(args: argparse.Namespace, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:
+    """The request a `%%kodisc` cell with options `args` sends, given the settings and prelude in force."""
+    from .pipeline import RenderRequest
+
+    return RenderRequest(
+        code=code, class_name=args.class_name, quality=args.quality or settings.quality,
+        aspect_ratio=args.aspect or settings.aspect, fps=args.fps, metadata=args.metadata,
+        webhook_url=args.webhook_url, force=args.force,
+        timeout=args.timeout if args.timeout is not None else settings.timeout, prelude=prelude)
