@@ -31,6 +31,7 @@ from ._logging import get_logger
 from ._paths import data_dir
 from ._redact import key_prefix as display_prefix
 from ._redact import redact
+from ._sqlite import SchemaTooNewError, migrate, rollback
 from ._timestamps import format_timestamp, parse_timestamp
 
 if TYPE_CHECKING:
@@ -40,8 +41,7 @@ __all__ = ["History", "JobRecord", "HistoryUnavailableWarning", "cache_key", "SC
 
 logger = get_logger("kodisc_jupyter.history")
 
-#: Bump with a new entry in `_MIGRATIONS`; `PRAGMA user_version` records what a file holds.
-SCHEMA_VERSION = 1
+#: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
 
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a write may wait for another kernel's before it is skipped
 _WARNED: set[str] = set()  # files already warned about in this process: warn once per session
@@ -83,6 +83,7 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_quality_backend ON jobs (quality, backend, status);
     """,
 )
+SCHEMA_VERSION = len(_MIGRATIONS)
 
 
 class HistoryUnavailableWarning(UserWarning):
@@ -341,7 +342,7 @@ class History:
             try:
                 result = operation(db)
             except BaseException:
-                _rollback(db)
+                rollback(db)
                 raise
             db.execute("COMMIT")
             return result
@@ -360,7 +361,7 @@ class History:
                                self.busy_timeout, exc)
                 return default
             self._disable(exc)
-        except (sqlite3.DatabaseError, OSError, _SchemaTooNew) as exc:
+        except (sqlite3.DatabaseError, OSError, SchemaTooNewError) as exc:
             self._disable(exc)
         return default
 
@@ -400,15 +401,11 @@ class History:
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
             _use_wal(connection, self.busy_timeout)
             connection.execute("PRAGMA synchronous = NORMAL")
-            _migrate(connection)
+            migrate(connection, _MIGRATIONS)
         except BaseException:
             connection.close()
             raise
         return connection
-
-
-class _SchemaTooNew(Exception):
-    pass
 
 
 def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
@@ -422,32 +419,6 @@ def _use_wal(db: sqlite3.Connection, timeout: float) -> None:
             if not _is_busy(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.01)
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the file to SCHEMA_VERSION; the write lock makes concurrent kernels migrate once."""
-    if db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise _SchemaTooNew(f"schema version {version} is newer than this kodisc-jupyter ({SCHEMA_VERSION})")
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in _MIGRATIONS[target - 1].split(";"):
-                if statement.strip():
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {target}")
-    except BaseException:
-        _rollback(db)
-        raise
-    db.execute("COMMIT")
-
-
-def _rollback(db: sqlite3.Connection) -> None:
-    """Undo an open transaction (SQLite may already have rolled it back after an I/O error)."""
-    if db.in_transaction:
-        db.execute("ROLLBACK")
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

@@ -20,7 +20,7 @@ from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
 from ._renderers import OUTPUT_FILES, Renderer
-from ._store import JobRecord, Store
+from ._store import Store, StoredJob
 from ._views import job_body
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
@@ -82,7 +82,7 @@ class JobRunner:
             except Exception:  # keep the worker alive; the job is failed on the next start
                 logger.exception("job %s could not be processed", job_id)
 
-    async def _run(self, job: JobRecord) -> None:
+    async def _run(self, job: StoredJob) -> None:
         started = time.monotonic()
         folder = Path(tempfile.mkdtemp(prefix=f"{job.job_id}-", dir=self.work_dir)).resolve()
         try:
@@ -106,7 +106,7 @@ class JobRunner:
             shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
         self._notify(final)
 
-    def _notify(self, job: JobRecord | None) -> None:
+    def _notify(self, job: StoredJob | None) -> None:
         if job is None or not job.webhook_url:
             return
         key = self.store.key_by_id(job.key_id)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._files import ASSET_FILES
-from ._store import JobRecord
+from ._store import StoredJob
 
 OUTPUT_FILES = tuple(ASSET_FILES.values())
 DEFAULT_RENDER_TIMEOUT = 600.0
@@ -26,7 +26,7 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class Renderer(Protocol):
-    async def render(self, job: JobRecord, folder: Path, width: int, height: int) -> str | None: ...
+    async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
 
 
 class ManimRenderer:
@@ -36,7 +36,7 @@ class ManimRenderer:
         self.timeout = timeout
         self.memory_limit = memory_limit
 
-    async def render(self, job: JobRecord, folder: Path, width: int, height: int) -> str | None:
+    async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         (folder / "scene.py").write_text(job.code, encoding="utf-8")
         args = [str(folder), job.class_name, str(width), str(height), str(job.fps), str(self.memory_limit)]
         with open(folder / "render.log", "wb") as log:
@@ -90,7 +90,7 @@ class SimulatedRenderer:
     def __init__(self, sample_dir: Path) -> None:
         self.sample_dir = sample_dir
 
-    async def render(self, job: JobRecord, folder: Path, width: int, height: int) -> str | None:
+    async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         plan = job.metadata.get("simulate") if isinstance(job.metadata, dict) else None
         plan = plan if isinstance(plan, dict) else {}
         seconds = plan.get("seconds", DEFAULT_SIMULATED_SECONDS)

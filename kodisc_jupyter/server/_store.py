@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .._sqlite import Migration, migrate
 from ..contract._rules import key_prefix, redact
 
 JOB_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -40,8 +41,18 @@ CREATE TABLE IF NOT EXISTS jobs (
     status TEXT NOT NULL, code TEXT NOT NULL, class_name TEXT NOT NULL, quality TEXT NOT NULL,
     aspect_ratio TEXT NOT NULL, fps INTEGER NOT NULL, metadata TEXT NOT NULL, webhook_url TEXT,
     reserved INTEGER NOT NULL, credits_cost INTEGER NOT NULL DEFAULT 0, duration_ms INTEGER, error TEXT,
-    created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER, server_id TEXT);
+    created_ms INTEGER NOT NULL, started_ms INTEGER, completed_ms INTEGER);
 """
+
+
+def _add_server_id(db: sqlite3.Connection) -> None:
+    """Jobs carry the server that runs them (files from before user_version may have the column)."""
+    if "server_id" not in {row[1] for row in db.execute("PRAGMA table_info(jobs)")}:
+        db.execute("ALTER TABLE jobs ADD COLUMN server_id TEXT")
+
+
+#: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
+_MIGRATIONS: tuple[Migration, ...] = (_SCHEMA, _add_server_id)
 
 
 def now_ms() -> int:
@@ -91,7 +102,7 @@ class KeyRecord:
 
 
 @dataclass(frozen=True)
-class JobRecord:
+class StoredJob:
     job_id: str
     user_id: str
     key_id: str
@@ -112,7 +123,7 @@ class JobRecord:
     completed_ms: int | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> JobRecord:
+    def from_row(cls, row: sqlite3.Row) -> StoredJob:
         return cls(row["id"], row["user_id"], row["key_id"], row["status"], row["code"], row["class_name"],
                    row["quality"], row["aspect_ratio"], row["fps"], json.loads(row["metadata"]), row["webhook_url"],
                    row["reserved"], row["credits_cost"], row["duration_ms"], row["error"], row["created_ms"],
@@ -129,9 +140,7 @@ class Store:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        if "server_id" not in {row["name"] for row in self._db.execute("PRAGMA table_info(jobs)")}:
-            self._db.execute("ALTER TABLE jobs ADD COLUMN server_id TEXT")  # data dirs made before jobs carried their server
+        migrate(self._db, _MIGRATIONS)
 
     def close(self) -> None:
         with self._lock:
@@ -213,7 +222,7 @@ class Store:
 
     # jobs ---------------------------------------------------------------------------------
     def create_job(self, key: KeyRecord, body: dict[str, Any], *, fps: int, webhook_url: str | None,
-                   reserve: int, server_id: str) -> JobRecord:
+                   reserve: int, server_id: str) -> StoredJob:
         """Insert a queued job and take its reserve, or raise InsufficientCredits (and insert nothing)."""
         job_id, created = new_job_id(), now_ms()
         with self._transaction() as db:
@@ -228,29 +237,29 @@ class Store:
                  server_id))
             return self._written_job(db, job_id)
 
-    def get_job(self, job_id: str, user_id: str | None = None) -> JobRecord | None:
+    def get_job(self, job_id: str, user_id: str | None = None) -> StoredJob | None:
         with self._lock:
             job = self._job(self._db, job_id)
         return job if job and (user_id is None or job.user_id == user_id) else None
 
-    def _job(self, db, job_id: str) -> JobRecord | None:
+    def _job(self, db, job_id: str) -> StoredJob | None:
         row = db.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
-        return JobRecord.from_row(row) if row else None
+        return StoredJob.from_row(row) if row else None
 
-    def _written_job(self, db, job_id: str) -> JobRecord:
+    def _written_job(self, db, job_id: str) -> StoredJob:
         """A job this transaction has just inserted or updated (so it exists)."""
         job = self._job(db, job_id)
         assert job is not None, job_id
         return job
 
-    def mark_running(self, job_id: str) -> JobRecord | None:
+    def mark_running(self, job_id: str) -> StoredJob | None:
         with self._transaction() as db:
             db.execute("UPDATE jobs SET status = 'running', started_ms = ? WHERE id = ? AND status = 'queued'",
                        (now_ms(), job_id))
             return self._job(db, job_id)
 
     def finish(self, job_id: str, *, error: str | None, cost: int, duration_ms: int,
-               uncovered_error: str) -> JobRecord | None:
+               uncovered_error: str) -> StoredJob | None:
         """The terminal transition: refund the reserve, then charge `cost` if the job completed.
 
         When the balance cannot cover `cost` the job fails with `uncovered_error` and costs nothing.

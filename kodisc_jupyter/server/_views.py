@@ -8,7 +8,7 @@ from typing import Any
 from .._files import ASSET_FILES
 from .._redact import redact
 from ..contract._models import Account, Credits, Job, RenderResult
-from ._store import JobRecord, KeyRecord
+from ._store import KeyRecord, StoredJob
 
 
 def _moment(ms: int | None) -> datetime | None:
@@ -19,7 +19,7 @@ def _created(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
-def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
+def job_view(job: StoredJob, public_url: str) -> dict[str, Any]:
     """`GET /render/{jobId}`'s body; asset URLs are absolute (`public_url` is `http://host:port`).
 
     `error` quotes the user's exception, which may quote a key their code holds: only its prefix goes out.
@@ -34,7 +34,7 @@ def job_view(job: JobRecord, public_url: str) -> dict[str, Any]:
                completed_at=_moment(job.completed_ms) if terminal else None).to_dict()
 
 
-def job_body(job: JobRecord, public_url: str) -> bytes:
+def job_body(job: StoredJob, public_url: str) -> bytes:
     """The exact bytes of a webhook delivery (signed as they are sent)."""
     return json.dumps(job_view(job, public_url), separators=(",", ":")).encode("utf-8")
 
