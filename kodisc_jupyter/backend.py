@@ -24,18 +24,36 @@ CHOICES = ("auto", "cloud", "local")
 
 @dataclass(frozen=True)
 class Hints:
-    """How a user sets a key and picks the local backend where they are: `%kodisc_login` is no shell command."""
+    """What to type next where the user is (`%kodisc_login` is no shell command): backend messages and
+    the advice of client errors that carry a `next_step` are said in these words."""
 
     set_key: str
     use_local: str
+    jobs: str  # where past jobs are listed
+    credits: str  # where the balance is shown
+    resume: str  # how to pick a job up later ({job_id})
 
     def local_notice(self) -> str:
         return f"Rendering locally with Manim (free, offline). To use Kodisc: {self.set_key}."
 
+    def say(self, exc: BaseException) -> str:
+        """`exc`'s one line, its advice in these words (the client's own text is for scripts)."""
+        step = getattr(exc, "next_step", None)
+        advice = {
+            "set_key": self.set_key,
+            "check_jobs": f"check {self.jobs} before submitting again",
+            "past_jobs": f"check the job id (past jobs: {self.jobs}) and that you use the key that created it",
+            "credits": f"top up your credits or wait for the monthly free-credit reset (see {self.credits})",
+            "resume": f"pick it up later with {self.resume.format(job_id=getattr(exc, 'job_id', 'JOB_ID'))}",
+        }.get(step or "")
+        return f"{exc.summary} -- {advice}." if advice else str(exc)  # type: ignore[attr-defined]
 
-NOTEBOOK = Hints(set_key="set KODISC_API_KEY or run %kodisc_login", use_local="%config Kodisc.backend = 'local'")
+
+NOTEBOOK = Hints(set_key="set KODISC_API_KEY or run %kodisc_login", use_local="%config Kodisc.backend = 'local'",
+                 jobs="%kodisc_jobs", credits="%kodisc_credits", resume="%kodisc_resume {job_id}")
 COMMAND_LINE = Hints(set_key="set KODISC_API_KEY (or save a key with %kodisc_login in a notebook)",
-                     use_local="--backend local")
+                     use_local="--backend local", jobs="`kodisc jobs`", credits="`kodisc me`",
+                     resume="`kodisc resume {job_id}`")
 LOCAL_NOTICE = NOTEBOOK.local_notice()
 _INSTALL_HINT = "pip install 'kodisc-jupyter[server]'"
 

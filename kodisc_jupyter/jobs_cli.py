@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 from ._argtypes import positive_int
 from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from .backend import COMMAND_LINE
 from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
 from .views import STATUS_CHOICES, balance_line, jobs_text
 
@@ -92,7 +93,7 @@ def run_me(args: argparse.Namespace) -> int:
             print(balance_line(client.me(), backend.label))
         return EXIT_OK
     except KodiscError as exc:
-        return _fail(str(exc), _exit_code(exc))
+        return _fail(COMMAND_LINE.say(exc), _exit_code(exc))
     finally:
         stop_local_server()
 
@@ -212,7 +213,7 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
         job = exc.job
         return _fail(f"render failed (job {job.job_id}): {job.error or 'no reason given'}", EXIT_RENDER_FAILED)
     except KodiscError as exc:
-        return _fail(str(exc), _exit_code(exc))
+        return _fail(COMMAND_LINE.say(exc), _exit_code(exc))
     except OSError as exc:
         return _fail(f"could not save the video: {exc}", EXIT_BAD_INPUT)
     except KeyboardInterrupt:

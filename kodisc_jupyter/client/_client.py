@@ -25,8 +25,6 @@ from .._logging import get_logger
 from .._redact import KEY_LIKE_RE, key_prefix
 from .._version import __version__
 from ..contract._errors import (
-    CHECK_JOBS_HINT,
-    SET_KEY_HINT,
     APIConnectionError,
     APIResponseError,
     AuthenticationError,
@@ -124,7 +122,7 @@ def _check_job_id(job_or_id: Job | str) -> str:
         raise ValidationError(f"job id must be a non-empty string or a Job; got {job_or_id!r:.60}.", field="jobId")
     if KEY_LIKE_RE.search(job_id):  # it would travel in the URL, and so into httpx's own log lines
         raise ValidationError("That is an API key, not a job id: pass the jobId that render() returned "
-                              "(past jobs: %kodisc_jobs).", field="jobId")
+                              "(past jobs: History().list()).", field="jobId")
     return job_id
 
 
@@ -173,8 +171,8 @@ class _Core:
             if self.secret is None:
                 raise missing_key_error()
             if not _HEADER_SAFE.fullmatch(self.secret.reveal()):
-                raise AuthenticationError(f"The Kodisc API key contains spaces or control characters -- "
-                                          f"{SET_KEY_HINT} with the key copied again.")
+                raise AuthenticationError("The Kodisc API key contains spaces or control characters (copy it again)",
+                                          next_step="set_key")
             headers["Authorization"] = f"Bearer {self.secret.reveal()}"
         content = None
         if body is not None:
@@ -234,7 +232,7 @@ class _Core:
         if method == "POST" and not isinstance(exc, _NOT_SENT):
             return APIConnectionError(
                 f"The connection to {self.base_url} broke after the render request was sent ({what}); a job may "
-                f"exist -- {CHECK_JOBS_HINT}.")
+                "exist", next_step="check_jobs")
         return APIConnectionError(
             f"Could not reach {url} ({what}{tries}) -- check the network or the base URL, then try again.")
 

@@ -44,7 +44,7 @@ def load_key() -> str | None:
         return None
     except (OSError, ValueError) as exc:
         warnings.warn(f"Ignoring unreadable Kodisc credentials file {path} ({type(exc).__name__}); "
-                      "run %kodisc_login again.", RuntimeWarning, stacklevel=2)
+                      "save the key again.", RuntimeWarning, stacklevel=2)
         return None
     key = data.get("api_key") if isinstance(data, dict) else None
     return key if isinstance(key, str) and key else None

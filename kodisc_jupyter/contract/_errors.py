@@ -33,8 +33,16 @@ __all__ = [
 if TYPE_CHECKING:
     from ._models import Job
 
-SET_KEY_HINT = "set KODISC_API_KEY, run %kodisc_login in a notebook, or pass Kodisc(api_key=...)"
-CHECK_JOBS_HINT = "check `%kodisc_jobs` (or `kodisc jobs`) before submitting again"
+#: What to do next, in a Python script's own terms. An error whose advice depends on where the
+#: user is carries `next_step` (a key of this table) and `summary` (its message without the advice),
+#: so the notebook and the command line say the same thing in their words (`backend.Hints`).
+SCRIPT_STEPS = {
+    "set_key": "set KODISC_API_KEY or pass Kodisc(api_key=...)",
+    "check_jobs": "look the job up (History().list()) before submitting again",
+    "past_jobs": "check the job id (past jobs: History().list()) and that you use the key that created it",
+    "credits": "top up your credits or wait for the monthly free-credit reset (Kodisc().me() shows the balance)",
+    "resume": "call wait() again to keep waiting",
+}
 
 
 def _one_line(text: str) -> str:
@@ -44,16 +52,18 @@ def _one_line(text: str) -> str:
 class KodiscError(Exception):
     """Base of every kodisc-jupyter error."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
+    def __init__(self, message: str, *, next_step: str | None = None) -> None:
+        self.summary = _one_line(message)
+        self.next_step = next_step
+        super().__init__(f"{self.summary} -- {SCRIPT_STEPS[next_step]}." if next_step else self.summary)
 
 
 class APIError(KodiscError):
     """Kodisc answered with an error status. `code` is the body's `error`, `message` its `message`."""
 
     def __init__(self, text: str, *, status_code: int | None = None, code: str | None = None,
-                 message: str | None = None) -> None:
-        super().__init__(text)
+                 message: str | None = None, next_step: str | None = None) -> None:
+        super().__init__(text, next_step=next_step)
         self.status_code = status_code
         self.code = redact(code) if code else code  # for a 400 it may be a sentence quoting the request
         self.message = _one_line(message) if message else None
@@ -117,9 +127,7 @@ class WaitTimeoutError(KodiscError, TimeoutError):
 
     def __init__(self, job_id: str, timeout: float, job: Job | None = None) -> None:
         state = f"still {job.status}" if job is not None else "not seen yet"
-        super().__init__(
-            f"Job {job_id} is {state} after {timeout:g} s; call wait() again to keep waiting, "
-            f"or %kodisc_resume {job_id} later.")
+        super().__init__(f"Job {job_id} is {state} after {timeout:g} s", next_step="resume")
         self.job_id = job_id
         self.job = job
         self.timeout = timeout
@@ -140,7 +148,7 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 
 
 def missing_key_error() -> AuthenticationError:
-    return AuthenticationError(f"No Kodisc API key: {SET_KEY_HINT}.")
+    return AuthenticationError("No Kodisc API key", next_step="set_key")
 
 
 def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_hint: str | None = None) -> APIError:
@@ -149,16 +157,19 @@ def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_
     server_message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
     detail = server_message or code or "no details"
     label = f"{status_code} {code}" if code and code != detail else str(status_code)
+    step = None
     if status_code == 400:
         text = f"Kodisc rejected the request ({label}): {detail} -- fix that and try again; retrying unchanged fails again."
     elif status_code == 401:
-        text = f"Kodisc rejected the API key ({label}): {detail} -- {SET_KEY_HINT} with a valid key."
+        text, step = f"Kodisc rejected the API key ({label}): {detail}", "set_key"
     elif status_code == 402:
-        text = (f"Not enough Kodisc credits to start a render ({label}): {detail} -- no job was created; top up "
-                "your credits or wait for the monthly free-credit reset (see %kodisc_credits).")
+        text, step = f"Not enough Kodisc credits to start a render ({label}): {detail}; no job was created", "credits"
     elif status_code == 404:
-        hint = not_found_hint or "check the id (past jobs: %kodisc_jobs) and that you use the key that created it"
-        text = f"Kodisc has no {resource or 'such resource'} for this key ({label}): {detail} -- {hint}."
+        text = f"Kodisc has no {resource or 'such resource'} for this key ({label}): {detail}"
+        if not_found_hint:
+            text += f" -- {not_found_hint}."
+        else:
+            step = "past_jobs"
     elif status_code == 429:
         text = f"Kodisc is rate limiting this key ({label}): {detail} -- wait a minute and try again."
     elif status_code >= 500:
@@ -166,4 +177,4 @@ def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_
     else:
         text = f"Kodisc answered HTTP {label}: {detail} -- check the request; report it if it persists."
     cls = _STATUS_CLASSES.get(status_code, ServerError if status_code >= 500 else APIError)
-    return cls(text, status_code=status_code, code=code, message=server_message)
+    return cls(text, status_code=status_code, code=code, message=server_message, next_step=step)

@@ -14,6 +14,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from ..backend import NOTEBOOK
 from ..views import STATUS_CHOICES, balance_line, format_credits, jobs_text
 
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
@@ -42,7 +43,7 @@ class AccountMagics(Magics):
         try:
             return resolve_backend(getattr(render_magics, "backend", "auto"))
         except KodiscError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(NOTEBOOK.say(exc)) from None
 
     @magic_arguments()
     @argument("-n", "--page-size", type=_positive, default=10, help="jobs per page (default 10)")
@@ -59,7 +60,7 @@ class AccountMagics(Magics):
         try:
             panel = Panel(self._backend(), page_size=args.page_size)
         except KodiscError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(NOTEBOOK.say(exc)) from None
         if args.status != "all":
             panel.set_status(args.status)
         if self._panel is not None:
@@ -79,7 +80,7 @@ class AccountMagics(Magics):
             with backend.client() as client:
                 account = client.me()
         except KodiscError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(NOTEBOOK.say(exc)) from None
         print(balance_line(account, backend.label))
 
     @magic_arguments()

@@ -15,6 +15,7 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
 from .. import cell_options
+from ..backend import NOTEBOOK
 from ..cell_options import KodiscSettings, apply_pyproject_defaults
 
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
@@ -69,7 +70,7 @@ class Kodisc(Magics, KodiscSettings):
                 show(error_bundle("Cannot render this cell (nothing was sent):", "\n".join(exc.errors)))
             raise CellError(str(exc)) from None
         except KodiscError as exc:
-            raise CellError(str(exc)) from None
+            raise CellError(NOTEBOOK.say(exc)) from None
         self._show_warnings(flow.warnings)
         _Presenter(self, flow, args).render()
 
@@ -121,7 +122,7 @@ class Kodisc(Magics, KodiscSettings):
             else:
                 flow = pipeline.RenderFlow(pipeline.RenderRequest(code=""), self._backend(), class_name="job")
         except KodiscError as exc:
-            raise CellError(str(exc)) from None
+            raise CellError(NOTEBOOK.say(exc)) from None
         timeout = args.timeout if args.timeout is not None else self.timeout
         flow.request = dataclasses.replace(flow.request, timeout=timeout)
         _Presenter(self, flow, args).resume(args.job_id, record)
@@ -282,7 +283,8 @@ class _FailureGuard:
             title, detail = message, None
             block = self._left_running(message)
         elif isinstance(exc, KodiscError):
-            message, title, detail = str(exc), str(exc), None
+            message = NOTEBOOK.say(exc)
+            title, detail = message, None
         else:
             return False  # a bug of ours: let IPython show it in full
         if bar.shown or not self.in_cell:

@@ -63,8 +63,24 @@ def test_messages_say_what_to_do(make_client):
     with pytest.raises(InsufficientCreditsError, match="top up.*monthly"):
         client.render(SCENE, "Hello")
     client, _, _ = make_client(sequence(error_response(401, "invalid_key", "Unknown key.")))
-    with pytest.raises(AuthenticationError, match="KODISC_API_KEY.*%kodisc_login"):
+    with pytest.raises(AuthenticationError, match=r"KODISC_API_KEY or pass Kodisc\(api_key=\.\.\.\)") as caught:
         client.me()
+    assert "%" not in str(caught.value)  # a script's words: no magics in a client error
+
+
+def test_the_notebook_and_the_command_line_say_the_advice_in_their_words(make_client):
+    from kodisc_jupyter.backend import COMMAND_LINE, NOTEBOOK
+
+    client, _, _ = make_client(sequence(error_response(402, "insufficient_credits", "Not enough credits.")))
+    with pytest.raises(InsufficientCreditsError) as caught:
+        client.render(SCENE, "Hello")
+    assert NOTEBOOK.say(caught.value).endswith("(see %kodisc_credits).")
+    assert COMMAND_LINE.say(caught.value).endswith("(see `kodisc me`).")
+    assert NOTEBOOK.say(caught.value).startswith(caught.value.summary) and "Kodisc().me()" in str(caught.value)
+    timeout = WaitTimeoutError("job123", 5.0)
+    assert NOTEBOOK.say(timeout) == "Job job123 is not seen yet after 5 s -- pick it up later with %kodisc_resume job123."
+    assert COMMAND_LINE.say(timeout).endswith("with `kodisc resume job123`.")
+    assert NOTEBOOK.say(ValueError("plain")) == "plain"
 
 
 def test_400_message_carries_the_server_message(make_client):
@@ -86,7 +102,7 @@ def test_missing_key_fails_at_first_call_without_a_request(make_client):
     assert client.key_prefix is None  # construction succeeded
     with pytest.raises(AuthenticationError) as caught:
         client.render(SCENE, "Hello")
-    assert "KODISC_API_KEY" in str(caught.value) and "%kodisc_login" in str(caught.value)
+    assert str(caught.value) == "No Kodisc API key -- set KODISC_API_KEY or pass Kodisc(api_key=...)."
     assert recorder.count() == 0
 
 
@@ -117,7 +133,7 @@ def test_post_never_retried_once_it_may_have_created_a_job(make_client, fault):
     with pytest.raises(APIConnectionError) as caught:
         client.render(SCENE, "Hello")
     assert recorder.count("POST") == 1 and clock.sleeps == []
-    assert "may exist" in str(caught.value) and "%kodisc_jobs" in str(caught.value)
+    assert "may exist" in str(caught.value) and "History().list()" in str(caught.value) and "%" not in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])

@@ -40,7 +40,7 @@ def test_malformed_keys_are_refused_without_echo(bad):
 
 def test_corrupt_file_warns_and_reads_as_no_key():
     credentials_path().write_text("{not json")
-    with pytest.warns(RuntimeWarning, match="kodisc_login"):
+    with pytest.warns(RuntimeWarning, match="unreadable .*save the key again"):
         assert load_key() is None
     credentials_path().write_text('["a list"]')
     with warnings.catch_warnings():
