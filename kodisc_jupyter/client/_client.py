@@ -506,3 +506,6 @@ class AsyncKodisc(_BaseClient):
 
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.close()
+
+
+Kodisc.__module__ = AsyncKodisc.__module__ = "kodisc_jupyter"  # reported under the public package

@@ -178,3 +178,7 @@ def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_
         text = f"Kodisc answered HTTP {label}: {detail} -- check the request; report it if it persists."
     cls = _STATUS_CLASSES.get(status_code, ServerError if status_code >= 500 else APIError)
     return cls(text, status_code=status_code, code=code, message=server_message, next_step=step)
+
+
+for _name in __all__:  # reported (tracebacks, reprs, pickles) under the public module, like httpx's tree
+    globals()[_name].__module__ = "kodisc_jupyter.errors"

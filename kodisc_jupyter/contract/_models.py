@@ -217,3 +217,7 @@ class Account:
     def to_dict(self) -> dict[str, Any]:
         return {"userId": self.user_id, "keyId": self.key_id, "keyPrefix": self.key_prefix,
                 "credits": self.credits.to_dict()}
+
+
+for _public in (Account, Credits, Job, RenderResult):  # reported under the public package
+    _public.__module__ = "kodisc_jupyter"
