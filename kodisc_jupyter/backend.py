@@ -9,9 +9,10 @@ the user what to type where they are: `NOTEBOOK` hints (the default) or `COMMAND
 from __future__ import annotations
 
 import importlib.util
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from . import session
 
 if TYPE_CHECKING:
     from .client import AsyncKodisc, Kodisc, PollPolicy
@@ -57,8 +58,6 @@ COMMAND_LINE = Hints(set_key="set KODISC_API_KEY (or save a key with %kodisc_log
 LOCAL_NOTICE = NOTEBOOK.local_notice()
 _INSTALL_HINT = "pip install 'kodisc-jupyter[server]'"
 
-_server_lock = threading.Lock()
-_server: Any = None  # the embedded LocalServer, started on first use
 
 
 @dataclass(frozen=True)
@@ -139,11 +138,7 @@ def backend_for(name: str, base_url: str, *, hints: Hints = NOTEBOOK) -> Backend
 
 def stop_local_server() -> None:
     """Stop the embedded server if this process started one (the next local render starts it again)."""
-    global _server
-    with _server_lock:
-        server, _server = _server, None
-    if server is not None:
-        server.stop()
+    session.current().stop_local_server()
 
 
 def _configured_key() -> str | None:
@@ -160,18 +155,11 @@ def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
 
 
 def _local_backend(*, notice: str | None) -> Backend:
-    global _server
     from .contract._rules import key_prefix
 
-    with _server_lock:
-        if _server is None:
-            if importlib.util.find_spec("manim") is None:
-                from .errors import ValidationError
+    if importlib.util.find_spec("manim") is None:
+        from .errors import ValidationError
 
-                raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
-            from ._paths import data_dir
-            from .server import start_local_server
-
-            _server = start_local_server(data_dir() / "server")
-        server = _server
+        raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
+    server = session.current().local_server()
     return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key)

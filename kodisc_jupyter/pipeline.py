@@ -10,14 +10,15 @@ observers (the status bar, the CLI's progress line) and to every `subscribe()`r 
 """
 from __future__ import annotations
 
+import asyncio
 import inspect
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import session
 from ._logging import get_logger
 from .contract._errors import ValidationError
 
@@ -34,10 +35,6 @@ logger = get_logger("kodisc_jupyter.pipeline")
 Observer = Callable[["Progress"], None]
 Files = tuple[Path | None, Path | None, Path | None]  # video, thumbnail, captions
 
-_subscribers: list[Observer] = []
-_subscribers_lock = threading.Lock()
-_history: History | None = None
-_history_lock = threading.Lock()
 
 
 class PreflightError(ValidationError):
@@ -51,38 +48,12 @@ class PreflightError(ValidationError):
 
 def subscribe(callback: Observer) -> Callable[[], None]:
     """Call `callback(progress)` on every state change of any job of this process; returns the unsubscribe."""
-    with _subscribers_lock:
-        _subscribers.append(callback)
-
-    def unsubscribe() -> None:
-        with _subscribers_lock:
-            if callback in _subscribers:
-                _subscribers.remove(callback)
-
-    return unsubscribe
+    return session.current().subscribe(callback)
 
 
 def history() -> History:
-    """The process-wide history (one object: it keeps one SQLite connection per thread)."""
-    global _history
-    with _history_lock:
-        from ._paths import data_dir
-        from .history import History
-
-        path = data_dir() / "history.sqlite3"
-        if _history is None or _history.path != path:
-            _history = History(path)
-        return _history
-
-
-def _publish(progress: Progress, observers: list[Observer]) -> None:
-    with _subscribers_lock:
-        everyone = [*observers, *_subscribers]
-    for callback in everyone:
-        try:
-            callback(progress)
-        except Exception:  # an observer's bug must not break a render
-            logger.exception("A kodisc job observer failed")
+    """The session's history (one object: it keeps one SQLite connection per thread)."""
+    return session.current().history()
 
 
 @dataclass(frozen=True)
@@ -235,12 +206,12 @@ class RenderFlow:
         return self.saved(job, fetch_assets(client, job))
 
     async def afetch(self, job: Job, client: AsyncKodisc) -> Files:
-        """`fetch()` with the async client."""
+        """`fetch()` with the async client (the history write runs in a thread, off the event loop)."""
         if job.status != "completed" or job.result is None:
             return None, None, None
         from .assets import afetch_assets
 
-        return self.saved(job, await afetch_assets(client, job))
+        return await asyncio.to_thread(self.saved, job, await afetch_assets(client, job))
 
     def saved(self, job: Job, assets: Any) -> Files:
         history().set_assets(job.job_id, video=assets.video, thumbnail=assets.thumbnail, captions=assets.captions)
@@ -266,7 +237,7 @@ class RenderFlow:
     def _notify(self, state: str) -> None:
         progress = Progress(state=state, class_name=self.class_name, backend=self.backend, job=self.job,
                             started=self.started, expected_seconds=self._expected)
-        _publish(progress, self.observers)
+        session.current().publish(progress, self.observers)
 
 
 def resume_flow(record: JobRecord, backend: Backend, observers: list[Observer] | None = None) -> RenderFlow:
@@ -315,21 +286,27 @@ def wait(flow: RenderFlow, client: Kodisc) -> Outcome:
 
 
 async def run_async(flow: RenderFlow) -> Outcome:
-    """`run()` on an event loop: the same steps, with `AsyncKodisc`."""
+    """`run()` on an event loop: the same steps, with `AsyncKodisc`; SQLite work runs in threads,
+    so the history (and the observers it calls) never blocks the loop's other jobs."""
     flow.check()
-    hit = flow.cached()
+    hit = await asyncio.to_thread(flow.cached)
     if hit is not None:
         return hit
     async with flow.backend.async_client() as client:
         flow.submitting()
-        flow.submitted(await client.render(**flow.render_kwargs()))
+        job = await client.render(**flow.render_kwargs())
+        await asyncio.to_thread(flow.submitted, job)
         return await wait_async(flow, client)
 
 
 async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
     assert flow.job is not None
-    job = await client.wait(flow.job, **flow.wait_kwargs(client.wait))
-    return flow.finish(job, await flow.afetch(job, client))
+    async def update(job: Job) -> None:
+        await asyncio.to_thread(flow.update, job)
+
+    job = await client.wait(flow.job, **{**flow.wait_kwargs(client.wait), "on_update": update})
+    files = await flow.afetch(job, client)
+    return await asyncio.to_thread(flow.finish, job, files)
 
 
 def _playable(path: Path | None) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
-from .. import cell_options
+from .. import cell_options, session
 from ..backend import NOTEBOOK
 from ..cell_options import KodiscSettings, apply_pyproject_defaults
 
@@ -230,14 +230,13 @@ class _Presenter:
 
     def _watch_in_background(self) -> None:
         from .. import pipeline
-        from .worker import get_worker
 
         async def watch() -> None:
             with self._failures(in_cell=False):
                 async with self.flow.backend.async_client() as client:
                     self._finish(await pipeline.wait_async(self.flow, client))
 
-        get_worker().submit(watch)
+        session.current().worker().submit(watch)
 
     def _failures(self, *, in_cell: bool = True) -> Any:
         return _FailureGuard(self, in_cell)
@@ -312,6 +311,7 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     from .account_magics import AccountMagics
 
+    session.current()  # the extension's lifetime is the session's: unload closes it
     magics = Kodisc(ipython)
     ipython.register_magics(magics)
     ipython.register_magics(AccountMagics)  # IPython also adds both to shell.configurables (%config)
@@ -319,12 +319,11 @@ def load_ipython_extension(ipython: Any) -> None:
 
 
 def unload_ipython_extension(ipython: Any) -> None:
-    """Remove the magics, forget `%config Kodisc`, and stop the `--no-wait` worker."""
+    """Remove the magics, forget `%config Kodisc`, and close the session (worker, embedded server, history)."""
     magics = _loaded.pop(id(ipython), None)
     if magics is None:
         return
     from .account_magics import AccountMagics
-    from .worker import stop_worker
 
     registered = ipython.magics_manager.magics
     for instance in (magics, ipython.magics_manager.registry.get(AccountMagics.__name__)):
@@ -336,4 +335,4 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.magics_manager.registry.pop(type(instance).__name__, None)
         while instance in ipython.configurables:
             ipython.configurables.remove(instance)
-    stop_worker()
+    session.close_current()

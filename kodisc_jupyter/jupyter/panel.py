@@ -131,6 +131,8 @@ def _close_tree(widget: Any) -> None:
     widget.close()
 
 
+REFRESH_DELAY = 0.2  # seconds: job changes within it make one refresh
+
 class Panel:
     """Balance and past jobs, refreshing itself when a job of this kernel changes state.
 
@@ -162,6 +164,9 @@ class Panel:
         self._spent: dict[str, Any] = {}
         self._thumbs: dict[tuple[str, float], str | None] = {}
         self._lock = threading.RLock()
+        self._pending_lock = threading.Lock()
+        self._pending: threading.Timer | None = None  # the coalesced refresh job changes asked for
+        self._pending_balance = False
         self._display_id = f"kodisc-panel-{uuid.uuid4().hex}"
         self._displayed = False
         self._shown_text = ""
@@ -308,12 +313,31 @@ class Panel:
             self.refresh()
 
     def _on_progress(self, progress: Any) -> None:
-        """A job of this process changed state: the balance moves when a job is accepted or settles."""
-        self.refresh(balance=progress.state in ("queued", "completed", "failed"))
+        """A job of this process changed state: refresh soon, off the render's path.
+
+        Called on the render's thread: a refresh (a `/me` request and the history's queries) must not
+        hold the render up, so changes within `REFRESH_DELAY` are coalesced into one refresh on a
+        timer thread. The balance moves only when a job is accepted or settles.
+        """
+        with self._pending_lock:
+            self._pending_balance |= progress.state in ("queued", "completed", "failed")
+            if self._pending is None:
+                self._pending = threading.Timer(REFRESH_DELAY, self._refresh_pending)
+                self._pending.daemon = True
+                self._pending.start()
+
+    def _refresh_pending(self) -> None:
+        with self._pending_lock:
+            balance, self._pending_balance, self._pending = self._pending_balance, False, None
+        self.refresh(balance=balance)
 
     def stop_following(self) -> None:
         """Stop refreshing on job changes (the widgets stay as they are)."""
         self._unsubscribe()
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.cancel()
 
     def close(self) -> None:
         """Stop following job changes and close the widgets and the client."""

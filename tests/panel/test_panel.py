@@ -5,6 +5,8 @@ import re
 import secrets
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
@@ -174,11 +176,18 @@ def test_repoll_a_pending_job(account, made_jobs):
         panel.close()
 
 
-def test_refreshes_itself_when_a_job_changes(panel, made_jobs):
+def test_refreshes_itself_when_a_job_changes_off_the_renders_path(panel, made_jobs, monkeypatch):
     before = panel._snapshot_text()
-    newest = run(simulated("Epsilon"))
+    refreshed_on = []
+    real_refresh = panel.refresh
+    monkeypatch.setattr(panel, "refresh", lambda **kw: (refreshed_on.append(threading.current_thread()), real_refresh(**kw)))
+    newest = run(simulated("Epsilon"))  # on this (the render's) thread
+    deadline = time.monotonic() + 10
+    while newest not in panel._snapshot_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert visible_rows(panel)[0][0] == newest
     assert newest in panel._snapshot_text() and newest not in before
+    assert refreshed_on and threading.current_thread() not in refreshed_on  # the render never waited for one
 
 
 def test_credits_spent_from_history(panel, made_jobs):

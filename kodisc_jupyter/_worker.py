@@ -2,7 +2,7 @@
 
 The kernel's own loop is not used: tasks on it get no time while a later cell blocks (and Colab
 never runs them). A plain thread with a private loop keeps polling whatever the kernel does, and
-display handles may be updated from it. `stop()` (called by `%unload_ext`) cancels what is left.
+display handles may be updated from it. `stop()` (the session's close, e.g. `%unload_ext`) cancels what is left.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .._logging import get_logger
+from ._logging import get_logger
 
-__all__ = ["Worker", "get_worker", "stop_worker"]
+__all__ = ["Worker"]
 
 logger = get_logger("kodisc_jupyter.worker")
 
@@ -74,24 +74,3 @@ async def _cancel_all() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-_worker: Worker | None = None
-_worker_lock = threading.Lock()
-
-
-def get_worker() -> Worker:
-    """The kernel's worker, started on first use."""
-    global _worker
-    with _worker_lock:
-        if _worker is None or not _worker.alive:
-            _worker = Worker()
-        return _worker
-
-
-def stop_worker() -> None:
-    global _worker
-    with _worker_lock:
-        worker, _worker = _worker, None
-    if worker is not None:
-        worker.stop()

@@ -1,0 +1,131 @@
+"""The process's render session: the embedded local server, the background worker, the history and
+the observers of every job, with one lifetime.
+
+`%load_ext kodisc_jupyter` opens it and `%unload_ext` closes it; a script opens it on first use
+and closes it at exit. Everything else asks `current()` instead of keeping module-level state.
+"""
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._logging import get_logger
+from ._paths import data_dir
+
+if TYPE_CHECKING:
+    from ._worker import Worker
+    from .history import History
+    from .server import LocalServer
+
+__all__ = ["Session", "current", "close_current"]
+
+logger = get_logger("kodisc_jupyter.session")
+Observer = Callable[[Any], None]
+
+
+class Session:
+    """What every render of this process shares; each part starts on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._history: History | None = None
+        self._server: LocalServer | None = None
+        self._worker: Worker | None = None
+        self._observers: list[Observer] = []
+
+    def history(self) -> History:
+        """The job history (one object: it keeps one SQLite connection per thread); follows KODISC_HOME."""
+        from .history import History
+
+        path = data_dir() / "history.sqlite3"
+        with self._lock:
+            if self._history is None or self._history.path != path:
+                self._history = History(path)
+            return self._history
+
+    def local_server(self) -> LocalServer:
+        """The embedded local Kodisc, started on first use (its data outlives it: restarts keep jobs)."""
+        with self._lock:
+            if self._server is None:
+                from .server import start_local_server
+
+                self._server = start_local_server(data_dir() / "server")
+            return self._server
+
+    def stop_local_server(self) -> None:
+        """Stop the embedded server if it runs (the next local render starts it again)."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def worker(self) -> Worker:
+        """The thread with its own event loop that follows `--no-wait` jobs, started on first use."""
+        from ._worker import Worker
+
+        with self._lock:
+            if self._worker is None or not self._worker.alive:
+                self._worker = Worker()
+            return self._worker
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call `observer(progress)` on every state change of any job; returns the unsubscribe."""
+        with self._lock:
+            self._observers.append(observer)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if observer in self._observers:
+                    self._observers.remove(observer)
+
+        return unsubscribe
+
+    def publish(self, progress: Any, observers: Sequence[Observer] = ()) -> None:
+        """Tell the flow's own observers, then every subscriber; an observer's bug never breaks a render."""
+        with self._lock:
+            everyone = [*observers, *self._observers]
+        for observer in everyone:
+            try:
+                observer(progress)
+            except Exception:
+                logger.exception("A kodisc job observer failed")
+
+    def close(self) -> None:
+        """Stop following `--no-wait` jobs (they go on), stop the embedded server, close the history."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+            history, self._history = self._history, None
+            self._observers.clear()
+        if worker is not None:
+            worker.stop()
+        self.stop_local_server()
+        if history is not None:
+            history.close()
+
+
+_current: Session | None = None
+_current_lock = threading.Lock()
+_atexit_registered = False
+
+
+def current() -> Session:
+    """This process's session, opened on first use (and closed at exit if nothing closes it before)."""
+    global _current, _atexit_registered
+    with _current_lock:
+        if _current is None:
+            _current = Session()
+            if not _atexit_registered:
+                atexit.register(close_current)
+                _atexit_registered = True
+        return _current
+
+
+def close_current() -> None:
+    """Close the session (`%unload_ext`, exit); the next use opens a new one."""
+    global _current
+    with _current_lock:
+        session, _current = _current, None
+    if session is not None:
+        session.close()
