@@ -33,6 +33,7 @@ from ._redact import key_prefix as display_prefix
 from ._redact import redact
 from ._sqlite import SchemaTooNewError, migrate, rollback
 from ._timestamps import format_timestamp, parse_timestamp
+from .contract._rules import COMPLETED
 
 if TYPE_CHECKING:
     from .client import Job
@@ -152,7 +153,7 @@ class JobRecord:
 
         urls = (self.video_url, self.thumbnail_url, self.captions_url)
         result = None
-        if self.status == "completed" or any(urls):
+        if self.status == COMPLETED or any(urls):
             result = RenderResult(video=urls[0], thumbnail=urls[1], captions=urls[2])
         return Job(
             job_id=self.job_id,

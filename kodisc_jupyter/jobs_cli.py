@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from ._argtypes import positive_int
 from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
 from .backend import COMMAND_LINE
-from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
 from .views import STATUS_CHOICES, balance_line, jobs_text
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -140,7 +140,7 @@ class ProgressLine:
     def _describe(self, progress: Any, frame: str = "") -> str:
         elapsed = time.monotonic() - progress.started if progress.started else 0.0
         parts = [f"{frame} {progress.class_name}".strip(), progress.state, f"{elapsed:.1f} s"]
-        if progress.expected_seconds and progress.state == "running":
+        if progress.expected_seconds and progress.state == RUNNING:
             parts.append(f"~{min(99, int(100 * elapsed / progress.expected_seconds))}%")
         if progress.job_id:
             parts.append(f"job {progress.job_id}")

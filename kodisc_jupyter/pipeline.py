@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import session
 from ._logging import get_logger
 from .contract._errors import ValidationError
+from .contract._rules import COMPLETED
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -157,7 +158,7 @@ class RenderFlow:
 
     def recorded_outcome(self, record: JobRecord, *, cached: bool = False) -> Outcome | None:
         """The outcome of a completed job from its history row, if its saved video can still be played."""
-        if record.status != "completed" or not _playable(record.video_path):
+        if record.status != COMPLETED or not _playable(record.video_path):
             return None
         self.job = record.to_job()
         return self._outcome(record.video_path, record.thumbnail_path, record.captions_path, cached=cached)
@@ -199,7 +200,7 @@ class RenderFlow:
 
     def fetch(self, job: Job, client: Kodisc) -> Files:
         """Save the finished job's files locally and record where (a failed job has none)."""
-        if job.status != "completed" or job.result is None:
+        if job.status != COMPLETED or job.result is None:
             return None, None, None
         from .assets import fetch_assets
 
@@ -207,7 +208,7 @@ class RenderFlow:
 
     async def afetch(self, job: Job, client: AsyncKodisc) -> Files:
         """`fetch()` with the async client (the history write runs in a thread, off the event loop)."""
-        if job.status != "completed" or job.result is None:
+        if job.status != COMPLETED or job.result is None:
             return None, None, None
         from .assets import afetch_assets
 

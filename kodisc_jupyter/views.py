@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-STATUS_CHOICES = ("all", "queued", "running", "completed", "failed")
-PENDING_STATUSES = frozenset({"queued", "running"})
+from .contract._rules import STATUSES
+
+STATUS_CHOICES = ("all", *STATUSES)
 COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 

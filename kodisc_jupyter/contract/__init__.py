@@ -11,11 +11,17 @@ from ._models import Account, Credits, Job, RenderResult
 from ._rules import (
     ASPECT_RATIOS,
     CLASS_NAME_RE,
+    COMPLETED,
     DEFAULT_BASE_URL,
+    FAILED,
     KEY_RE,
     MANIM_QUALITY_LETTERS,
     MAX_BODY_BYTES,
+    PENDING_STATUSES,
     QUALITIES,
+    QUEUED,
+    RUNNING,
+    STATUSES,
     TERMINAL_STATUSES,
     UNSET,
     build_render_body,
@@ -32,4 +38,5 @@ __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MANIM_QUALITY_LETTERS", "MAX_BODY_BYTES", "QUALITIES",
     "TERMINAL_STATUSES", "UNSET", "build_render_body", "format_timestamp", "key_prefix", "parse_timestamp",
     "validate_render_body", "sign", "verify",
+    "STATUSES", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "PENDING_STATUSES",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._redact import key_prefix, redact
 from ._errors import APIResponseError, RenderFailedError
-from ._rules import TERMINAL_STATUSES, format_timestamp, parse_timestamp
+from ._rules import FAILED, TERMINAL_STATUSES, format_timestamp, parse_timestamp
 
 _MISSING: Any = object()
 
@@ -119,7 +119,7 @@ class Job:
 
     def raise_for_status(self) -> Job:
         """Raise `RenderFailedError` if the job failed; otherwise return the job itself."""
-        if self.status == "failed":
+        if self.status == FAILED:
             raise RenderFailedError(self)
         return self
 

@@ -17,7 +17,8 @@ from ._errors import ValidationError
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_ASPECT_RATIO", "DEFAULT_BASE_URL", "DEFAULT_QUALITY", "KEY_LIKE_RE",
     "KEY_PREFIX_LENGTH", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES", "STATUSES", "TERMINAL_STATUSES", "UNSET",
-    "MANIM_QUALITY_LETTERS", "build_render_body", "encode_json", "format_timestamp", "key_prefix", "parse_timestamp", "redact",
+    "MANIM_QUALITY_LETTERS", "STATUSES", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "PENDING_STATUSES",
+    "build_render_body", "encode_json", "format_timestamp", "key_prefix", "parse_timestamp", "redact",
     "validate_render_body",
 ]
 
@@ -43,7 +44,9 @@ KEY_RE = re.compile(r"kdsc_live_[0-9a-f]{48}")
 MAX_BODY_BYTES = 200 * 1024
 
 STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")
-TERMINAL_STATUSES = frozenset({"completed", "failed"})
+QUEUED, RUNNING, COMPLETED, FAILED = STATUSES
+PENDING_STATUSES = frozenset({QUEUED, RUNNING})
+TERMINAL_STATUSES = frozenset({COMPLETED, FAILED})
 
 
 class _Unset:

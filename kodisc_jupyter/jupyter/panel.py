@@ -19,9 +19,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..contract._rules import FAILED, PENDING_STATUSES, QUEUED, TERMINAL_STATUSES
 from ..views import (
     COLUMNS,
-    PENDING_STATUSES,
     STATUS_CHOICES,
     balance_line,
     empty_message,
@@ -271,7 +271,7 @@ class Panel:
             if record is None:
                 self._message = f"Job {job_id} is not in the history."
             elif not record.video_path or not Path(record.video_path).is_file():
-                reason = f"failed: {record.error or 'no reason given'}" if record.status == "failed" else record.status
+                reason = f"failed: {record.error or 'no reason given'}" if record.status == FAILED else record.status
                 self._message = f"Job {job_id} has no saved video ({reason})."
                 self._selected = None
                 self._player.value = ""
@@ -320,7 +320,7 @@ class Panel:
         timer thread. The balance moves only when a job is accepted or settles.
         """
         with self._pending_lock:
-            self._pending_balance |= progress.state in ("queued", "completed", "failed")
+            self._pending_balance |= progress.state in (QUEUED, *TERMINAL_STATUSES)
             if self._pending is None:
                 self._pending = threading.Timer(REFRESH_DELAY, self._refresh_pending)
                 self._pending.daemon = True
@@ -381,7 +381,7 @@ class Panel:
             img, short = _thumb_and_id_html(record.job_id, self._thumbnail(record))
             cells.value = self._grid([img, short, *(_e(v) for v in values[1:])])
             pending = record.status in PENDING_STATUSES
-            show.description, show.icon = ("Error", "info") if record.status == "failed" else ("Play", "play")
+            show.description, show.icon = ("Error", "info") if record.status == FAILED else ("Play", "play")
             show.layout.display = "none" if pending else None
             repoll.layout.display = None if pending else "none"
             row.layout.display = None

@@ -17,6 +17,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from ..contract._rules import COMPLETED, PENDING_STATUSES, TERMINAL_STATUSES
 from ..views import format_seconds, short_id
 
 if TYPE_CHECKING:
@@ -107,9 +108,9 @@ class StatusBar:
 
     def fraction(self) -> float | None:
         """Estimated progress in [0, 0.95], or None when there is no estimate (indeterminate)."""
-        if self.state in ("completed", "failed"):
+        if self.state in TERMINAL_STATUSES:
             return 1.0
-        if not self.expected_seconds or self.state not in ("queued", "running"):
+        if not self.expected_seconds or self.state not in PENDING_STATUSES:
             return None
         return min(self.elapsed() / self.expected_seconds, 0.95)
 
@@ -118,7 +119,7 @@ class StatusBar:
 
     def text(self) -> str:
         parts = [f"{self.class_name}: {self.state}", format_seconds(self.elapsed())]
-        if self.expected_seconds and self.state in ("queued", "running"):
+        if self.expected_seconds and self.state in PENDING_STATUSES:
             parts.append(f"~{format_seconds(self.expected_seconds)} expected")
         parts += [f"job {short_id(self.job_id)}", self.backend_label]
         return "Kodisc · " + " · ".join(parts)
@@ -154,7 +155,7 @@ class StatusBar:
             self._bar.bar_style = "info"
             self._bar.value = (self.elapsed() / 2.0) % 1.0
         else:
-            self._bar.bar_style = "success" if self.state == "completed" else ""
+            self._bar.bar_style = "success" if self.state == COMPLETED else ""
             self._bar.value = fraction
         self._detail.value = " · ".join(self.text().split(" · ")[2:])
 
