@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
-from ._argtypes import positive_int, positive_seconds
-from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES
+from ._argtypes import positive_seconds
+from ._manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
+from .contract import ASPECT_RATIOS, QUALITIES
 
 if TYPE_CHECKING:
     from .pipeline import RenderRequest
@@ -52,18 +53,21 @@ def _render_parser() -> _Parser:
     add = parser.add_argument
     add("class_name", nargs="?", default=None,
         help="the Scene subclass to render (optional when the cell defines exactly one)")
-    add("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default: %%config Kodisc.quality)")
-    for letter, quality in MANIM_QUALITY_LETTERS.items():
-        add(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"Manim's -q{letter}: --quality {quality}")
+    add("-q", "--quality", type=quality, default=None, metavar="QUALITY",
+        help=f"{QUALITY_HELP} (default: %%config Kodisc.quality)")
     add("--aspect", choices=ASPECT_RATIOS, default=None, help="16:9 (landscape) or 9:16 (portrait)")
-    add("--fps", type=positive_int, default=None, help="frames per second (default: the quality's)")
+    add("--fps", "--frame_rate", dest="fps", type=frame_rate, default=None, metavar="FPS",
+        help="frames per second (default: the quality's)")
+    add("-s", "--save_last_frame", action="store_true", help="show the last frame as a PNG instead of the video (as Manim's -s)")
     add("--metadata", type=_metadata, default=None, help="JSON echoed back on the job")
     add("--webhook-url", default=None, help="https URL notified when the job ends")
     add("--no-wait", action="store_true", help="return at once; the output updates when the job ends")
     add("--embed", action="store_true", default=None, help="put the video itself in the notebook")
-    add("--force", action="store_true", help="render again even if an identical render is cached")
+    add("--force", "--disable_caching", dest="force", action="store_true",
+        help="render again even if an identical render is cached")
     add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
     add("--out", default=None, help="bind the result (a Rendered object) to this name")
+    add_manim_flags(parser)
     return parser
 
 

@@ -22,15 +22,17 @@ import operator
 import re
 import subprocess
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._files import write_atomic
 from ._logging import get_logger
 from ._paths import data_dir
 
-__all__ = ["Preflight", "preflight", "join_prelude", "manim_names"]
+__all__ = ["Preflight", "preflight", "join_prelude", "manim_names", "free_names", "kernel_manim_imports", "leading_config"]
 
 logger = get_logger("kodisc_jupyter.preflight")
 
@@ -206,12 +208,22 @@ def _resolve_class(
 
 
 def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
+    first_use = _free_names(tree)
+    if not first_use:
+        return []
+    return [_undefined_message(sorted(first_use.items(), key=lambda item: item[1]), lines,
+                               "manim" in _bindings(tree)[1])]
+
+
+def _free_names(tree: ast.Module) -> dict[str, int]:
+    """Names the code reads but never binds (with the line of their first use); none when a star
+    import that cannot be listed could provide any name."""
     bound, star_modules = _bindings(tree)
     provided = set(_BUILTINS) | bound
     for module in star_modules:
         names = manim_names() if module == "manim" else None
         if names is None:
-            return []  # a star import we cannot list could provide any name: say nothing
+            return {}
         provided |= names
     skipped = _annotation_nodes(tree)
     first_use: dict[str, int] = {}
@@ -219,9 +231,69 @@ def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
         if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped
                 and node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id])):
             first_use[node.id] = node.lineno
-    if not first_use:
+    return first_use
+
+
+def free_names(code: str, prelude: str = "") -> list[str]:
+    """The names a cell (with its prelude) uses without defining or importing them; [] if it does not parse."""
+    try:
+        tree = ast.parse(join_prelude(prelude, code))
+    except (SyntaxError, ValueError):
         return []
-    return [_undefined_message(sorted(first_use.items(), key=lambda item: item[1]), lines, "manim" in star_modules)]
+    return sorted(_free_names(tree))
+
+
+def kernel_manim_imports(names: list[str], namespace: Mapping[str, Any]) -> str:
+    """Import lines giving a render the Manim names among `names` as the kernel has them (after the
+    notebook ran `from manim import *`, `import manim as m`, ...), or "" when none comes from Manim.
+
+    A name counts only when its value is the very object Manim exports (or a Manim module): any
+    other notebook variable stays a pre-flight error, since a render cannot see it.
+    """
+    manim = sys.modules.get("manim")
+    if manim is None:
+        return ""
+    exported = getattr(manim, "__all__", None) or [name for name in dir(manim) if not name.startswith("_")]
+    star, lines = False, []
+    for name in names:
+        if name not in namespace:
+            continue
+        value = namespace[name]
+        if isinstance(value, types.ModuleType) and (value.__name__ + ".").startswith("manim."):
+            lines.append(f"import {value.__name__}" if name == value.__name__ else f"import {value.__name__} as {name}")
+        elif name in exported and getattr(manim, name, None) is value:
+            star = True
+        else:
+            original = getattr(value, "__name__", None)
+            if isinstance(original, str) and original in exported and getattr(manim, original, None) is value:
+                lines.append(f"from manim import {original} as {name}")
+    return "\n".join(["from manim import *"] * star + lines)
+
+
+def leading_config(code: str) -> dict[str, Any]:
+    """`config.X = <literal>` (or `config["X"] = ...`) settings at the top of a cell, as `%%manim` reads
+    them before rendering (`media_width`, `media_embed`); {} when the cell does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return {}
+    settings: dict[str, Any] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1):
+            break
+        target = node.targets[0]
+        if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "config":
+            key: Any = target.attr
+        elif (isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name) and target.value.id == "config"
+              and isinstance(target.slice, ast.Constant)):
+            key = target.slice.value
+        else:
+            break
+        try:
+            settings[str(key)] = ast.literal_eval(node.value)
+        except (ValueError, TypeError, SyntaxError, RecursionError):
+            continue  # computed at render time: sent with the cell, not read here
+    return settings
 
 
 def _undefined_message(uses: list[tuple[str, int]], lines: _LineMap, star_manim: bool) -> str:

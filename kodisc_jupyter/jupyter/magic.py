@@ -49,6 +49,7 @@ class Kodisc(Magics, KodiscSettings):
         self.prelude = ""
         self._apply_pyproject_defaults()
         self._notice_shown = False
+        self._import_notice_shown = False
 
     # -- %%kodisc ---------------------------------------------------------------------------------
 
@@ -56,12 +57,18 @@ class Kodisc(Magics, KodiscSettings):
     @cell_magic
     def kodisc(self, line: str, cell: str) -> None:
         """Render the Scene in this cell and show it with a live status bar, then the player."""
+        from .._logging import quiet_logs
+
+        with quiet_logs():
+            self._render_cell(_parse(cell_options.RENDER, line), cell)
+
+    def _render_cell(self, args: Any, cell: str) -> None:
         from .. import pipeline
         from ..errors import KodiscError
+        from ..preflight import leading_config
         from .display import CellError, error_bundle, show
 
-        args = _parse(cell_options.RENDER, line)
-        request = cell_options.render_request(args, self, cell, self.prelude)
+        request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
         try:
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
@@ -72,7 +79,28 @@ class Kodisc(Magics, KodiscSettings):
         except KodiscError as exc:
             raise CellError(NOTEBOOK.say(exc)) from None
         self._show_warnings(flow.warnings)
+        settings = leading_config(cell)  # %%manim's player settings, read from the cell's config lines
+        args.width = str(settings.get("media_width", "")).strip() or None
+        if settings.get("media_embed") is True:
+            args.embed = True
         _Presenter(self, flow, args).render()
+
+    def _prelude_for(self, cell: str) -> str:
+        """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it
+        (`from manim import *` in a cell of its own, as Manim's docs do): a render sees only what it is sent."""
+        from ..preflight import free_names, join_prelude, kernel_manim_imports
+        from .display import notice_bundle, show
+
+        names = free_names(cell, self.prelude)
+        imports = kernel_manim_imports(names, self.shell.user_ns) if names and self.shell is not None else ""
+        if not imports:
+            return self.prelude
+        if not self._import_notice_shown:
+            self._import_notice_shown = True
+            first = imports.splitlines()[0]
+            show(notice_bundle(f"Kodisc: sending the notebook's `{first}` with cells that use Manim's names "
+                               "(a render sees only the code it is sent)."))
+        return join_prelude(self.prelude, imports) if self.prelude.strip() else imports
 
     # -- %%kodisc_prelude ------------------------------------------------------------------------
 
@@ -109,12 +137,14 @@ class Kodisc(Magics, KodiscSettings):
     def kodisc_resume(self, line: str) -> None:
         """Re-attach the status bar and player to a job, also after a kernel restart."""
         from .. import pipeline
+        from .._logging import quiet_logs
         from ..backend import backend_for
         from ..errors import KodiscError
         from .display import CellError
 
         args = _parse(cell_options.RESUME, line)
         args.no_wait = False
+        args.save_last_frame, args.width = False, None
         record = pipeline.history().get(args.job_id)
         try:
             if record is not None:
@@ -125,7 +155,8 @@ class Kodisc(Magics, KodiscSettings):
             raise CellError(NOTEBOOK.say(exc)) from None
         timeout = args.timeout if args.timeout is not None else self.timeout
         flow.request = dataclasses.replace(flow.request, timeout=timeout)
-        _Presenter(self, flow, args).resume(args.job_id, record)
+        with quiet_logs():
+            _Presenter(self, flow, args).resume(args.job_id, record)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -208,18 +239,25 @@ class _Presenter:
                             "past jobs: %kodisc_jobs") from None
 
     def _finish(self, outcome: Any) -> None:
+        from .display import notice_bundle, show
+        from .last_frame import last_frame_bundle
         from .result import Rendered
         from .status import frontend_has_widgets
 
         rendered = Rendered(outcome)
         rendered.embed = self._embed()
-        if frontend_has_widgets():
-            width = self.magic.width.strip()
+        note = None
+        if self.args.save_last_frame:  # -s, as %%manim -s: the last frame instead of the player
+            bundle, note = last_frame_bundle(rendered)
+        elif frontend_has_widgets():
+            width = (self.args.width or self.magic.width).strip()
             bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
                                      width=int(width) if width.isdigit() else width or None)
         else:  # terminal IPython: no player to draw, so no copy into kodisc_media/
             bundle = {"text/plain": rendered.text()}
         self.bar.replace(bundle)
+        if note:
+            show(notice_bundle(note, kind="warning"))
         if self.args.out and self.magic.shell is not None:
             self.magic.shell.user_ns[self.args.out] = rendered
 
@@ -232,7 +270,9 @@ class _Presenter:
         from .. import pipeline
 
         async def watch() -> None:
-            with self._failures(in_cell=False):
+            from .._logging import quiet_logs
+
+            with quiet_logs(), self._failures(in_cell=False):
                 async with self.flow.backend.async_client() as client:
                     self._finish(await pipeline.wait_async(self.flow, client))
 

@@ -76,6 +76,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
         raise SceneError(f"{class_name!r} is not a Scene subclass; render a class defined as "
                          f"`class {class_name}(Scene):`.")
     scene = scene_class()
+    _still_as_video(scene, fps)
     scene.render()
     writer = scene.renderer.file_writer
     movie = Path(writer.movie_file_path)
@@ -86,6 +87,19 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
     srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
     (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
     write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+
+
+def _still_as_video(scene, fps: int) -> None:
+    """A scene that only adds mobjects (`self.add(Circle())`, as Manim's own example notebook has) makes
+    Manim write a PNG, not a video: one frame of wait at the end makes it a video like any other."""
+    tear_down = scene.tear_down
+
+    def finish() -> None:
+        tear_down()
+        if scene.renderer.num_plays == 0:
+            scene.wait(1 / fps)
+
+    scene.tear_down = finish
 
 
 def _load_scene_module(path: Path):
@@ -111,19 +125,13 @@ def srt_to_vtt(srt_text: str) -> str:
 
 
 def write_last_frame(video: Path, jpeg: Path) -> None:
-    """The last frame as a JPEG; decodes from the keyframe before the final second, not the whole video."""
-    import av
+    """The last frame as a JPEG (the job's thumbnail)."""
+    from .._frames import last_frame
 
-    last = None
-    with av.open(str(video)) as container:
-        stream = container.streams.video[0]
-        if stream.duration and stream.time_base:
-            container.seek(max(0, stream.duration - int(1 / stream.time_base)), stream=stream, backward=True)
-        for frame in container.decode(stream):
-            last = frame
-    if last is None:
+    image = last_frame(video)
+    if image is None:
         raise SceneError("the rendered video has no frames: add at least one self.play(...) or self.wait().")
-    last.to_image().convert("RGB").save(jpeg, "JPEG", quality=85)
+    image.convert("RGB").save(jpeg, "JPEG", quality=85)
 
 
 def describe_error(exc: BaseException, scene_path: Path) -> str:

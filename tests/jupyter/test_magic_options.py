@@ -33,9 +33,43 @@ def parse(line: str):
 
 @pytest.mark.parametrize(("flag", "quality"), [("-ql", "low"), ("-qm", "medium"), ("-qh", "high"),
                                                ("-qp", "twok"), ("-qk", "fourk"), ("-q high", "high"),
-                                               ("--quality twok", "twok")])
+                                               ("--quality twok", "twok"), ("-q m", "medium"), ("-qM", "medium"),
+                                               ("--quality l", "low"), ("--quality medium", "medium")])
 def test_manim_quality_flags_map_to_contract_names(flag, quality):
     assert parse(f"Scene1 {flag}").quality == quality
+    assert parse(f"{flag} Scene1").class_name == "Scene1"  # %%manim puts the scene last
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    # The lines of Manim's docs and example notebook, as written.
+    ("-qm -v WARNING SquareToCircle", {"class_name": "SquareToCircle", "quality": "medium", "verbosity": "WARNING"}),
+    ("Example1 -s -p -ql -v WARNING --disable_caching",
+     {"class_name": "Example1", "quality": "low", "save_last_frame": True, "preview": True, "force": True}),
+    ("HelloManim -p -q m -v warning --disable_caching", {"quality": "medium", "verbosity": "WARNING", "force": True}),
+    ("-v WARNING --disable_caching -qm BannerExample", {"class_name": "BannerExample", "force": True}),
+    ("X --fps 24", {"fps": 24}), ("X --frame_rate 60.0", {"fps": 60}),
+    ("X --format png", {"save_last_frame": True}), ("X --format mp4", {"save_last_frame": False}),
+    ("X --progress_bar none", {"class_name": "X"}),
+])
+def test_manim_render_flags_map_onto_the_request(line, expected):
+    args = vars(parse(line))
+    assert {name: args[name] for name in expected} == expected
+
+
+@pytest.mark.parametrize(("line", "flag", "nearest"), [
+    ("-t X", "-t/--transparent", "config.background_color"),
+    ("X -r 1920,1080", "-r/--resolution", "-q l|m|h|p|k"),
+    ("X --format gif", "--format", "-s for its last frame"),
+    ("X -o out.mp4", "-o/--output_file", "--out NAME"),
+    ("X --renderer opengl", "--renderer", "leave the flag out"),
+    ("X -a", "-a/--write_all", "%%kodisc MyScene"),
+    ("X --fps 29.97", "--fps/--frame_rate", "whole number of frames per second"),
+])
+def test_manim_flags_kodisc_cannot_honour_name_the_nearest_option(line, flag, nearest):
+    with pytest.raises(CellError) as caught:
+        parse(line)
+    message = str(caught.value)
+    assert message.startswith(f"argument {flag}: ") and nearest in message and "\n" not in message
 
 
 def test_options_use_shell_quoting():
@@ -47,8 +81,8 @@ def test_options_use_shell_quoting():
 
 @pytest.mark.parametrize(("line", "message"), [
     ("--bogus", "unrecognized arguments: --bogus (options: %%kodisc?)"),  # `%kodisc?` finds nothing
-    ("--quality ultra", "invalid choice: 'ultra'"),
-    ("--fps 0", "--fps: must be >= 1, got 0"),
+    ("--quality ultra", "expected one of l|m|h|p|k or low|medium|high|twok|fourk, got 'ultra'"),
+    ("--fps 0", "--fps/--frame_rate: must be >= 1, got 0"),
     ("--metadata '{oops'", "--metadata: must be JSON"),
     ("--timeout -3", "--timeout: must be more than 0 seconds"),
     ("--metadata '{\"a\": 1}", "check the quotes"),
@@ -71,7 +105,10 @@ def test_config_and_help(shell):
     shell.run_line_magic("config", 'Kodisc.backend = "local"')
     kodisc = shell.magics_manager.registry["Kodisc"]
     assert (kodisc.quality, kodisc.backend) == ("low", "local")
-    assert "-ql" in kodisc.kodisc.__doc__ and "--no-wait" in kodisc.kodisc.__doc__  # what %%kodisc? shows
+    help_text = kodisc.kodisc.__doc__  # what %%kodisc? shows
+    for listed in ("-ql", "--no-wait", "--disable_caching", "--save_last_frame", "--verbosity", "--preview",
+                   "--transparent", "--resolution", "--format", "%kodisc_prelude"):
+        assert listed in help_text
     assert kodisc.kodisc.__doc__.split()[1] == "%%kodisc"  # the usage line names the cell magic
 
 
