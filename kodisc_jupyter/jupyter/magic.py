@@ -98,8 +98,8 @@ class Kodisc(Magics, KodiscSettings):
         if not self._import_notice_shown:
             self._import_notice_shown = True
             first = imports.splitlines()[0]
-            show(notice_bundle(f"Kodisc: sending the notebook's `{first}` with cells that use Manim's names "
-                               "(a render sees only the code it is sent)."))
+            show(notice_bundle(f"Sending this notebook's `{first}` with the cells that use its names: "
+                               "a render sees only the code it is sent."))
         return join_prelude(self.prelude, imports) if self.prelude.strip() else imports
 
     # -- %%kodisc_prelude ------------------------------------------------------------------------

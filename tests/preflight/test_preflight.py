@@ -384,3 +384,46 @@ def test_source_is_exactly_what_the_pipeline_sends():
     prelude, code = "from manim import *\nBRAND = BLUE  \n\n\n", "class A(Scene):\n    pass\n"
     assert preflight(code, prelude=prelude).source == RenderRequest(code=code, prelude=prelude).full_code
     assert preflight(code).source == code == join_prelude("", code)
+
+
+def test_leading_config_reads_the_settings_at_the_top_of_a_cell():
+    from kodisc_jupyter.preflight import leading_config
+
+    cell = ('config.media_width = "75%"\nconfig["media_embed"] = True\nconfig.background_color = RED\n'
+            'config.frame_rate = 24\n\nclass A(Scene):\n    pass\nconfig.pixel_width = 1\n')
+    assert leading_config(cell) == {"media_width": "75%", "media_embed": True, "frame_rate": 24}
+    assert leading_config("class A(Scene):\n    pass\nconfig.media_width = '50%'\n") == {}
+    assert leading_config("config.media_width = (\n") == {}
+
+
+def test_free_names_are_what_the_cell_uses_without_binding():
+    from kodisc_jupyter.preflight import free_names
+
+    cell = "import numpy as np\nclass A(Scene):\n    def construct(self):\n        self.add(Circle(radius=np.pi * r))\n"
+    assert free_names(cell) == ["Circle", "Scene", "r"]
+    assert free_names(cell, prelude="r = 1") == ["Circle", "Scene"]
+    assert free_names("class (:") == []
+
+
+def test_kernel_manim_imports_count_only_manims_own_objects(monkeypatch):
+    """A stand-in `manim` module (importing Manim here would configure this process's logging)."""
+    import sys
+    import types
+
+    from kodisc_jupyter.preflight import kernel_manim_imports
+
+    manim = types.ModuleType("manim")
+    geometry = types.ModuleType("manim.mobject.geometry")
+
+    class Circle:
+        pass
+
+    manim.Circle, manim.UP, manim.geometry = Circle, object(), geometry
+    assert kernel_manim_imports(["Circle"], {"Circle": Circle}) == ""  # Manim not imported in the kernel
+    monkeypatch.setitem(sys.modules, "manim", manim)
+    namespace = {"Circle": Circle, "UP": manim.UP, "Round": Circle, "mn": manim, "geo": geometry,
+                 "DOWN": object(), "radius": 2}
+    assert kernel_manim_imports(["Circle", "UP"], namespace) == "from manim import *"
+    assert kernel_manim_imports(["Round", "mn", "geo"], namespace) == (
+        "from manim import Circle as Round\nimport manim as mn\nimport manim.mobject.geometry as geo")
+    assert kernel_manim_imports(["DOWN", "radius", "undefined"], namespace) == ""  # notebook variables stay errors
