@@ -154,6 +154,7 @@ def render(code: str, class_name: str | None = None, *, quality: str = "medium",
     """Render `class_name` from `code` (blocking) with the same backend, pre-flight, cache and history as
     `%%kodisc`; raises the client's errors (`RenderFailedError` for a failed scene)."""
     from .. import pipeline
+    from .._logging import quiet_logs
     from ..backend import resolve_backend
 
     chosen = resolve_backend(backend)
@@ -161,6 +162,7 @@ def render(code: str, class_name: str | None = None, *, quality: str = "medium",
         print(chosen.notice, file=sys.stderr)
     request = pipeline.RenderRequest(code=code, class_name=class_name, quality=quality, aspect_ratio=aspect_ratio,
                                      fps=fps, metadata=metadata, force=force, timeout=timeout)
-    rendered = Rendered(pipeline.run(pipeline.RenderFlow(request, chosen)))
+    with quiet_logs():  # a cell shows no log record of the render, whatever logging the kernel has
+        rendered = Rendered(pipeline.run(pipeline.RenderFlow(request, chosen)))
     rendered.embed = embed
     return rendered

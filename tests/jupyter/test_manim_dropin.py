@@ -73,6 +73,8 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
         "import manim as mn\nfrom manim import Square as Box",
         "%%kodisc -ql\nclass Aliased(mn.Scene):\n    def construct(self):\n        self.play(mn.FadeIn(Box()), run_time=0.2)\n",
         "from kodisc_jupyter import pipeline\nprint(pipeline.history().list(limit=1)[0].code.splitlines()[:3])",
+        "import kodisc_jupyter\nclip = kodisc_jupyter.render('from manim import *\\nclass Plain(Scene):\\n    def construct(self):\\n"
+        "        self.play(FadeIn(Dot()), run_time=0.2)\\n', quality='low')\nprint(clip.job.status)",
     ], timeout=240)
     cells = nb.cells
     for cell in cells[2:6]:
@@ -101,7 +103,12 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
 
     # Other spellings of the import are sent as the notebook wrote them.
     assert error_of(cells[10]) is None and "<video" in text_of(cells[10]), text_of(cells[10])
+    assert not LOG_RECORD.search(text_of(cells[10]))
     assert text_of(cells[11]).strip() == "['from manim import Square as Box', 'import manim as mn', '']"
+
+    # Plain Python's render() in a cell shows no log record either.
+    assert text_of(cells[12]).strip().endswith("completed") and not LOG_RECORD.search(text_of(cells[12])), \
+        text_of(cells[12])
 
     # A notebook variable is still a pre-flight error: a render cannot see it.
     error = error_of(cells[7])["traceback"]
