@@ -99,14 +99,16 @@ def local_poll_policy() -> PollPolicy:
     return PollPolicy(rate=5.0, burst=5.0, steady_interval=0.2)
 
 
-def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK) -> Backend:
-    """The backend for `choice` ("auto" | "cloud" | "local"); raises a one-line error when none fits."""
+def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK, start: bool = True) -> Backend:
+    """The backend for `choice` ("auto" | "cloud" | "local"); raises a one-line error when none fits.
+
+    `start=False` names the backend without starting the embedded server (enough for cache keys)."""
     if choice not in CHOICES:
         from .errors import ValidationError
 
         raise ValidationError(f"backend must be one of {', '.join(CHOICES)}; got {choice!r}.", field="backend")
     if choice == "local":
-        return _local_backend(notice=None)
+        return _local_backend(notice=None, start=start)
     key = _configured_key()
     if key:
         return _cloud_backend(key)
@@ -120,7 +122,7 @@ def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK) -> Backend
 
         raise AuthenticationError(
             f"No Kodisc API key and no local Manim: {hints.set_key}; or {_INSTALL_HINT} to render locally for free.")
-    return _local_backend(notice=hints.local_notice())
+    return _local_backend(notice=hints.local_notice(), start=start)
 
 
 def backend_for(name: str, base_url: str, *, hints: Hints = NOTEBOOK) -> Backend:
@@ -154,12 +156,14 @@ def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
     return Backend("kodisc", resolve_base_url(base_url), key_prefix(key), None, key)
 
 
-def _local_backend(*, notice: str | None) -> Backend:
+def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
     from .contract._rules import key_prefix
 
     if importlib.util.find_spec("manim") is None:
         from .errors import ValidationError
 
         raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
+    if not start:
+        return Backend("local", "", None, notice)
     server = session.current().local_server()
     return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key)

@@ -320,6 +320,17 @@ class History:
         )
         return int(statistics.median(row[0] for row in rows)) if rows else None
 
+    def estimated_credits(self, *, class_name: str, quality: str | None, backend: str, sample: int = 50) -> float | None:
+        """What a render will likely cost: the last completed render of this class at this quality,
+        else the median of the last `sample` completed ones of this quality (None: no history)."""
+        where = "quality IS ? AND backend = ? AND status = 'completed' AND credits_cost IS NOT NULL"
+        same = self._read(f"SELECT credits_cost FROM jobs WHERE {where} AND class_name = ? ORDER BY rowid DESC LIMIT 1",
+                          (quality, backend, class_name))
+        if same:
+            return float(same[0][0])
+        rows = self._read(f"SELECT credits_cost FROM jobs WHERE {where} ORDER BY rowid DESC LIMIT ?", (quality, backend, sample))
+        return float(statistics.median(row[0] for row in rows)) if rows else None
+
     def close(self) -> None:
         """Close every thread's connection; later calls reopen as needed."""
         with self._lock:

@@ -26,21 +26,29 @@ _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 def register(subparsers: Any) -> None:
     """Add `render`, `me`, `jobs` and `resume` to the `kodisc` command line."""
-    render = subparsers.add_parser("render", help="render a Manim scene from a .py file and save the MP4",
-                                   description="Render a Scene from FILE (same pre-flight, cache and history "
-                                               "as %%kodisc) and save the MP4, with its captions as .vtt beside it.")
-    render.add_argument("file", metavar="FILE.py", type=Path, help="the Python file holding the Scene subclass")
-    render.add_argument("class_name", metavar="ClassName", nargs="?",
-                        help="the Scene subclass to render (optional when FILE defines exactly one)")
-    render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default="medium", help="render quality (default medium)")
+    render = subparsers.add_parser(
+        "render", help="render a Manim scene from a .py file, or every %%kodisc cell of notebooks",
+        description="FILE.py [ClassName]: render a Scene (same pre-flight, cache and history as %%kodisc) and save "
+                    "the MP4, with its captions as .vtt beside it. NOTEBOOK.ipynb ...: render every %%kodisc cell "
+                    "of the notebooks as executing them would (their prelude, %config Kodisc.* lines, cell options "
+                    "and [tool.kodisc]), running nothing else, so a later execution finds every render cached.")
+    render.add_argument("files", metavar="FILE", nargs="+",
+                        help="FILE.py [ClassName] (ClassName optional when FILE defines one Scene), or NOTEBOOK.ipynb ...")
+    render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default medium; .py only)")
     for letter, quality in MANIM_QUALITY_LETTERS.items():
         render.add_argument(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
-    render.add_argument("--aspect", choices=ASPECT_RATIOS, default="16:9", help="aspect ratio (default 16:9)")
-    render.add_argument("--fps", type=positive_int, help="frames per second (default: the quality's)")
-    render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4)")
-    _backend_option(render)
+    render.add_argument("--aspect", choices=ASPECT_RATIOS, default=None, help="aspect ratio (default 16:9; .py only)")
+    render.add_argument("--fps", type=positive_int, help="frames per second (default: the quality's; .py only)")
+    render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4; .py only)")
+    render.add_argument("--backend", choices=("auto", "cloud", "local"), default=None,
+                        help="auto (default): Kodisc when a key is set, else the local server; for notebooks, "
+                             "overrides their %%config Kodisc.backend")
     render.add_argument("--force", action="store_true", help="render again even if an identical render is cached")
-    render.add_argument("--no-wait", action="store_true", help="submit, print the job id and return at once")
+    render.add_argument("--no-wait", action="store_true", help="submit, print the job id and return at once (.py only)")
+    render.add_argument("-j", "--jobs", type=positive_int, default=None,
+                        help="notebooks: renders at once (default: the local server's workers, or 8 on Kodisc)")
+    render.add_argument("--dry-run", action="store_true",
+                        help="notebooks: list what would render and its likely cost (from the history); send nothing")
     render.set_defaults(run=run_render)
 
     me = subparsers.add_parser("me", help="show the credit balance and the key in use")
@@ -226,21 +234,45 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
 
 
 def run_render(args: argparse.Namespace) -> int:
+    """A .py file (and its class), or notebooks: never a mix."""
+    paths = [Path(name) for name in args.files]
+    if all(path.suffix.lower() == ".ipynb" for path in paths):
+        return _run_notebooks(args, paths)
+    if paths[0].suffix.lower() == ".ipynb" or len(paths) > 2 or (len(paths) == 2 and paths[1].suffix):
+        return _fail("give one FILE.py [ClassName], or only notebooks (NOTEBOOK.ipynb ...)", EXIT_BAD_INPUT)
+    batch_only = [flag for flag, value in (("-j", args.jobs), ("--dry-run", args.dry_run)) if value]
+    if batch_only:
+        return _fail(f"{batch_only[0]} applies to notebooks; a .py file renders one scene", EXIT_BAD_INPUT)
+    return _run_file(args, paths[0], args.files[1] if len(paths) == 2 else None)
+
+
+def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
+    from .prerender import prerender
+
+    file_only = [flag for flag, value in (("-q", args.quality), ("--aspect", args.aspect), ("--fps", args.fps),
+                                          ("-o", args.output), ("--no-wait", args.no_wait)) if value]
+    if file_only:
+        return _fail(f"{file_only[0]} applies to a .py file; a notebook's cells render with their own options and "
+                     "%config Kodisc.* (so that executing the notebook finds them cached)", EXIT_BAD_INPUT)
+    return prerender(notebooks, jobs=args.jobs, force=args.force, dry_run=args.dry_run, backend_choice=args.backend)
+
+
+def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> int:
     from . import pipeline
     from .backend import COMMAND_LINE, resolve_backend
 
     try:
-        code = args.file.read_text(encoding="utf-8")
+        code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return _fail(f"cannot read {args.file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
+        return _fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
     if args.output is not None and args.output.suffix.lower() != ".mp4":
         return _fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
-    request = pipeline.RenderRequest(code=code, class_name=args.class_name, quality=args.quality,
-                                     aspect_ratio=args.aspect, fps=args.fps, force=args.force)
+    request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or "medium",
+                                     aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force)
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
-        backend = resolve_backend(args.backend, hints=COMMAND_LINE)
+        backend = resolve_backend(args.backend or "auto", hints=COMMAND_LINE)
         if args.no_wait and backend.name == "local":
             from .errors import ValidationError
 

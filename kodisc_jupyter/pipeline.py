@@ -156,6 +156,11 @@ class RenderFlow:
         record = history().find_cached(self._cache_key)
         return self.recorded_outcome(record, cached=True) if record is not None else None
 
+    @property
+    def cache_key(self) -> str | None:
+        """The request's identity once `cached()` ran (identical requests in one batch render once)."""
+        return self._cache_key
+
     def recorded_outcome(self, record: JobRecord, *, cached: bool = False) -> Outcome | None:
         """The outcome of a completed job from its history row, if its saved video can still be played."""
         if record.status != COMPLETED or not _playable(record.video_path):
@@ -286,18 +291,24 @@ def wait(flow: RenderFlow, client: Kodisc) -> Outcome:
 # -- the asynchronous runner (the --no-wait worker's own event loop) ---------------------------------
 
 
-async def run_async(flow: RenderFlow) -> Outcome:
-    """`run()` on an event loop: the same steps, with `AsyncKodisc`; SQLite work runs in threads,
-    so the history (and the observers it calls) never blocks the loop's other jobs."""
+async def run_async(flow: RenderFlow, client: AsyncKodisc | None = None) -> Outcome:
+    """`run()` on an event loop: the same steps, with `AsyncKodisc` (`client`: one shared by a batch);
+    SQLite work runs in threads, so the history (and the observers it calls) never blocks the loop's other jobs."""
     flow.check()
     hit = await asyncio.to_thread(flow.cached)
     if hit is not None:
         return hit
-    async with flow.backend.async_client() as client:
-        flow.submitting()
-        job = await client.render(**flow.render_kwargs())
-        await asyncio.to_thread(flow.submitted, job)
-        return await wait_async(flow, client)
+    if client is None:
+        async with flow.backend.async_client() as own:
+            return await _submit_and_wait(flow, own)
+    return await _submit_and_wait(flow, client)
+
+
+async def _submit_and_wait(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
+    flow.submitting()
+    job = await client.render(**flow.render_kwargs())
+    await asyncio.to_thread(flow.submitted, job)
+    return await wait_async(flow, client)
 
 
 async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:

@@ -69,11 +69,14 @@ def jobs_text(records: Sequence[Any], *, total: int | None = None, offset: int =
     """A fixed-width table of history rows (full job ids: `kodisc resume` takes them)."""
     if not records:
         return empty_message(status)
-    rows = [list(COLUMNS), *(row_cells(r) for r in records)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows]
-    lines.append(page_caption(len(records), total, offset))
-    return "\n".join(lines)
+    return table_text(COLUMNS, [row_cells(r) for r in records]) + "\n" + page_caption(len(records), total, offset)
+
+
+def table_text(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Fixed-width columns, two spaces apart, header first."""
+    table = [list(header), *(list(row) for row in rows)]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in table)
 
 
 def page_caption(shown: int, total: int | None, offset: int) -> str:
