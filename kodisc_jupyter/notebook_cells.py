@@ -92,13 +92,22 @@ def _source(source: Any) -> str:
 
 
 def _cell_magic(source: str) -> tuple[str | None, str, str]:
-    """(magic name, its options line, the body) when the cell starts with `%%name`, as IPython reads it."""
-    lines = source.lstrip("\n").split("\n")
-    first = lines[0].strip()
-    if not first.startswith("%%"):
+    """(magic name, its options line, the body) when the cell starts with `%%name`, exactly as IPython
+    reads it (its cleanup transforms: a final newline, no leading blank lines, the first line's indent off)."""
+    if not source.endswith("\n"):
+        source += "\n"
+    lines = source.splitlines(keepends=True)
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
         return None, "", source
-    name, _, line = first[2:].partition(" ")
-    return name, line.strip(), "\n".join(lines[1:])
+    indent = lines[0][:len(lines[0]) - len(lines[0].lstrip(" \t"))]
+    if indent:
+        lines = [line[len(indent):] if line.startswith(indent) else line for line in lines]
+    if not lines[0].startswith("%%"):
+        return None, "", source
+    name, _, line = lines[0][2:].rstrip().partition(" ")
+    return name, line, "".join(lines[1:])
 
 
 def _parses(code: str) -> bool:

@@ -48,8 +48,8 @@ def course(tmp_path, sim_server):
         ("markdown", "# Lesson one\n%%kodisc in markdown is not a cell magic"),
         ("code", "%load_ext kodisc_jupyter"),
         ("code", "%config Kodisc.quality = 'low'\nx = 1"),
-        ("code", "%%kodisc_prelude\nfrom manim import *\nR = 1.5"),
-        ("code", f"%%kodisc {SIM}\n{scene('Circles')}"),
+        ("code", "\n  %%kodisc_prelude\n  from manim import *\n  R = 1.5"),  # IPython drops blank lines and the indent
+        ("code", f"%%kodisc {SIM}\n{scene('Circles')}".rstrip()),  # IPython adds the final newline
         ("code", f"%%kodisc --aspect 16:9 --fps 12 {SIM}\n{scene('Wide')}"),
     ])
     two = write_notebook(root / "lessons" / "two.ipynb", [
