@@ -30,6 +30,11 @@ DEFAULT_MAX_WIDTH = "720px"
 _MIME_RE = re.compile(r"[a-z]+/[a-z0-9.+-]+")
 _CSS_LENGTH_RE = re.compile(r"\d+(?:\.\d+)?(?:px|%|em|rem|vw|ch)")
 _CONTROL_RE = re.compile(r"[\x00-\x20\x7f]")
+# On a load error (the notebook travelled without its kodisc_media/ folder), play the job's public URL
+# instead, once. Runs wherever inline handlers do (trusted outputs, nbconvert HTML, built sites);
+# JupyterLab's sanitizer drops it from untrusted outputs with every other on* attribute.
+_FALLBACK_HANDLER = ("var f=this.getAttribute('data-kodisc-fallback');"
+                     "if(f&&this.getAttribute('src')!==f){this.setAttribute('src',f);}")
 # Removes the hint just before it; does nothing (and throws nothing) anywhere it cannot.
 _REMOVE_HINT_SCRIPT = (
     "<script>(function(){try{var s=document.currentScript,p=s&&s.previousElementSibling;"
@@ -53,14 +58,19 @@ def player_html(
     title: str,
     width: int | str | None = None,
     summary: str | None = None,
+    fallback_src: str | None = None,
 ) -> str:
     """A `<video>` player; `captions_vtt` is the WebVTT text, embedded as a track only if it has cues.
 
     `video_src`: a relative URL (a file beside the notebook), an https URL or a `data:video/...` URL.
     `poster_src`: normally `data_url(jpeg_bytes, "image/jpeg")`. `width`: pixels or a CSS length
-    (default: the cell's width, at most 720px).
+    (default: the cell's width, at most 720px). `fallback_src`: an http(s) URL played when `video_src`
+    fails to load (a cloud render's CDN URL, for a notebook opened without its media folder).
     """
     video = _checked_src(video_src, "video_src", "video/")
+    fallback = _checked_src(fallback_src, "fallback_src", "video/") if fallback_src is not None else None
+    if fallback is not None and urlsplit(fallback).scheme not in ("http", "https"):
+        raise ValueError("fallback_src must be an http(s) URL")
     poster = _checked_src(poster_src, "poster_src", "image/") if poster_src is not None else None
     if isinstance(captions_vtt, bytes):
         captions_vtt = captions_vtt.decode("utf-8", errors="replace")
@@ -73,6 +83,8 @@ def player_html(
         "preload": "metadata",
         "aria-label": title,
         "style": f"{_width_style(width)};height:auto;display:block",
+        "data-kodisc-fallback": fallback,
+        "onerror": _FALLBACK_HANDLER if fallback is not None else None,
     }
     attrs = "".join(f' {name}="{_escape(value)}"' for name, value in attributes.items() if value is not None)
     parts = ['<div class="kodisc-player">', f"<video controls playsinline{attrs}>"]

@@ -26,6 +26,9 @@ __all__ = ["Rendered", "render", "MEDIA_FOLDER", "DEFAULT_EMBED_MAX_MB"]
 MEDIA_FOLDER = "kodisc_media"
 DEFAULT_EMBED_MAX_MB = 20.0
 PORTRAIT_WIDTH = "360px"
+PORTABLE_HINT = (f"This video is a file in {MEDIA_FOLDER}/ beside the notebook: share or publish that folder with it, "
+                 "or use --embed (%config Kodisc.embed = True) to put the video inside the notebook.")
+_portable_hint_shown = False  # once per kernel: a local render's linked player says how to make it portable
 
 
 def in_colab() -> bool:
@@ -99,7 +102,7 @@ class Rendered:
         if width is None and self.aspect_ratio == "9:16":
             width = PORTRAIT_WIDTH  # a portrait video as wide as the cell would be taller than the screen
         return player_html(video_src=src, poster_src=poster, captions_vtt=captions, title=self.class_name,
-                           width=width, summary=summary)
+                           width=width, summary=summary, fallback_src=None if embed else self._public_video_url())
 
     def text(self) -> str:
         """The text/plain view: what was rendered, the summary, and where the MP4 is."""
@@ -115,12 +118,17 @@ class Rendered:
         from .display import notice_bundle
         from .player import player_text
 
+        global _portable_hint_shown
         player = self.html(summary=self.summary(), **options)
         shown = "embedded in this notebook" if self._embedded else f"{MEDIA_FOLDER}/{self._media_name()}"
         text = player_text(title=self.class_name, file=shown if self.video else None, summary=self.summary())
-        if self.note:
-            note = notice_bundle(self.note)
-            return {"text/plain": f"{text}\n{note['text/plain']}", "text/html": player + note["text/html"]}
+        notes = [self.note] if self.note else []
+        if self.video and not self._embedded and self._public_video_url() is None and not _portable_hint_shown:
+            _portable_hint_shown = True
+            notes.append(PORTABLE_HINT)
+        for line in notes:
+            note = notice_bundle(line)
+            text, player = f"{text}\n{note['text/plain']}", player + note["text/html"]
         return {"text/plain": text, "text/html": player}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -133,6 +141,15 @@ class Rendered:
         if self.captions is not None:
             shutil.copyfile(self.captions, target.with_suffix(".vtt"))
         return target
+
+    def _public_video_url(self) -> str | None:
+        """A Kodisc render's CDN URL, the player's fallback when kodisc_media/ did not travel with the
+        notebook (the embedded server's URLs die with it: never a fallback)."""
+        result = self.job.result
+        url = result.video if result is not None else None
+        if self._outcome.backend.name != "kodisc" or not url or not url.startswith(("https://", "http://")):
+            return None
+        return url
 
     def _media_name(self) -> str:
         return f"{self.class_name}-{self.job.job_id[:8]}.mp4"

@@ -121,3 +121,50 @@ def test_with_scripts_stripped_the_video_plays_and_the_hint_stays_visible(chromi
         assert errors == []
     finally:
         page.close()
+
+
+def cloud_render(sim_server, monkeypatch, folder: Path, name: str):
+    """A real render on the simulated server used as Kodisc (key + base URL), linked from `folder`/kodisc_media."""
+    from kodisc_jupyter.jupyter.result import render
+
+    monkeypatch.setenv("KODISC_API_KEY", sim_server.api_key)
+    monkeypatch.setenv("KODISC_BASE_URL", sim_server.base_url)
+    folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(folder)
+    code = f"from manim import *\n\nclass {name}(Scene):\n    def construct(self):\n        self.add(Dot())\n"
+    rendered = render(code, quality="low", metadata={"simulate": {"seconds": 0.2}}, backend="cloud")
+    return rendered, rendered.html(embed=False)
+
+
+def test_a_cloud_render_plays_from_its_cdn_url_when_its_folder_did_not_travel(chromium, sim_server, monkeypatch, tmp_path):
+    rendered, markup = cloud_render(sim_server, monkeypatch, tmp_path / "author", "Travels")
+    cdn = rendered.job.result.video
+    assert cdn.startswith(sim_server.public_url) and 'src="kodisc_media/Travels-' in markup
+    template = "<!doctype html><html><head><meta charset='utf-8'></head><body>{}</body></html>"
+    (tmp_path / "author" / "page.html").write_text(template.format(markup), encoding="utf-8")
+    (tmp_path / "e-mailed").mkdir()  # the page alone, as an attachment: no kodisc_media/ beside it
+    (tmp_path / "e-mailed" / "page.html").write_text(template.format(markup), encoding="utf-8")
+    # what JupyterLab's sanitizer leaves of an untrusted output: no on* handler, so no fallback
+    untrusted = re.sub(r'\sonerror="[^"]*"', "", markup)
+    (tmp_path / "e-mailed" / "untrusted.html").write_text(template.format(untrusted), encoding="utf-8")
+
+    def played(path: Path) -> dict:
+        page = chromium.new_page()
+        try:
+            page.goto(path.as_uri())
+            page.wait_for_function("(() => { const v = document.querySelector('video.kodisc-video');"
+                                   " return v.readyState >= 1 || v.error; })()", timeout=20_000)
+            return page.evaluate("() => { const v = document.querySelector('video.kodisc-video');"
+                                 " return {src: v.currentSrc, ready: v.readyState, width: v.videoWidth,"
+                                 " error: v.error && v.error.code}; }")
+        finally:
+            page.close()
+
+    at_home = played(tmp_path / "author" / "page.html")
+    assert at_home["src"].startswith((tmp_path / "author" / "kodisc_media").as_uri()) and at_home["width"] > 0
+    travelled = played(tmp_path / "e-mailed" / "page.html")
+    assert travelled == {"src": cdn, "ready": travelled["ready"], "width": travelled["width"], "error": None}
+    assert travelled["ready"] >= 1 and travelled["width"] > 0  # frames from the job's public URL
+    stripped = played(tmp_path / "e-mailed" / "untrusted.html")
+    assert stripped["error"] is not None and stripped["width"] == 0
+

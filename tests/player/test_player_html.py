@@ -173,3 +173,38 @@ def test_importing_the_player_does_not_import_ipython_or_widgets():
             "bad = [m for m in ('IPython', 'ipywidgets', 'httpx') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_local_render_links_its_folder_and_says_once_how_to_make_it_portable(monkeypatch, tmp_path):
+    from kodisc_jupyter.jupyter import result
+    from kodisc_jupyter.jupyter.result import PORTABLE_HINT, Rendered
+    from kodisc_jupyter.pipeline import Outcome
+
+    monkeypatch.setattr(result, "_portable_hint_shown", False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "source.mp4").write_bytes(b"not decoded here")
+    from datetime import datetime, timezone
+
+    from kodisc_jupyter.backend import Backend
+    from kodisc_jupyter.contract import Job, RenderResult
+
+    job = Job(job_id="local123456", status="completed", created_at=datetime.now(timezone.utc), duration_ms=800,
+              result=RenderResult(video="http://127.0.0.1:1/r/local123456/video.mp4"))
+    outcome = Outcome(job=job, backend=Backend("local", "http://127.0.0.1:1/api/v2", None), class_name="Here",
+                      quality="low", aspect_ratio="16:9", video=tmp_path / "source.mp4")
+    first, second = Rendered(outcome).bundle(embed=False), Rendered(outcome).bundle(embed=False)
+    assert PORTABLE_HINT in first["text/plain"] and PORTABLE_HINT not in second["text/plain"]
+    assert "data-kodisc-fallback" not in first["text/html"]  # the embedded server's URL dies with it
+    assert PORTABLE_HINT not in Rendered(outcome).bundle(embed=True)["text/plain"]
+
+
+def test_the_cdn_fallback_is_an_escaped_http_url_read_by_a_constant_handler():
+    from kodisc_jupyter.jupyter.player import player_html
+
+    html = player_html(video_src="kodisc_media/a.mp4", title="A", fallback_src='https://cdn.example/a.mp4?x="><script>')
+    assert 'data-kodisc-fallback="https://cdn.example/a.mp4?x=&quot;&gt;&lt;script&gt;"' in html
+    assert "onerror=\"var f=this.getAttribute(&#x27;data-kodisc-fallback&#x27;)" in html
+    for bad in ("javascript:alert(1)", "data:video/mp4;base64,AA", "kodisc_media/b.mp4"):
+        with pytest.raises(ValueError):
+            player_html(video_src="kodisc_media/a.mp4", title="A", fallback_src=bad)
+    assert "onerror" not in player_html(video_src="kodisc_media/a.mp4", title="A")
