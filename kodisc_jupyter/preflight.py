@@ -8,6 +8,9 @@ are checked against every binding anywhere in the code, not scope by scope).
 
 Errors stop a render; warnings do not. Line numbers are the cell's own (the prelude is
 prepended before parsing and its lines are reported as "prelude line N").
+
+Names the kernel got from Manim are the exception: `kernel_manim_imports` gives the import lines
+to send along (it reads the kernel's namespace and `sys.modules`, importing nothing).
 """
 from __future__ import annotations
 
