@@ -14,7 +14,7 @@ import pytest
 from kodisc_jupyter.preflight import preflight
 
 MANIM_SPEC = importlib.util.find_spec("manim")
-pytestmark = pytest.mark.skipif(MANIM_SPEC is None, reason="Manim is not installed")
+pytestmark = [pytest.mark.manim, pytest.mark.skipif(MANIM_SPEC is None, reason="Manim is not installed")]
 DIRECTIVE = re.compile(r"(\s*)\.\. manim:: (\w+)")
 
 

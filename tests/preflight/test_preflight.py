@@ -1,6 +1,7 @@
 """Pre-flight on realistic cells: no false errors on valid scenes, clear one-line errors otherwise."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import textwrap
@@ -9,6 +10,11 @@ import pytest
 
 from kodisc_jupyter import preflight as preflight_module
 from kodisc_jupyter.preflight import join_prelude, manim_names, preflight
+
+# These read Manim's own namespace (no render): they say so, and skip where Manim is absent.
+def needs_manim(test):
+    absent = pytest.mark.skipif(importlib.util.find_spec("manim") is None, reason="Manim is not installed")
+    return pytest.mark.manim(absent(test))
 
 
 def cell(source: str) -> str:
@@ -264,6 +270,7 @@ def test_a_class_from_the_prelude_may_be_named_but_is_not_picked_implicitly():
 # -- names ----------------------------------------------------------------------------------------------
 
 
+@needs_manim
 def test_a_notebook_variable_is_reported_with_its_line():
     code = cell("""
         from manim import *
@@ -283,6 +290,7 @@ def test_a_notebook_variable_is_reported_with_its_line():
                           "notebook variables: define or import it in the cell or the prelude)"]
 
 
+@needs_manim
 def test_a_forgotten_manim_import_says_how_to_fix_it():
     result = preflight("class A(Scene):\n    def construct(self):\n        self.play(Create(Circle(color=BRAND)))\n")
     assert result.errors == [
@@ -291,6 +299,7 @@ def test_a_forgotten_manim_import_says_how_to_fix_it():
         "prelude); Scene, Create, Circle come from Manim: add `from manim import *`"]
 
 
+@needs_manim
 def test_names_from_the_prelude_are_defined_and_its_own_mistakes_say_prelude():
     prelude = "from manim import *\nBRAND = BLUE\nACCENT = missing_color\n"
     result = preflight("class A(Scene):\n    def construct(self):\n        self.add(Dot(color=BRAND))\n",
@@ -298,6 +307,7 @@ def test_names_from_the_prelude_are_defined_and_its_own_mistakes_say_prelude():
     assert len(result.errors) == 1 and result.errors[0].startswith("prelude line 3: name 'missing_color'")
 
 
+@needs_manim
 def test_manim_names_come_from_manims_real_namespace():
     names = manim_names()
     assert names is not None
@@ -318,6 +328,7 @@ def test_without_manim_installed_star_import_accepts_any_name(monkeypatch):
     assert result.ok and result.class_name == "A"
 
 
+@needs_manim
 def test_manim_names_are_cached_on_disk_per_version(monkeypatch, isolated_kodisc_env):
     monkeypatch.setattr(preflight_module, "_manim_names_cache", {})
     listed = manim_names()
