@@ -11,6 +11,7 @@ import pytest
 from kodisc_jupyter import preflight as preflight_module
 from kodisc_jupyter.preflight import join_prelude, manim_names, preflight
 
+
 # These read Manim's own namespace (no render): they say so, and skip where Manim is absent.
 def needs_manim(test):
     absent = pytest.mark.skipif(importlib.util.find_spec("manim") is None, reason="Manim is not installed")
