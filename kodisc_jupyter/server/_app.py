@@ -7,6 +7,8 @@ declared Content-Length and the bytes actually streamed) so an oversized body is
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +111,11 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
 
     async def asset(request: Request) -> Response:
         job_id, name = request.path_params["job_id"], request.path_params["name"]
-        path = files_dir / job_id / name if is_job_id(job_id) and name in MEDIA_TYPES else None
-        if path is None or not path.is_file():
+        fd = open_asset(files_dir, job_id, name) if is_job_id(job_id) and name in MEDIA_TYPES else None
+        if fd is None:
             return error_response(404, "not_found", "No such file: assets are /r/<jobId>/video.mp4, thumb.jpg "
                                                     "or captions.vtt of a completed job.", headers=CORS)
-        return FileResponse(path, media_type=MEDIA_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
+        return _OpenFileResponse(fd, media_type=MEDIA_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
 
     async def asset_preflight(request: Request) -> Response:
         return Response(status_code=204, headers={**CORS, "Access-Control-Allow-Methods": "GET, HEAD",
@@ -145,6 +147,39 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
     app = Starlette(routes=routes, exception_handlers=handlers, lifespan=lifespan)
     app.router.redirect_slashes = False  # `/me/` is a JSON 404 like Kodisc, not a bodiless 307
     return app
+
+
+def open_asset(files_dir: Path, job_id: str, name: str) -> int | None:
+    """An open descriptor of `files_dir/job_id/name`, or None: no link is followed, only a regular file is served."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        folder = os.open(files_dir / job_id, flags | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        fd = os.open(name, flags | getattr(os, "O_NONBLOCK", 0), dir_fd=folder)  # a FIFO must not block us
+    except OSError:
+        return None
+    finally:
+        os.close(folder)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return fd
+
+
+class _OpenFileResponse(FileResponse):
+    """A FileResponse of a descriptor opened (and checked) already: reading it never resolves a path again."""
+
+    def __init__(self, fd: int, **options: Any) -> None:
+        super().__init__(f"/dev/fd/{fd}", stat_result=os.fstat(fd), **options)
+        self.fd = fd
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            os.close(self.fd)
 
 
 async def read_json(request: Request) -> Any:

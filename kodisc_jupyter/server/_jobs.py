@@ -1,7 +1,8 @@
 """The job lifecycle: `queued → running → completed | failed`, with `workers` renders at once in FIFO order.
 
-Each job renders in its own temporary folder; on success the three files move to
-`<data_dir>/jobs/<jobId>/`. The terminal transition settles credits (see `_pricing`) and hands the
+Each job renders in its own temporary folder outside the data dir; on success the three files
+move to `<data_dir>/jobs/<jobId>/`, and only if each is a regular file of its own (a scene's
+link to anything else is refused). The terminal transition settles credits (see `_pricing`) and hands the
 job to the webhook sender. A job still queued or running when a server starts (its own server
 stopped or crashed) is failed with `STOPPED_ERROR` and its reserve refunded; jobs of a live
 sibling server sharing the data dir are left alone (see `_instances`).
@@ -9,7 +10,10 @@ sibling server sharing the data dir are left alone (see `_instances`).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -88,10 +92,7 @@ class JobRunner:
         try:
             error = await self.renderer.render(job, folder, *resolution(job.quality, job.aspect_ratio))
             if error is None:
-                target = self.files_dir / job.job_id
-                target.mkdir(parents=True, exist_ok=True)
-                for name in OUTPUT_FILES:
-                    shutil.move(folder / name, target / name)
+                error = _keep_outputs(folder, self.files_dir / job.job_id)
         except Exception as exc:  # a bug or a full disk on our side must still end the job
             logger.exception("rendering job %s failed", job.job_id)
             error = f"the local server could not render this job ({type(exc).__name__}); render again."
@@ -112,3 +113,24 @@ class JobRunner:
         key = self.store.key_by_id(job.key_id)
         self.sender.deliver(job.webhook_url, key.webhook_secret, job.status, job_body(job, self.public_url),
                             job.job_id)
+
+
+def _keep_outputs(folder: Path, target: Path) -> str | None:
+    """Move the three outputs to `target`, refusing links: a scene may not publish a file it did not write."""
+    for name in OUTPUT_FILES:
+        info = (folder / name).lstat()
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            return f"the render's {name} is not a regular file the scene wrote; write outputs only through Manim."
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for name in OUTPUT_FILES:
+        shutil.move(folder / name, target / name)  # a rename, or a copy across file systems
+    return None
+
+
+def work_root(data_dir: Path) -> Path:
+    """Render folders for `data_dir`'s servers: in the temp dir (never inside the data dir), one per user and data dir."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"kodisc-work-{os.getuid()}" / digest
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root.parent, 0o700)
+    return root

@@ -24,7 +24,7 @@ from ..contract._rules import key_prefix
 from ._app import create_app
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS, WebhookSender
 from ._faults import FaultInjector
-from ._jobs import JobRunner
+from ._jobs import JobRunner, work_root
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
 from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT, ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
@@ -43,22 +43,34 @@ class LocalServer:
                  render_timeout: float = DEFAULT_RENDER_TIMEOUT,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, fault_5xx_rate: float = 0.0, fault_drop_rate: float = 0.0,
                  fault_drop_after_create_rate: float = 0.0, fault_latency: tuple[float, float] = (0.0, 0.0),
-                 fault_seed: int | None = None) -> None:
+                 fault_seed: int | None = None, sandbox: bool | None = None) -> None:
         _check_options(renderer, workers, port, credits, free_credits, render_timeout, webhook_timeout,
                        {"fault_5xx_rate": fault_5xx_rate, "fault_drop_rate": fault_drop_rate,
                         "fault_drop_after_create_rate": fault_drop_after_create_rate}, fault_latency)
+        if sandbox not in (None, True, False):
+            raise ValueError(f"sandbox must be None (bwrap when it runs here), True or False; got {sandbox!r}")
         if data_dir is None:
             from .._paths import data_dir as default_data_dir
 
             data_dir = default_data_dir() / "server"
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # webhook secrets live in it
+        os.chmod(self.data_dir, 0o700)  # also when it existed with a wider mode
         self._socket = _bind(host, port)
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
+            engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples")
+            if renderer == "manim":
+                from .._paths import data_dir as kodisc_data_dir
+
+                engine = ManimRenderer(timeout=render_timeout, memory_limit=memory_limit, sandbox=sandbox,
+                                       trusted_user=self._owner.user_id,
+                                       hidden=(self.data_dir, kodisc_data_dir(), Path.home()))
         except BaseException:
             self._socket.close()
+            if hasattr(self, "_store"):
+                self._store.close()
             raise
         bound_port = self._socket.getsockname()[1]
         url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
@@ -66,9 +78,10 @@ class LocalServer:
         self.base_url = f"{self.public_url}/api/v2"
 
         sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout)
-        engine = (ManimRenderer(timeout=render_timeout, memory_limit=memory_limit) if renderer == "manim"
-                  else SimulatedRenderer(self.data_dir / "samples"))
-        self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs", work_dir=self.data_dir / "work",
+        #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
+        self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
+        self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
+                                          work_dir=work_root(self.data_dir),
                            workers=workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers")
 
@@ -224,6 +237,7 @@ def _bind(host: str, port: int) -> socket.socket:
 def _load_or_create_owner(store: Store, path: Path, credits: int) -> Credentials:
     """The first user, created on the first start and kept: its key is reprinted on every start."""
     if path.is_file():
+        os.chmod(path, 0o600)  # an older or hand-made file may be wider
         try:
             saved = Credentials(**json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, TypeError) as exc:  # the type only: the text could quote the key

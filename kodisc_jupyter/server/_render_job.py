@@ -1,10 +1,12 @@
 """Render one job with Manim, in a subprocess the server starts in the job's own folder.
 
-`python -m kodisc_jupyter.server._render_job DIR CLASS WIDTH HEIGHT FPS MEMORY_BYTES` renders the
-scene class CLASS of DIR/scene.py and leaves DIR/video.mp4, DIR/thumb.jpg and DIR/captions.vtt
-(always a valid WebVTT file, without cues when the scene has no subcaptions). It always ends by
-writing DIR/result.json: `{"ok": true}` or `{"ok": false, "error": "..."}`, where the error names
-the exception and the line of the user's own code, never Manim's internals or our paths.
+`python -m kodisc_jupyter.server._render_job MEMORY CPU_SECONDS FILE_BYTES PROCESSES` sets those
+limits, imports Manim, then reads one JSON line from stdin, `{"folder", "class_name", "width",
+"height", "fps"}`, so a worker can be started (and warmed) before its job exists. It renders the
+scene class of FOLDER/scene.py and leaves FOLDER/video.mp4, thumb.jpg and captions.vtt (always a
+valid WebVTT file, without cues when the scene has no subcaptions). It always ends by writing
+FOLDER/result.json: `{"ok": true}` or `{"ok": false, "error": "..."}`, where the error names the
+exception and the line of the user's own code, never Manim's internals or our paths.
 """
 from __future__ import annotations
 
@@ -27,14 +29,26 @@ class SceneError(Exception):
     """A problem with the user's scene that has no traceback worth showing."""
 
 
+#: The limits main() takes, in its argument order (0 = leave the inherited limit).
+LIMITS = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)
+
+
 def main(argv: list[str]) -> int:
-    folder, class_name = Path(argv[0]), argv[1]
-    width, height, fps, memory_bytes = (int(value) for value in argv[2:6])
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    for limit, value in zip(LIMITS, map(int, argv), strict=True):
+        hard = resource.getrlimit(limit)[1]
+        if value > 0:  # never above the inherited hard limit: only root may raise it
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(limit, (value, value))
     _die_with_parent()
+    import manim  # noqa: F401  # before the job arrives: a warm worker has paid for it already
+
+    line = sys.stdin.readline()
+    if not line:  # the server stopped before sending a job
+        return 0
+    spec = json.loads(line)
+    folder = Path(spec["folder"])
     try:
-        render(folder, class_name, width, height, fps)
+        render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"])
         outcome: dict = {"ok": True}
     except SceneError as exc:
         outcome = {"ok": False, "error": str(exc)}

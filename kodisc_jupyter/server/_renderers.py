@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -16,13 +17,16 @@ from pathlib import Path
 from typing import Protocol
 
 from .._files import ASSET_FILES
+from ._sandbox import JOB_MOUNT, bwrap_problem, kill_session, render_env, sandboxed
 from ._store import StoredJob
 
 OUTPUT_FILES = tuple(ASSET_FILES.values())
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
 DEFAULT_SIMULATED_SECONDS = 0.3
-_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+#: One output file may not grow past this (RLIMIT_FSIZE), and a render may start this many processes.
+MAX_FILE_BYTES = 2 * 1024**3
+RENDER_PROCESSES = 256
 
 
 class Renderer(Protocol):
@@ -30,41 +34,79 @@ class Renderer(Protocol):
 
 
 class ManimRenderer:
-    """Runs `_render_job` with this interpreter, in its own process group, with a timeout and a memory cap."""
+    """Runs `_render_job` with this interpreter, sandboxed by bwrap where it can, with a timeout and limits.
 
-    def __init__(self, *, timeout: float = DEFAULT_RENDER_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> None:
+    `sandbox`: None = use bwrap when it runs here, else render only `trusted_user`'s jobs (the
+    first user: their own code) unsandboxed; True = require bwrap; False = never sandbox, render
+    everyone's jobs (`--no-sandbox`). `hidden` lists what a render must never see (data dir, homes).
+    """
+
+    def __init__(self, *, timeout: float = DEFAULT_RENDER_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 sandbox: bool | None = None, trusted_user: str | None = None,
+                 hidden: tuple[Path, ...] = ()) -> None:
         self.timeout = timeout
         self.memory_limit = memory_limit
+        problem = bwrap_problem() if sandbox is not False else None
+        if sandbox is True and problem:
+            raise ValueError(f"cannot sandbox renders: {problem}; or start without requiring the sandbox.")
+        self.sandboxed = sandbox is not False and problem is None
+        self.unsandboxed_problem = "started with --no-sandbox" if sandbox is False else problem
+        self.trusted_user = None if sandbox is False else trusted_user
+        self.hidden = hidden
+
+    def refusal(self, job: StoredJob) -> str | None:
+        """Why this job may not render here (no sandbox, and not the trusted user's), else None."""
+        if self.sandboxed or self.trusted_user is None or job.user_id == self.trusted_user:
+            return None
+        return ("this local server cannot sandbox renders, so it renders only its first user's scenes; "
+                "its operator can install bubblewrap or start it with --no-sandbox.")
+
+    def limits(self) -> list[str]:
+        """`_render_job`'s arguments: memory, CPU seconds, file size and process count."""
+        return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(MAX_FILE_BYTES),
+                str(_process_limit())]
 
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
+        refused = self.refusal(job)
+        if refused:
+            return refused
         (folder / "scene.py").write_text(job.code, encoding="utf-8")
-        args = [str(folder), job.class_name, str(width), str(height), str(job.fps), str(self.memory_limit)]
+        (folder / "tmp").mkdir(exist_ok=True)
+        seen_as = JOB_MOUNT if self.sandboxed else str(folder)
+        argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *self.limits()]
+        if self.sandboxed:
+            argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*self.hidden, folder.parent])
+        spec = {"folder": seen_as, "class_name": job.class_name, "width": width, "height": height, "fps": job.fps}
         with open(folder / "render.log", "wb") as log:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "kodisc_jupyter.server._render_job", *args, cwd=folder, env=_child_env(),
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                *argv, cwd=folder, env=render_env(seen_as), stdin=asyncio.subprocess.PIPE, stdout=log,
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
             try:
+                assert process.stdin is not None
+                process.stdin.write(json.dumps(spec).encode() + b"\n")
+                with contextlib.suppress(ConnectionError):  # it may already have died
+                    await process.stdin.drain()
+                process.stdin.close()
                 await asyncio.wait_for(process.wait(), self.timeout)
             except asyncio.TimeoutError:
-                _kill_group(process)
+                kill_session(process.pid)
                 await process.wait()
                 return f"the render took longer than {self.timeout:g} s and was stopped; shorten the scene."
             except BaseException:  # cancelled: the server is stopping
-                _kill_group(process)
+                kill_session(process.pid)
                 raise
+            if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
+                kill_session(process.pid)
         return _read_outcome(folder, process.returncode)
 
 
-def _child_env() -> dict[str, str]:
-    """Our environment minus anything Kodisc (the user's code must not see keys), with our package importable."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("KODISC_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_PACKAGE_ROOT, env.get("PYTHONPATH")]))
-    return env
-
-
-def _kill_group(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
+def _process_limit() -> int:
+    """RLIMIT_NPROC counts all of the user's processes: leave room for the render above what runs now."""
+    try:
+        mine = sum(1 for entry in Path("/proc").iterdir() if entry.name.isdigit() and entry.stat().st_uid == os.getuid())
+    except OSError:
+        return 0
+    return mine + RENDER_PROCESSES
 
 
 def _read_outcome(folder: Path, returncode: int | None) -> str | None:

@@ -8,8 +8,10 @@ Every balance change happens in one `BEGIN IMMEDIATE` transaction, so concurrent
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import secrets
 import sqlite3
 import string
@@ -51,8 +53,22 @@ def _add_server_id(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE jobs ADD COLUMN server_id TEXT")
 
 
+def _redact_stored_errors(db: sqlite3.Connection) -> None:
+    """Errors are redacted before they are stored; rows from before that are redacted once, here."""
+    for job_id, error in db.execute("SELECT id, error FROM jobs WHERE error LIKE '%kdsc_live_%'").fetchall():
+        db.execute("UPDATE jobs SET error = ? WHERE id = ?", (redact(error), job_id))
+
+
 #: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
-_MIGRATIONS: tuple[Migration, ...] = (_SCHEMA, _add_server_id)
+_MIGRATIONS: tuple[Migration, ...] = (_SCHEMA, _add_server_id, _redact_stored_errors)
+
+
+def _private_file(path: Path) -> None:
+    """The database (and SQLite's -wal/-shm beside it, which copy its mode) readable by the owner only."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(name), 0o600)
 
 
 def now_ms() -> int:
@@ -137,6 +153,7 @@ class Store:
         self.path = Path(path)
         self.monthly_free_credits = monthly_free_credits
         self._lock = threading.Lock()
+        _private_file(self.path)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -276,6 +293,7 @@ class Store:
                     charged = cost
                 else:
                     error = uncovered_error.format(cost=cost)
+            error = redact(error) if error else error  # stored as shown: a key in a scene's error never lands
             db.execute("UPDATE jobs SET status = ?, error = ?, credits_cost = ?, duration_ms = ?, completed_ms = ?"
                        " WHERE id = ?", ("failed" if error else "completed", error, charged, duration_ms, done, job_id))
             return self._written_job(db, job_id)

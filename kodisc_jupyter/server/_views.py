@@ -6,7 +6,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._files import ASSET_FILES
-from .._redact import redact
 from ..contract._models import Account, Credits, Job, RenderResult
 from ._store import KeyRecord, StoredJob
 
@@ -30,7 +29,7 @@ def job_view(job: StoredJob, public_url: str) -> dict[str, Any]:
     terminal = job.status in ("completed", "failed")
     return Job(job_id=job.job_id, status=job.status, created_at=_created(job.created_ms),
                credits_cost=job.credits_cost if terminal else 0, duration_ms=job.duration_ms if terminal else None,
-               result=result, error=redact(job.error) if job.status == "failed" and job.error else None, metadata=job.metadata,
+               result=result, error=job.error if job.status == "failed" and job.error else None, metadata=job.metadata,
                completed_at=_moment(job.completed_ms) if terminal else None).to_dict()
 
 

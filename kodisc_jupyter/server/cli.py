@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
                        help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
     serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
+    serve.add_argument("--no-sandbox", action="store_true",
+                       help="render every user's scenes without bubblewrap (default: sandbox with bwrap; without "
+                            "it, only the first user's scenes render)")
     serve.add_argument("--allow-http-webhooks", action="store_true",
                        help="also deliver webhooks to http://127.0.0.1 and http://localhost handlers")
     serve.add_argument("--webhook-retry-delays", type=seconds_list, default=None, metavar="S,S,S",
@@ -77,7 +80,8 @@ def run_serve(args: argparse.Namespace) -> int:
                              allow_http_webhooks=args.allow_http_webhooks, fault_5xx_rate=args.fault_5xx_rate,
                              fault_drop_rate=args.fault_drop_rate,
                              fault_drop_after_create_rate=args.fault_drop_after_create_rate,
-                             fault_latency=args.fault_latency, fault_seed=args.fault_seed, **options)
+                             fault_latency=args.fault_latency, fault_seed=args.fault_seed,
+                             sandbox=False if args.no_sandbox else None, **options)
     except (OSError, ValueError) as exc:
         print(f"kodisc serve: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -86,6 +90,9 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"KODISC_API_KEY={server.api_key}", flush=True)
         print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; "
               f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
+        if server.sandbox_problem and not args.no_sandbox:
+            print(f"Renders are not sandboxed ({server.sandbox_problem}): only the first user's scenes render; "
+                  "--no-sandbox renders everyone's.", file=sys.stderr, flush=True)
 
     server.serve(on_ready=announce)
     return EXIT_OK

@@ -7,6 +7,7 @@ import re
 import signal
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import httpx
@@ -154,20 +155,26 @@ def test_failing_scenes_name_the_users_line(renders, name, expected):
     assert "site-packages" not in job.error and "/tmp" not in job.error and "\n" not in job.error
 
 
-def test_a_scene_with_an_image_from_an_absolute_path_renders(manim_server, tmp_path):
+def test_an_image_from_an_absolute_path_renders_unsandboxed_only(manim_server, tmp_path):
     picture = tmp_path / "red.png"
     Image.new("RGB", (40, 30), (220, 30, 30)).save(picture)
     code = f"from manim import *\n\nclass Picture(Scene):\n    def construct(self):\n" \
            f"        self.add(ImageMobject({str(picture)!r}).scale(4))\n        self.wait(0.2)\n"
-    with Kodisc(manim_server.api_key, base_url=manim_server.base_url) as client:
+    with start_local_server(tmp_path / "server", renderer="manim", workers=1, sandbox=False) as server, \
+            Kodisc(server.api_key, base_url=server.base_url) as client:
         job = client.wait(client.render(code, "Picture", quality="low"), timeout=120)
         assert job.status == "completed", job.error
         frame = Image.open(io.BytesIO(client.download(job.result.thumbnail))).convert("RGB")
     red, green, blue = frame.getpixel((frame.width // 2, frame.height // 2))
     assert red > 150 and green < 90 and blue < 90  # the picture itself, in the middle of the frame
+    if manim_server.sandbox_problem is None:  # the sandbox shows a scene nothing outside its folder
+        user = User(manim_server)
+        hidden = user.wait(user.submit(code, "Picture"), timeout=120)
+        user.close()
+        assert hidden.status == "failed" and "could not find" in hidden.error
 
 
-def test_a_render_over_the_timeout_is_killed_with_its_children(tmp_path):
+def test_an_unsandboxed_render_over_the_timeout_is_killed_with_its_children(tmp_path):
     pid_file = tmp_path / "pids"
     code = f"""\
 from manim import *
@@ -179,7 +186,8 @@ class Slow(Scene):
         open({str(pid_file)!r}, "w").write(f"{{os.getpid()}} {{child.pid}}")
         time.sleep(60)
 """
-    with start_local_server(tmp_path / "server", renderer="manim", render_timeout=4, workers=1) as server:
+    with start_local_server(tmp_path / "server", renderer="manim", render_timeout=4, workers=1,
+                            sandbox=False) as server:
         user = User(server)
         job = user.wait(user.submit(code, "Slow"), timeout=60)
         user.close()
@@ -188,34 +196,47 @@ class Slow(Scene):
         assert not _alive(pid), pid
 
 
-def test_a_render_dies_with_its_server(tmp_path):
+@pytest.mark.parametrize("extra", [(), ("--no-sandbox",)], ids=["sandboxed", "unsandboxed"])
+def test_a_render_dies_with_its_server(tmp_path, extra):
     """A kernel (or `kodisc serve`) killed mid-render leaves no Manim process behind."""
-    pid_file = tmp_path / "pid"
+    token = f"kodisc-render-{os.getpid()}-{time.monotonic_ns()}"
     code = f"""\
 from manim import *
-import os, time
+import subprocess, sys, time
 
 class Slow(Scene):
     def construct(self):
-        open({str(pid_file)!r}, "w").write(str(os.getpid()))
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "{token}"])
         time.sleep(60)
 """
-    server = Serve(tmp_path / "server", "--workers", "1")
+    server = Serve(tmp_path / "server", "--workers", "1", *extra)
     try:
         user = User(server, server.api_key)
         user.submit(code, "Slow")
         user.close()
         deadline = time.monotonic() + 60
-        while not pid_file.exists() or not pid_file.read_text():
+        while not _with_token(token):  # the scene has started its child
             assert time.monotonic() < deadline, "the render never started"
             time.sleep(0.1)
     finally:
         server.stop(signal.SIGKILL)
-    pid = int(pid_file.read_text())
     deadline = time.monotonic() + 15
-    while _alive(pid) and time.monotonic() < deadline:
+    while _with_token(token) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid)
+    assert not _with_token(token)
+
+
+def _with_token(token: str) -> list[int]:
+    """Live processes with `token` in their command line."""
+    found = []
+    for entry in os.scandir("/proc"):
+        try:
+            if entry.name.isdigit() and token in Path(entry.path, "cmdline").read_text(errors="replace") \
+                    and _alive(int(entry.name)):
+                found.append(int(entry.name))
+        except (OSError, ProcessLookupError):
+            continue
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -1,0 +1,121 @@
+"""How a render process is confined: bubblewrap (`bwrap`) where it runs, an allowlisted environment always.
+
+Scene code is hostile. Under bwrap a render sees the system and this interpreter read-only, one
+writable folder (mounted at `/job`) holding only its own scene and outputs, no network, its own
+PID namespace (killing the outer `bwrap` ends every process the scene started, detached ones
+too, and no scene can signal the server) and no capabilities. The data dir, `KODISC_HOME` and
+the server's home are never mounted (they are covered with an empty tmpfs when a needed
+`sys.path` directory contains them). Without bwrap a render runs as the server's user; the
+caller decides whether that is allowed (see `_renderers.ManimRenderer`).
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+#: The job's folder as the sandboxed render sees it.
+JOB_MOUNT = "/job"
+#: What Manim, fonts and LaTeX need from the server's environment; nothing else passes.
+_PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
+_SYSTEM_DIRS = ("/usr", "/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
+                "/etc/alternatives", "/etc/texmf", "/etc/localtime", "/var/lib/texmf", "/var/cache/fontconfig",
+                "/opt")
+_MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_problem() -> str | None:
+    """None when bwrap can build our sandbox here, else why not (one line); probed once per process."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed; on Debian/Ubuntu: apt-get install bubblewrap"
+    try:
+        probe = subprocess.run([*_bwrap_flags(bwrap), "--ro-bind", "/", "/", "true"], capture_output=True,
+                               timeout=10, text=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bwrap could not run ({type(exc).__name__})"
+    if probe.returncode != 0:
+        detail = (probe.stderr.strip().splitlines() or ["no message"])[-1]
+        return f"bwrap cannot create a sandbox here ({detail}); user namespaces may be disabled"
+    return None
+
+
+def _bwrap_flags(bwrap: str) -> list[str]:
+    return [bwrap, "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--disable-userns"]
+
+
+def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: list[Path]) -> list[str]:
+    """`argv` wrapped in bwrap, with `folder` writable at /job and `hidden` never visible."""
+    command = _bwrap_flags(shutil.which("bwrap") or "bwrap")
+    for name in _MERGED_DIRS:  # /lib -> usr/lib on merged-/usr systems: recreate the link
+        path = Path(name)
+        if path.is_symlink():
+            command += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            command += ["--ro-bind", name, name]
+    command += _read_only_mounts([Path(p) for p in _SYSTEM_DIRS] + _interpreter_paths(), hidden)
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(folder), JOB_MOUNT,
+                "--chdir", JOB_MOUNT, "--clearenv"]
+    for name, value in env.items():
+        command += ["--setenv", name, value]
+    return command + ["--", *argv]
+
+
+def _interpreter_paths() -> list[Path]:
+    """This interpreter, its venv and every sys.path directory (a worktree on PYTHONPATH included)."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(_PACKAGE_ROOT),
+             os.path.dirname(os.path.realpath(sys.executable)), *filter(None, sys.path)}
+    return [Path(p).resolve() for p in paths]
+
+
+def _read_only_mounts(paths: list[Path], hidden: list[Path]) -> list[str]:
+    """Read-only binds, shallowest first; a hidden dir inside one is covered by a tmpfs, its needed children rebound."""
+    binds = sorted({p for p in paths if p.exists()}, key=lambda p: len(p.parts))
+    args: list[str] = []
+    for path in binds:
+        args += ["--ro-bind", str(path), str(path)]
+    for secret in (h.resolve() for h in hidden):
+        if any(secret.is_relative_to(path) for path in binds):
+            args += ["--tmpfs", str(secret)]
+            for path in binds:
+                if path != secret and path.is_relative_to(secret):
+                    args += ["--ro-bind", str(path), str(path)]
+    return args
+
+
+def render_env(folder: str) -> dict[str, str]:
+    """The render's whole environment: an allowlist, with home, caches and temp files in its own folder."""
+    env = {name: os.environ[name] for name in _PASSED_VARIABLES if os.environ.get(name)}
+    paths = [str(_PACKAGE_ROOT), *env.get("PYTHONPATH", "").split(os.pathsep)]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, paths)))
+    env.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+               HOME=folder, TMPDIR=f"{folder}/tmp", XDG_CACHE_HOME=f"{folder}/.cache",
+               MPLCONFIGDIR=f"{folder}/.cache", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
+    return env
+
+
+def kill_session(leader: int) -> None:
+    """SIGKILL every process of the session `leader` started (unsandboxed renders; bwrap needs only the leader)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(leader, signal.SIGKILL)
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[3]) == leader:  # field 6 of /proc/PID/stat: the session id
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
