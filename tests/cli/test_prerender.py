@@ -113,7 +113,7 @@ def test_failures_name_notebook_and_cell_and_the_rest_still_renders(tmp_path, si
     failures = [line for line in result.stderr.splitlines() if line.startswith("kodisc: ")]
     assert failures[0].startswith("kodisc: bad.ipynb cell 2 (Fails): render failed (job ")
     assert failures[0].endswith("ValueError: boom")
-    assert failures[1] == ("kodisc: bad.ipynb cell 3: argument --fps: expected a whole number, got 'zero' "
+    assert failures[1] == ("kodisc: bad.ipynb cell 3: argument --fps/--frame_rate: expected a whole number, got 'zero' "
                            "(options: %%kodisc?)")
     assert len(failures) == 2 and "Traceback" not in result.stderr
     assert re.search(r"^bad\.ipynb\s+5\s+Fine\s+same as cell 4\s+0\s", result.stdout, re.M)
