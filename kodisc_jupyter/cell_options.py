@@ -10,6 +10,7 @@ import argparse
 import json
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from .pipeline import RenderRequest
 
 __all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "KodiscSettings", "pyproject_table",
-           "apply_pyproject_defaults", "render_request"]
+           "apply_pyproject_defaults", "prelude_for", "render_request"]
 
 
 class OptionsError(ValueError):
@@ -149,6 +150,20 @@ def pyproject_table(start: Path) -> dict[str, Any]:
                 return {}
             return table if isinstance(table, dict) else {}
     return {}
+
+
+def prelude_for(cell: str, prelude: str, namespace: Mapping[str, Any] | None) -> tuple[str, str]:
+    """(the prelude a render of `cell` is sent, the Manim import lines of the kernel it adds, or "").
+
+    A cell that uses names the notebook got from its own `from manim import *` (Manim's docs do it in a
+    cell of its own) is sent that import too: a render sees only the code it is sent."""
+    from .preflight import free_names, join_prelude, kernel_manim_imports
+
+    names = free_names(cell, prelude)
+    imports = kernel_manim_imports(names, namespace) if names and namespace is not None else ""
+    if not imports:
+        return prelude, ""
+    return (join_prelude(prelude, imports) if prelude.strip() else imports), imports
 
 
 def render_request(args: argparse.Namespace, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:

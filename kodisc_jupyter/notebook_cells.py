@@ -46,6 +46,7 @@ def render_cells(notebook: Path) -> list[RenderCell]:
     settings = cell_options.KodiscSettings()
     cell_options.apply_pyproject_defaults(settings, notebook.resolve().parent)
     prelude = ""
+    namespace: dict[str, Any] = {}  # what the notebook's own Manim imports put in the kernel
     found: list[RenderCell] = []
     for number, source in enumerate(_code_cells(notebook), start=1):
         if source is None:
@@ -54,7 +55,8 @@ def render_cells(notebook: Path) -> list[RenderCell]:
         try:
             if magic == "kodisc":
                 args = cell_options.parse(cell_options.RENDER, line)
-                request = cell_options.render_request(args, settings, body, prelude)
+                sent, _ = cell_options.prelude_for(body, prelude, namespace)
+                request = cell_options.render_request(args, settings, body, sent)
                 found.append(RenderCell(notebook, number, settings.backend, request))
             elif magic == "kodisc_prelude":
                 if cell_options.parse(cell_options.PRELUDE, line).clear:
@@ -63,6 +65,7 @@ def render_cells(notebook: Path) -> list[RenderCell]:
                     prelude = body
             elif magic is None:
                 prelude = _line_magics(source, settings, prelude)
+                _run_manim_imports(source, namespace)
         except (cell_options.OptionsError, _ConfigError) as exc:
             if magic == "kodisc":
                 found.append(RenderCell(notebook, number, settings.backend, error=str(exc)))
@@ -131,6 +134,24 @@ def _line_magics(source: str, settings: cell_options.KodiscSettings, prelude: st
         elif text.startswith("%kodisc_prelude") and cell_options.parse(cell_options.PRELUDE, text[15:]).clear:
             prelude = ""
     return prelude
+
+
+def _run_manim_imports(source: str, namespace: dict[str, Any]) -> None:
+    """Run a plain cell's top-level `import manim...`/`from manim... import` statements (and nothing
+    else) into `namespace`, so the magic's rule for sending the kernel's Manim import applies here too."""
+    code = "\n".join(line for line in source.split("\n") if not line.lstrip().startswith(("%", "!")))
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return
+    for node in tree.body:
+        modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                   else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if modules and all(name == "manim" or name.startswith("manim.") for name in modules):
+            try:
+                exec(compile(ast.Module(body=[node], type_ignores=[]), "<notebook import>", "exec"), namespace)
+            except Exception:  # not importable here: in the kernel that cell would have failed too
+                continue
 
 
 def _config_assignment(statement: str) -> tuple[str, Any]:

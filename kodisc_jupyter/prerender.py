@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+from ._logging import quiet_logs
 from .views import format_credits, format_seconds, table_text
 
 if TYPE_CHECKING:
@@ -78,7 +79,8 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
                 print(backend.notice, file=sys.stderr)
         started = time.monotonic()
         if pending:
-            asyncio.run(_render_all(pending, limit))
+            with quiet_logs():  # the table and the bar are the report (a notebook's `from manim import *` may
+                asyncio.run(_render_all(pending, limit))  # have set up Manim's log handler in this process)
         return _report(items, time.monotonic() - started, limit)
     except KodiscError as exc:  # no backend at all (no key, no Manim): before anything was sent
         return _fail(str(exc), EXIT_BAD_INPUT)

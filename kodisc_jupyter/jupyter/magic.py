@@ -86,21 +86,17 @@ class Kodisc(Magics, KodiscSettings):
         _Presenter(self, flow, args).render()
 
     def _prelude_for(self, cell: str) -> str:
-        """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it
-        (`from manim import *` in a cell of its own, as Manim's docs do): a render sees only what it is sent."""
-        from ..preflight import free_names, join_prelude, kernel_manim_imports
+        """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it."""
         from .display import notice_bundle, show
 
-        names = free_names(cell, self.prelude)
-        imports = kernel_manim_imports(names, self.shell.user_ns) if names and self.shell is not None else ""
-        if not imports:
-            return self.prelude
-        if not self._import_notice_shown:
+        namespace = self.shell.user_ns if self.shell is not None else None
+        prelude, imports = cell_options.prelude_for(cell, self.prelude, namespace)
+        if imports and not self._import_notice_shown:
             self._import_notice_shown = True
             first = imports.splitlines()[0]
             show(notice_bundle(f"Sending this notebook's `{first}` with the cells that use its names: "
                                "a render sees only the code it is sent."))
-        return join_prelude(self.prelude, imports) if self.prelude.strip() else imports
+        return prelude
 
     # -- %%kodisc_prelude ------------------------------------------------------------------------
 

@@ -55,6 +55,9 @@ def course(tmp_path, sim_server):
     two = write_notebook(root / "lessons" / "two.ipynb", [
         ("code", "%load_ext kodisc_jupyter"),
         ("code", f"%%kodisc -qm {SIM}\n" + scene("Squares", "from manim import *\nR = 2\n")),
+        ("code", "import numpy as np\nfrom manim import *"),  # Manim's docs: the import in a cell of its own
+        # sent with that import, by the batch as by the magic
+        ("code", f"%%kodisc {SIM}\nclass Stars(Scene):\n    def construct(self):\n        self.add(Star())"),
     ])
     env = {**os.environ, "KODISC_API_KEY": sim_server.api_key, "KODISC_BASE_URL": sim_server.base_url,
            "PYTHONPATH": str(REPO), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
@@ -77,23 +80,23 @@ def test_a_course_prerendered_in_one_batch_executes_with_no_new_job(course, sim_
     before = sim_server.job_count()
     result = kodisc("lessons/one.ipynb", "lessons/two.ipynb", cwd=root, env=env)
     assert result.returncode == EXIT_OK, result.stderr
-    assert sim_server.job_count() - before == 3
-    rows = [line.split() for line in result.stdout.splitlines()[1:4]]
+    assert sim_server.job_count() - before == 4
+    rows = [line.split() for line in result.stdout.splitlines()[1:5]]
     assert [(row[0], row[1], row[2], row[3]) for row in rows] == [
         ("lessons/one.ipynb", "5", "Circles", "rendered"), ("lessons/one.ipynb", "6", "Wide", "rendered"),
-        ("lessons/two.ipynb", "2", "Squares", "rendered")]
-    assert re.search(r"^3 rendered, 0 cached, 0 failed · [\d.]+ credits · [\d.]+ s with -j 8$", result.stdout, re.M)
+        ("lessons/two.ipynb", "2", "Squares", "rendered"), ("lessons/two.ipynb", "4", "Stars", "rendered")]
+    assert re.search(r"^4 rendered, 0 cached, 0 failed · [\d.]+ credits · [\d.]+ s with -j 8$", result.stdout, re.M)
 
     again = kodisc("lessons/one.ipynb", "lessons/two.ipynb", cwd=root, env=env)
-    assert again.returncode == EXIT_OK and "0 rendered, 3 cached, 0 failed · 0 credits" in again.stdout
-    assert sim_server.job_count() - before == 3
+    assert again.returncode == EXIT_OK and "0 rendered, 4 cached, 0 failed · 0 credits" in again.stdout
+    assert sim_server.job_count() - before == 4
 
     for notebook in notebooks:
         executed = execute(notebook, env)
         players = [o["data"]["text/html"] for cell in executed.cells for o in cell.get("outputs", [])
                    if "kodisc-video" in o.get("data", {}).get("text/html", "")]
         assert players and all('src="kodisc_media/' in html for html in players)
-    assert sim_server.job_count() - before == 3  # the executions found every render cached
+    assert sim_server.job_count() - before == 4  # the executions found every render cached
 
 
 def test_failures_name_notebook_and_cell_and_the_rest_still_renders(tmp_path, sim_server):
