@@ -7,10 +7,13 @@ magic's name changed). Whatever logging Manim's import installs, no cell shows a
 from __future__ import annotations
 
 import base64
+import json
 import re
+import subprocess
+import sys
 
 import pytest
-from nbrun import error_of, text_of
+from nbrun import error_of, kernel_env, text_of
 
 pytestmark = [pytest.mark.kernel, pytest.mark.render]
 
@@ -109,6 +112,20 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
     # Plain Python's render() in a cell shows no log record either.
     assert text_of(cells[12]).strip().endswith("completed") and not LOG_RECORD.search(text_of(cells[12])), \
         text_of(cells[12])
+
+    # `kodisc render NOTEBOOK` (no kernel) builds the very code the kernel sent, import included,
+    # so a pre-rendered course in Manim's docs pattern is all cache hits when executed. (In a
+    # subprocess: reading the notebook imports Manim, which would configure this process's logging.)
+    from kodisc_jupyter.history import History
+
+    sent = {record.class_name: record.code for record in History(run_cells.home / "history.sqlite3").list(limit=50)}
+    assert set(sent) == {"SquareToCircle", "Example1", "HelloManim", "Configured", "Aliased", "Plain"}
+    del sent["Plain"]  # render(), not a %%kodisc cell
+    script = ("import json, sys; from pathlib import Path; from kodisc_jupyter.notebook_cells import render_cells; "
+              "print(json.dumps([c.request.full_code for c in render_cells(Path(sys.argv[1])) if c.request]))")
+    listed = subprocess.run([sys.executable, "-c", script, str(run_cells.work / "test.ipynb")], capture_output=True,
+                            text=True, timeout=120, check=True, env=kernel_env(run_cells.home, None))
+    assert set(sent.values()) <= set(json.loads(listed.stdout.strip().splitlines()[-1]))
 
     # A notebook variable is still a pre-flight error: a render cannot see it.
     error = error_of(cells[7])["traceback"]
