@@ -13,16 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, MalformedRangeHeader, RangeNotSatisfiable, Response
 from starlette.routing import Route
 
 from .._files import MEDIA_TYPES
 from .._logging import get_logger
 from .._redact import redact
 from ..contract._errors import ValidationError
-from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, validate_render_body
+from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, check_json_depth, validate_render_body
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
 from ._pricing import reserve_for
@@ -177,9 +178,29 @@ class _OpenFileResponse(FileResponse):
 
     async def __call__(self, scope, receive, send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await (self._range_problem(scope) or super().__call__)(scope, receive, send)
         finally:
             os.close(self.fd)
+
+    def _range_problem(self, scope) -> Response | None:
+        """A JSON 400/416 for a Range header Starlette would refuse (it answers those in plain text)."""
+        headers = Headers(scope=scope)
+        http_range, if_range = headers.get("range"), headers.get("if-range")
+        if http_range is None or (if_range is not None and not self._should_use_range(if_range)):
+            return None
+        size = self.stat_result.st_size if self.stat_result else 0
+        try:
+            self._parse_range_header(http_range, size)
+        except MalformedRangeHeader as exc:
+            return error_response(400, "invalid_request", f"{exc.content.rstrip('.')}: send `Range: bytes=START-END` "
+                                                          "with START below the file size.", headers=CORS)
+        except RangeNotSatisfiable as exc:
+            return error_response(416, "range_not_satisfiable", f"The file has {exc.max_size} bytes; ask for a "
+                                  "range starting below that.", headers={**CORS, "Content-Range": f"bytes */{exc.max_size}"})
+        except ValueError:  # a part Starlette cannot read as numbers
+            return error_response(400, "invalid_request", "Malformed Range header: send `Range: bytes=START-END`.",
+                                  headers=CORS)
+        return None
 
 
 async def read_json(request: Request) -> Any:
@@ -195,8 +216,13 @@ async def read_json(request: Request) -> Any:
         if size > MAX_BODY_BYTES:
             raise too_big
         chunks.append(chunk)
+    raw = b"".join(chunks)
     try:
-        return json.loads(b"".join(chunks))
-    except ValueError as exc:
+        check_json_depth(raw)
+    except ValidationError as exc:
+        raise APIProblem(400, "invalid_request", str(exc), field=exc.field) from None
+    try:
+        return json.loads(raw)
+    except ValueError as exc:  # UnicodeDecodeError included
         raise APIProblem(400, "invalid_request", f"body is not valid JSON ({exc}); send a JSON object.",
                          field="body") from None

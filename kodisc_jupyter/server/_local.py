@@ -60,7 +60,8 @@ class LocalServer:
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
-            engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples")
+            engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples",
+                                                                                    timeout=render_timeout)
             if renderer == "manim":
                 from .._paths import data_dir as kodisc_data_dir
 
@@ -77,7 +78,8 @@ class LocalServer:
         self.public_url = f"http://{url_host}:{bound_port}"
         self.base_url = f"{self.public_url}/api/v2"
 
-        sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout)
+        sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout,
+                               allow_loopback=allow_http_webhooks)
         #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",

@@ -91,7 +91,7 @@ class ManimRenderer:
             except asyncio.TimeoutError:
                 kill_session(process.pid)
                 await process.wait()
-                return f"the render took longer than {self.timeout:g} s and was stopped; shorten the scene."
+                return timed_out(self.timeout)
             except BaseException:  # cancelled: the server is stopping
                 kill_session(process.pid)
                 raise
@@ -126,17 +126,29 @@ def _read_outcome(folder: Path, returncode: int | None) -> str | None:
     return str(outcome.get("error") or "the render failed for an unknown reason.")
 
 
-class SimulatedRenderer:
-    """No Manim: waits `metadata.simulate.seconds` and fails if `metadata.simulate.fail`; writes tiny real files."""
+def timed_out(timeout: float) -> str:
+    return f"the render took longer than {timeout:g} s and was stopped; shorten the scene."
 
-    def __init__(self, sample_dir: Path) -> None:
+
+class SimulatedRenderer:
+    """No Manim: waits `metadata.simulate.seconds` and fails if `metadata.simulate.fail`; writes tiny real files.
+
+    Like a real render it is stopped after `timeout` seconds, so no `seconds` keeps a worker forever.
+    """
+
+    def __init__(self, sample_dir: Path, *, timeout: float = DEFAULT_RENDER_TIMEOUT) -> None:
         self.sample_dir = sample_dir
+        self.timeout = timeout
 
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         plan = job.metadata.get("simulate") if isinstance(job.metadata, dict) else None
         plan = plan if isinstance(plan, dict) else {}
         seconds = plan.get("seconds", DEFAULT_SIMULATED_SECONDS)
-        await asyncio.sleep(max(0.0, float(seconds)) if isinstance(seconds, (int, float)) else DEFAULT_SIMULATED_SECONDS)
+        ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds)
+        seconds = max(0.0, float(seconds)) if ok else DEFAULT_SIMULATED_SECONDS
+        await asyncio.sleep(min(seconds, self.timeout))
+        if seconds > self.timeout:
+            return timed_out(self.timeout)
         if plan.get("fail"):
             message = plan["fail"] if isinstance(plan["fail"], str) else "simulated failure"
             return f"RuntimeError: {message}"
