@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from ._files import ASSET_FILES, write_atomic
 from ._logging import get_logger
 from ._paths import data_dir
+from .contract._errors import APIResponseError
 
 if TYPE_CHECKING:
     from .client import AsyncKodisc, Job, Kodisc
@@ -114,7 +115,6 @@ def _save(kind: str, target: Path, data: bytes) -> Path | None:
     if kind == "captions" and not vtt_has_cues(data.decode("utf-8", errors="replace")):
         return None
     if not data:
-        from .client import APIResponseError
 
         raise APIResponseError(f"Kodisc sent an empty {kind} file; render the scene again (--force).", field=kind)
     return write_atomic(target, data, mode=0o600)

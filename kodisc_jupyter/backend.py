@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import session
+from .contract._errors import AuthenticationError, ValidationError
+from .contract._rules import key_prefix
 
 if TYPE_CHECKING:
     from .client import AsyncKodisc, Kodisc, PollPolicy
@@ -104,7 +106,6 @@ def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK, start: boo
 
     `start=False` names the backend without starting the embedded server (enough for cache keys)."""
     if choice not in CHOICES:
-        from .errors import ValidationError
 
         raise ValidationError(f"backend must be one of {', '.join(CHOICES)}; got {choice!r}.", field="backend")
     if choice == "local":
@@ -113,12 +114,10 @@ def resolve_backend(choice: str = "auto", *, hints: Hints = NOTEBOOK, start: boo
     if key:
         return _cloud_backend(key)
     if choice == "cloud":
-        from .errors import AuthenticationError
 
         raise AuthenticationError(
             f"No Kodisc API key: {hints.set_key} (or render locally: {hints.use_local}).")
     if importlib.util.find_spec("manim") is None:
-        from .errors import AuthenticationError
 
         raise AuthenticationError(
             f"No Kodisc API key and no local Manim: {hints.set_key}; or {_INSTALL_HINT} to render locally for free.")
@@ -129,7 +128,6 @@ def backend_for(name: str, base_url: str, *, hints: Hints = NOTEBOOK) -> Backend
     """The backend a recorded job belongs to (for resume): the embedded server is found again by name."""
     if name == "local":
         return _local_backend(notice=None)
-    from .errors import AuthenticationError
 
     key = _configured_key()
     if not key:
@@ -151,16 +149,13 @@ def _configured_key() -> str | None:
 
 def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
     from .client._client import resolve_base_url
-    from .contract._rules import key_prefix
 
     return Backend("kodisc", resolve_base_url(base_url), key_prefix(key), None, key)
 
 
 def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
-    from .contract._rules import key_prefix
 
     if importlib.util.find_spec("manim") is None:
-        from .errors import ValidationError
 
         raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
     if not start:

@@ -33,6 +33,7 @@ from ._redact import key_prefix as display_prefix
 from ._redact import redact
 from ._sqlite import SchemaTooNewError, migrate, rollback
 from ._timestamps import format_timestamp, parse_timestamp
+from .contract._models import Job, RenderResult
 from .contract._rules import COMPLETED
 
 if TYPE_CHECKING:
@@ -149,7 +150,6 @@ class JobRecord:
 
     def to_job(self) -> Job:
         """The client's `Job` as last recorded (so a cached or resumed job reads like a fresh one)."""
-        from .client import Job, RenderResult
 
         urls = (self.video_url, self.thumbnail_url, self.captions_url)
         result = None

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import pipeline
 from ._argtypes import positive_int
 from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
-from .backend import COMMAND_LINE
+from .backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
 from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
+from .contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
 from .views import STATUS_CHOICES, balance_line, jobs_text
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -79,7 +81,6 @@ def _fail(message: str, code: int) -> int:
 
 def _exit_code(exc: BaseException) -> int:
     """Bad input (ours or a 400), a failed render, or a problem talking to the API."""
-    from .errors import BadRequestError, RenderFailedError, ValidationError
 
     if isinstance(exc, (ValidationError, BadRequestError)):
         return EXIT_BAD_INPUT
@@ -92,8 +93,6 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def run_me(args: argparse.Namespace) -> int:
-    from .backend import COMMAND_LINE, resolve_backend, stop_local_server
-    from .errors import KodiscError
 
     try:
         backend = resolve_backend(args.backend, hints=COMMAND_LINE)
@@ -107,11 +106,10 @@ def run_me(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-    from .pipeline import history
 
     status = None if args.status == "all" else args.status
-    records = history().list(limit=args.limit, status=status)
-    print(jobs_text(records, total=history().count(status), status=status))
+    records = pipeline.history().list(limit=args.limit, status=status)
+    print(jobs_text(records, total=pipeline.history().count(status), status=status))
     return EXIT_OK
 
 
@@ -210,8 +208,6 @@ def _report(outcome: Any, output: Path | None) -> int:
 
 def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], Any]) -> int:
     """Run `start()` (which returns an outcome, or None for a job left running) and report it."""
-    from .backend import stop_local_server
-    from .errors import KodiscError, RenderFailedError
 
     try:
         with progress:
@@ -258,8 +254,6 @@ def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
 
 
 def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> int:
-    from . import pipeline
-    from .backend import COMMAND_LINE, resolve_backend
 
     try:
         code = file.read_text(encoding="utf-8")
@@ -274,7 +268,6 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
     def start() -> Any:
         backend = resolve_backend(args.backend or "auto", hints=COMMAND_LINE)
         if args.no_wait and backend.name == "local":
-            from .errors import ValidationError
 
             raise ValidationError("--no-wait needs Kodisc: the local server stops when this command exits "
                                   "(set KODISC_API_KEY, or leave out --no-wait)", field="no_wait")
@@ -293,8 +286,6 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from . import pipeline
-    from .backend import COMMAND_LINE, backend_for
 
     record = pipeline.history().get(args.job_id)
     if record is None:

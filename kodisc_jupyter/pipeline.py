@@ -20,8 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import session
 from ._logging import get_logger
+from .assets import afetch_assets, fetch_assets
 from .contract._errors import ValidationError
 from .contract._rules import COMPLETED
+from .history import cache_key
+from .preflight import join_prelude, preflight
 
 if TYPE_CHECKING:
     from .backend import Backend
@@ -74,7 +77,6 @@ class RenderRequest:
 
     @property
     def full_code(self) -> str:
-        from .preflight import join_prelude
 
         return join_prelude(self.prelude, self.code)
 
@@ -132,7 +134,6 @@ class RenderFlow:
         """Pre-flight (once): raises `PreflightError` (nothing is sent); keeps warnings and the class name."""
         if self._checked:
             return
-        from .preflight import preflight
 
         report = preflight(self.request.code, self.request.class_name, prelude=self.request.prelude)
         if report.errors:
@@ -143,7 +144,6 @@ class RenderFlow:
 
     def cached(self) -> Outcome | None:
         """The completed result of an identical earlier request whose media can still be played."""
-        from .history import cache_key
 
         request = self.request
         self._cache_key = cache_key(code=request.full_code, class_name=self.class_name, quality=request.quality,
@@ -207,7 +207,6 @@ class RenderFlow:
         """Save the finished job's files locally and record where (a failed job has none)."""
         if job.status != COMPLETED or job.result is None:
             return None, None, None
-        from .assets import fetch_assets
 
         return self.saved(job, fetch_assets(client, job))
 
@@ -215,7 +214,6 @@ class RenderFlow:
         """`fetch()` with the async client (the history write runs in a thread, off the event loop)."""
         if job.status != COMPLETED or job.result is None:
             return None, None, None
-        from .assets import afetch_assets
 
         return await asyncio.to_thread(self.saved, job, await afetch_assets(client, job))
 

@@ -19,7 +19,11 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..backend import backend_for, resolve_backend
+from ..contract._errors import KodiscError, RenderFailedError
 from ..contract._rules import FAILED, PENDING_STATUSES, QUEUED, TERMINAL_STATUSES
+from ..pipeline import history as shared_history
+from ..pipeline import resume_flow, subscribe
 from ..views import (
     COLUMNS,
     STATUS_CHOICES,
@@ -34,6 +38,7 @@ from ..views import (
     spending,
     spending_text,
 )
+from .player import data_url, player_html
 
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
@@ -111,7 +116,6 @@ def thumbnail_data_url(path: str | Path | None) -> str | None:
 
 def _player(record: Any) -> str:
     """The job's player from its saved files, all as data: URLs (a widget has no folder to resolve paths)."""
-    from .player import data_url, player_html
 
     thumbnail = record.thumbnail_path
     captions = record.captions_path
@@ -144,8 +148,6 @@ class Panel:
     def __init__(self, backend: Any = "auto", *, history: Any = None, page_size: int = 10) -> None:
         import ipywidgets as w
 
-        from ..backend import resolve_backend
-        from ..pipeline import history as shared_history
 
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1; got {page_size}.")
@@ -197,7 +199,6 @@ class Panel:
         self._prev_button.on_click(lambda _: self.page(self._page - 1))
         self._next_button.on_click(lambda _: self.page(self._page + 1))
         self._filter.observe(lambda change: self.set_status(change["new"]), names="value")
-        from ..pipeline import subscribe
 
         self._unsubscribe = subscribe(self._on_progress)
         self.refresh()
@@ -227,7 +228,6 @@ class Panel:
     # -- data ----------------------------------------------------------------------------
     def refresh(self, *, balance: bool = True) -> None:
         """Reload the balance from `/me` (unless `balance=False`) and the rows from the history, then redraw."""
-        from ..errors import KodiscError
 
         with self._lock:
             if balance:
@@ -286,9 +286,6 @@ class Panel:
 
     def repoll(self, job_id: str) -> None:
         """Ask the job's backend for its state now; a finished job gets its media saved, like a render."""
-        from ..backend import backend_for
-        from ..errors import KodiscError, RenderFailedError
-        from ..pipeline import resume_flow
 
         with self._lock:
             record = self._history.get(job_id)

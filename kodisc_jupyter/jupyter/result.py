@@ -15,7 +15,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import pipeline
 from .._files import write_atomic
+from .._logging import quiet_logs
+from ..backend import resolve_backend
+from ..views import format_seconds, short_id
+from .display import notice_bundle
+from .player import data_url, player_html, player_text
+from .status import frontend_has_widgets
 
 if TYPE_CHECKING:
     from ..client import Job
@@ -64,13 +71,11 @@ class Rendered:
         """In a notebook, `clip` shows what `%%kodisc` shows: the player, and a text view naming
         kodisc_media/... rather than the repr's path under KODISC_HOME (saved notebooks get shared).
         Elsewhere (terminal IPython) None: the plain repr, and no copy into kodisc_media/."""
-        from .status import frontend_has_widgets
 
         return self.bundle(embed=self.embed) if frontend_has_widgets() and self.video else None
 
     def summary(self) -> str:
         """One line: render time, credits, short job id, backend, and "cached" when it was."""
-        from ..views import format_seconds, short_id
 
         parts = []
         if self.job.duration_ms is not None:
@@ -84,7 +89,6 @@ class Rendered:
     def html(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
              width: str | None = None, summary: str | None = None) -> str:
         """The player. `embed=None` embeds only in Colab; a video over `embed_max_mb` is linked instead."""
-        from .player import data_url, player_html
 
         if self.video is None:
             return ""
@@ -106,7 +110,6 @@ class Rendered:
 
     def text(self) -> str:
         """The text/plain view: what was rendered, the summary, and where the MP4 is."""
-        from .player import player_text
 
         return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
 
@@ -115,8 +118,6 @@ class Rendered:
 
         Its text names the file the player plays (`kodisc_media/...`, or the notebook itself), never
         the copy under KODISC_HOME: a shared notebook must not carry the author's private paths."""
-        from .display import notice_bundle
-        from .player import player_text
 
         global _portable_hint_shown
         player = self.html(summary=self.summary(), **options)
@@ -170,9 +171,6 @@ def render(code: str, class_name: str | None = None, *, quality: str = "medium",
            timeout: float | None = None, backend: str = "auto") -> Rendered:
     """Render `class_name` from `code` (blocking) with the same backend, pre-flight, cache and history as
     `%%kodisc`; raises the client's errors (`RenderFailedError` for a failed scene)."""
-    from .. import pipeline
-    from .._logging import quiet_logs
-    from ..backend import resolve_backend
 
     chosen = resolve_backend(backend)
     if chosen.notice:
