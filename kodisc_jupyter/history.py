@@ -287,6 +287,12 @@ class History:
         )
         return _record(rows[0]) if rows else None
 
+    def find_pending(self, key: str) -> JobRecord | None:
+        """The newest queued or running job with this cache key (a batch interrupted earlier), or None."""
+        rows = self._read("SELECT * FROM jobs WHERE cache_key = ? AND status IN ('queued', 'running') "
+                          "ORDER BY rowid DESC LIMIT 1", (key,))
+        return _record(rows[0]) if rows else None
+
     def list(self, *, limit: int = 20, offset: int = 0, status: str | None = None) -> list[JobRecord]:
         """Jobs newest first (by the service's creation time, then by when they were recorded)."""
         where, params = _status_filter(status)

@@ -21,6 +21,7 @@ from .views import format_credits, format_seconds, table_text
 
 if TYPE_CHECKING:
     from .backend import Backend
+    from .history import JobRecord
     from .notebook_cells import RenderCell
     from .pipeline import RenderFlow
 
@@ -39,6 +40,7 @@ class _Item:
     seconds: float | None = None
     error: str | None = None
     same_as: _Item | None = None
+    pending_job: JobRecord | None = None  # submitted by an interrupted batch: waited for, not sent again
     dependents: list[_Item] = field(default_factory=list)
 
     def row(self) -> list[str]:
@@ -122,6 +124,8 @@ def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, s
             first.dependents.append(item)
         else:
             by_key[flow.cache_key] = item
+            if not request.force and flow.cache_key is not None:
+                item.pending_job = pipeline.history().find_pending(flow.cache_key)
     return items
 
 
@@ -145,7 +149,7 @@ async def _render_all(pending: list[_Item], limit: int) -> None:
             if item.flow.backend not in clients:
                 clients[item.flow.backend] = await stack.enter_async_context(item.flow.backend.async_client())
         bar = stack.enter_context(tqdm(total=len(pending), desc="Rendering", unit="scene", file=sys.stderr,
-                                       dynamic_ncols=True))
+                                       dynamic_ncols=True, disable=None))  # no bar in CI logs: a line per cell
         await asyncio.gather(*(_render_one(item, clients[item.flow.backend], gate, bar)  # type: ignore[union-attr]
                                for item in pending))
 
@@ -158,7 +162,9 @@ async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: An
     assert flow is not None
     async with gate:
         try:
-            outcome = await pipeline.run_async(flow, client)
+            outcome = await _picked_up(item, client) if item.pending_job is not None else None
+            if outcome is None:
+                outcome = await pipeline.run_async(flow, client)
         except RenderFailedError as exc:
             detail = (exc.job.error or "no reason given").strip().splitlines() or ["no reason given"]
             item.status, item.error = "failed", f"render failed (job {exc.job.job_id}): {detail[-1]}"
@@ -174,9 +180,28 @@ async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: An
         dependent.credits = 0.0
         if item.status == "failed":
             dependent.status, dependent.error = "failed", item.error
-    bar.write(f"{item.cell.where}: {item._class_name()} {item.status}" + (f" ({item.error})" if item.error else ""),
+    picked = f" (picked up job {item.pending_job.job_id})" if item.pending_job is not None else ""
+    bar.write(f"{item.cell.where}: {item._class_name()} {item.status}{picked}" + (f" ({item.error})" if item.error else ""),
               file=sys.stderr)
     bar.update(1)
+
+
+async def _picked_up(item: _Item, client: Any) -> Any:
+    """Wait for the job an interrupted batch left running; None (render anew) if the server lost it."""
+    from . import pipeline
+    from .errors import KodiscError, RenderFailedError
+
+    assert item.pending_job is not None and item.flow is not None
+    flow = pipeline.resume_flow(item.pending_job, item.flow.backend)
+    try:
+        outcome = await pipeline.wait_async(flow, client)
+    except RenderFailedError:
+        raise
+    except KodiscError:
+        item.pending_job = None
+        return None
+    item.flow = flow
+    return outcome
 
 
 def _dry_run(items: list[_Item], pending: list[_Item]) -> int:

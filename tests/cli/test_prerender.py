@@ -162,3 +162,28 @@ def test_bad_input_is_one_line_and_sends_nothing(tmp_path, sim_server, args, mes
     assert result.returncode == EXIT_BAD_INPUT
     assert result.stderr.strip().startswith(message) and len(result.stderr.strip().splitlines()) == 1
     assert sim_server.job_count() == before
+
+
+def test_a_batch_interrupted_while_waiting_picks_its_jobs_up_instead_of_paying_twice(tmp_path, sim_server):
+    import signal
+    import time
+
+    slow = "--metadata '{\"simulate\": {\"seconds\": 4}}'"
+    write_notebook(tmp_path / "slow.ipynb", [("code", f"%%kodisc {slow}\n" + scene("Slow", "from manim import *\nR = 1\n"))])
+    env = {**os.environ, "KODISC_API_KEY": sim_server.api_key, "KODISC_BASE_URL": sim_server.base_url}
+    before = sim_server.job_count()
+    first = subprocess.Popen([sys.executable, "-m", "kodisc_jupyter", "render", "slow.ipynb"], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    from kodisc_jupyter.pipeline import history  # the same KODISC_HOME as the command's
+
+    deadline = time.monotonic() + 60
+    while history().count("queued") + history().count("running") == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the job is submitted and recorded: now interrupt the wait
+    first.send_signal(signal.SIGINT)
+    first.communicate(timeout=30)
+    assert sim_server.job_count() - before == 1
+
+    again = kodisc("slow.ipynb", cwd=tmp_path, env=env)
+    assert again.returncode == EXIT_OK, again.stderr
+    assert sim_server.job_count() - before == 1
+    assert re.search(r"slow\.ipynb cell 1: Slow rendered \(picked up job \S+\)", again.stderr)
