@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["LocalServer", "start_local_server", "Credentials"]
+__all__ = ["LocalServer", "ServerOptions", "start_local_server", "Credentials"]
 
 if TYPE_CHECKING:
     from ._local import LocalServer, start_local_server
+    from ._options import ServerOptions
     from ._store import Credentials
 
 
@@ -20,6 +21,10 @@ def __getattr__(name: str) -> Any:
         from . import _local
 
         return getattr(_local, name)
+    if name == "ServerOptions":
+        from ._options import ServerOptions
+
+        return ServerOptions
     if name == "Credentials":
         from ._store import Credentials
 

@@ -22,33 +22,22 @@ import uvicorn
 
 from ..contract._rules import key_prefix
 from ._app import create_app
-from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS, WebhookSender
+from ._delivery import WebhookSender
 from ._faults import FaultInjector
 from ._jobs import JobRunner, work_root
-from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
-from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT, ManimRenderer, SimulatedRenderer
+from ._options import ServerOptions
+from ._renderers import ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
 
-RENDERERS = ("manim", "simulate")
 _START_TIMEOUT = 15.0
 
 
 class LocalServer:
     """A Kodisc-compatible server for one data dir. Use `start_local_server()` (background thread) or `serve()`."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, *, host: str = "127.0.0.1", port: int = 0,
-                 credits: int = DEFAULT_PAID_CREDITS, free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS,
-                 workers: int | None = None, renderer: str = "manim", allow_http_webhooks: bool = False,
-                 webhook_retry_delays=DEFAULT_RETRY_DELAYS, webhook_timeout: float = ANSWER_TIMEOUT,
-                 render_timeout: float = DEFAULT_RENDER_TIMEOUT,
-                 memory_limit: int = DEFAULT_MEMORY_LIMIT, fault_5xx_rate: float = 0.0, fault_drop_rate: float = 0.0,
-                 fault_drop_after_create_rate: float = 0.0, fault_latency: tuple[float, float] = (0.0, 0.0),
-                 fault_seed: int | None = None, sandbox: bool | None = None) -> None:
-        _check_options(renderer, workers, port, credits, free_credits, render_timeout, webhook_timeout,
-                       {"fault_5xx_rate": fault_5xx_rate, "fault_drop_rate": fault_drop_rate,
-                        "fault_drop_after_create_rate": fault_drop_after_create_rate}, fault_latency)
-        if sandbox not in (None, True, False):
-            raise ValueError(f"sandbox must be None (bwrap when it runs here), True or False; got {sandbox!r}")
+    def __init__(self, data_dir: str | os.PathLike | None = None, options: ServerOptions | None = None,
+                 **overrides: Any) -> None:
+        self.options = o = ServerOptions.of(options, **overrides)
         if data_dir is None:
             from .._paths import data_dir as default_data_dir
 
@@ -56,16 +45,16 @@ class LocalServer:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # webhook secrets live in it
         os.chmod(self.data_dir, 0o700)  # also when it existed with a wider mode
-        self._socket = _bind(host, port)
+        self._socket = _bind(o.host, o.port)
         try:
-            self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=free_credits)
-            self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", credits)
+            self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=o.free_credits)
+            self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", o.credits)
             engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples",
-                                                                                    timeout=render_timeout)
-            if renderer == "manim":
+                                                                                    timeout=o.render_timeout)
+            if o.renderer == "manim":
                 from .._paths import data_dir as kodisc_data_dir
 
-                engine = ManimRenderer(timeout=render_timeout, memory_limit=memory_limit, sandbox=sandbox,
+                engine = ManimRenderer(timeout=o.render_timeout, memory_limit=o.memory_limit, sandbox=o.sandbox,
                                        trusted_user=self._owner.user_id,
                                        hidden=(self.data_dir, kodisc_data_dir(), Path.home()))
         except BaseException:
@@ -74,17 +63,17 @@ class LocalServer:
                 self._store.close()
             raise
         bound_port = self._socket.getsockname()[1]
-        url_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else (f"[{host}]" if ":" in host else host)
+        url_host = "127.0.0.1" if o.host in ("0.0.0.0", "::", "") else (f"[{o.host}]" if ":" in o.host else o.host)
         self.public_url = f"http://{url_host}:{bound_port}"
         self.base_url = f"{self.public_url}/api/v2"
 
-        sender = WebhookSender(retry_delays=webhook_retry_delays, answer_timeout=webhook_timeout,
-                               allow_loopback=allow_http_webhooks)
+        sender = WebhookSender(retry_delays=o.webhook_retry_delays, answer_timeout=o.webhook_timeout,
+                               allow_loopback=o.allow_http_webhooks)
         #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
                                           work_dir=work_root(self.data_dir),
-                           workers=workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
+                           workers=o.workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers")
 
         @contextlib.asynccontextmanager
@@ -97,9 +86,10 @@ class LocalServer:
                 await sender.aclose()
 
         app: Any = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
-                         allow_http_webhooks=allow_http_webhooks, lifespan=lifespan)
-        app = FaultInjector(app, error_rate=fault_5xx_rate, drop_rate=fault_drop_rate,
-                            drop_after_create_rate=fault_drop_after_create_rate, latency=fault_latency, seed=fault_seed)
+                         allow_http_webhooks=o.allow_http_webhooks, lifespan=lifespan)
+        app = FaultInjector(app, error_rate=o.fault_5xx_rate, drop_rate=o.fault_drop_rate,
+                            drop_after_create_rate=o.fault_drop_after_create_rate, latency=o.fault_latency,
+                            seed=o.fault_seed)
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="on",
                                 timeout_graceful_shutdown=3)
         self._uvicorn = uvicorn.Server(config)
@@ -190,36 +180,10 @@ class LocalServer:
         self._store.set_default_webhook(key.key_id, url)
 
 
-def start_local_server(data_dir: str | os.PathLike | None = None, **options) -> LocalServer:
-    """Start a local Kodisc on a loopback port in a background thread; see `LocalServer` for the options."""
-    return LocalServer(data_dir, **options).start()
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_options(renderer, workers, port, credits, free_credits, render_timeout, webhook_timeout, rates,
-                   latency) -> None:
-    """One-line ValueErrors for bad options, before anything is bound or created."""
-    if renderer not in RENDERERS:
-        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {renderer!r}")
-    if workers is not None and (type(workers) is not int or workers < 1):
-        raise ValueError(f"workers must be an integer >= 1 (or None for the CPU count); got {workers!r}")
-    if type(port) is not int or not 0 <= port <= 65535:
-        raise ValueError(f"port must be an integer 0..65535 (0 = any free port); got {port!r}")
-    for name, value in (("credits", credits), ("free_credits", free_credits)):
-        if type(value) is not int or value < 0:
-            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
-    for name, value in (("render_timeout", render_timeout), ("webhook_timeout", webhook_timeout)):
-        if not _is_number(value) or value <= 0:
-            raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}")
-    for name, rate in rates.items():
-        if not _is_number(rate) or not 0.0 <= rate <= 1.0:
-            raise ValueError(f"{name} must be a number between 0 and 1; got {rate!r}")
-    if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(_is_number, latency))
-            and 0 <= latency[0] <= latency[1]):
-        raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
+def start_local_server(data_dir: str | os.PathLike | None = None, options: ServerOptions | None = None,
+                       **overrides: Any) -> LocalServer:
+    """Start a local Kodisc on a loopback port in a background thread; `ServerOptions` lists the options."""
+    return LocalServer(data_dir, options, **overrides).start()
 
 
 def _bind(host: str, port: int) -> socket.socket:

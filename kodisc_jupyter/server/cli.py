@@ -70,18 +70,18 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     from ._local import LocalServer
+    from ._options import ServerOptions
 
-    options = {name: value for name, value in {
-        "credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
-        "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays}.items()
-        if value is not None}
+    given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
+             "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays}
     try:
-        server = LocalServer(args.data_dir, host=args.host, port=args.port, renderer=args.renderer,
-                             allow_http_webhooks=args.allow_http_webhooks, fault_5xx_rate=args.fault_5xx_rate,
-                             fault_drop_rate=args.fault_drop_rate,
-                             fault_drop_after_create_rate=args.fault_drop_after_create_rate,
-                             fault_latency=args.fault_latency, fault_seed=args.fault_seed,
-                             sandbox=False if args.no_sandbox else None, **options)
+        options = ServerOptions.of(
+            host=args.host, port=args.port, renderer=args.renderer, allow_http_webhooks=args.allow_http_webhooks,
+            fault_5xx_rate=args.fault_5xx_rate, fault_drop_rate=args.fault_drop_rate,
+            fault_drop_after_create_rate=args.fault_drop_after_create_rate, fault_latency=args.fault_latency,
+            fault_seed=args.fault_seed, sandbox=False if args.no_sandbox else None,
+            **{name: value for name, value in given.items() if value is not None})
+        server = LocalServer(args.data_dir, options)
     except (OSError, ValueError) as exc:
         print(f"kodisc serve: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

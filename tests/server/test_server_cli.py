@@ -125,3 +125,15 @@ def test_serve_on_a_busy_port_exits_2(served, tmp_path):
     port = server.base_url.split(":")[2].split("/")[0]
     result = kodisc("serve", "--port", port, "--data-dir", str(tmp_path / "other"))
     assert result.returncode == 2 and "cannot listen" in result.stderr
+
+
+def test_server_options_are_one_checked_value(tmp_path):
+    from kodisc_jupyter.server import ServerOptions, start_local_server
+
+    base = ServerOptions(renderer="simulate", workers=2)
+    with start_local_server(tmp_path / "server", base, credits=7) as server:
+        assert server.options == ServerOptions(renderer="simulate", workers=2, credits=7)
+    with pytest.raises(ValueError, match="render_timeout must be a number of seconds > 0; got nan"):
+        ServerOptions(render_timeout=float("nan"))
+    with pytest.raises(TypeError, match="unknown local server option.*: colour"):
+        ServerOptions.of(base, colour="red")

@@ -1,0 +1,81 @@
+"""`ServerOptions`: everything a local server can be started with, in one checked, frozen value.
+
+`start_local_server(data_dir, options)` and `kodisc serve` both build one; keyword arguments to
+`start_local_server()` / `LocalServer()` override its fields (`start_local_server(renderer="simulate")`).
+Every bad value is a one-line `ValueError` before anything is bound or created.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
+from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
+from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
+
+RENDERERS = ("manim", "simulate")
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: any free port
+    credits: int = DEFAULT_PAID_CREDITS  # the first user's paid credits, when it is created
+    free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS  # every user's monthly allowance
+    workers: int | None = None  # renders at once; None: the CPU count
+    renderer: str = "manim"  # or "simulate" (no Manim: benchmarks and fast tests)
+    sandbox: bool | None = None  # None: bubblewrap when it runs here; False: never (trusted scenes only)
+    render_timeout: float = DEFAULT_RENDER_TIMEOUT
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    allow_http_webhooks: bool = False  # local development: http:// and loopback handlers
+    webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
+    webhook_timeout: float = ANSWER_TIMEOUT
+    fault_5xx_rate: float = 0.0
+    fault_drop_rate: float = 0.0
+    fault_drop_after_create_rate: float = 0.0
+    fault_latency: tuple[float, float] = (0.0, 0.0)
+    fault_seed: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self)
+
+    @classmethod
+    def of(cls, options: ServerOptions | None = None, **overrides: Any) -> ServerOptions:
+        """`options` (or the defaults) with `overrides`; an unknown name is a one-line TypeError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise TypeError(f"unknown local server option(s): {', '.join(unknown)}; see ServerOptions")
+        base = {f.name: getattr(options, f.name) for f in fields(cls)} if options is not None else {}
+        return cls(**{**base, **overrides})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not nan
+
+
+def _check(o: ServerOptions) -> None:
+    if o.renderer not in RENDERERS:
+        raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {o.renderer!r}")
+    if o.workers is not None and (type(o.workers) is not int or o.workers < 1):
+        raise ValueError(f"workers must be an integer >= 1 (or None for the CPU count); got {o.workers!r}")
+    if type(o.port) is not int or not 0 <= o.port <= 65535:
+        raise ValueError(f"port must be an integer 0..65535 (0 = any free port); got {o.port!r}")
+    for name in ("credits", "free_credits"):
+        value = getattr(o, name)
+        if type(value) is not int or value < 0:
+            raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
+    for name in ("render_timeout", "webhook_timeout"):
+        value = getattr(o, name)
+        if not _is_number(value) or value <= 0 or value == float("inf"):
+            raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}")
+    for name in ("fault_5xx_rate", "fault_drop_rate", "fault_drop_after_create_rate"):
+        rate = getattr(o, name)
+        if not _is_number(rate) or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be a number between 0 and 1; got {rate!r}")
+    latency = o.fault_latency
+    if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(_is_number, latency))
+            and 0 <= latency[0] <= latency[1]):
+        raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
+    if o.sandbox not in (None, True, False):
+        raise ValueError(f"sandbox must be None (bwrap when it runs here), True or False; got {o.sandbox!r}")
