@@ -42,3 +42,28 @@ def test_linked_media_are_copied_where_the_page_resolves_them_and_nothing_outsid
     assert not list(out.rglob("secret.mp4"))
     assert "links ../../secret.mp4, outside the documentation folder: not copied" in build.stderr
     assert "links kodisc_media/Gone.mp4, which does not exist: execute the notebook again" in build.stderr
+
+
+def test_nbsphinx_pages_get_their_players_videos_too(tmp_path):
+    """nbsphinx (without pandoc: code cells only) copies the output HTML, not the file; the extension does."""
+    import json
+
+    docs = tmp_path / "docs"
+    (docs / "kodisc_media").mkdir(parents=True)
+    (docs / "kodisc_media" / "Hello-1a2b3c4d.mp4").write_bytes(b"video bytes")
+    player = '<div class="kodisc-player"><video class="kodisc-video" controls src="kodisc_media/Hello-1a2b3c4d.mp4"></video></div>'
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", "display_name": "P",
+                                                                                "language": "python"}},
+                "cells": [{"cell_type": "code", "id": "a", "metadata": {}, "execution_count": 1, "source": "%%kodisc\n...",
+                           "outputs": [{"output_type": "display_data", "metadata": {},
+                                        "data": {"text/html": player, "text/plain": "▶ Hello"}}]}]}
+    (docs / "lesson.ipynb").write_text(json.dumps(notebook))
+    (docs / "conf.py").write_text('extensions = ["nbsphinx", "kodisc_jupyter.sphinx"]\nnbsphinx_execute = "never"\n'
+                                  'exclude_patterns = ["_build"]\n')
+    (docs / "index.rst").write_text("Course\n======\n\n.. toctree::\n\n   lesson\n")
+    out = tmp_path / "out"
+    build = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", str(docs), str(out)],
+                           capture_output=True, text=True, timeout=120, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin"})
+    assert build.returncode == 0, build.stderr
+    assert 'src="kodisc_media/Hello-1a2b3c4d.mp4"' in (out / "lesson.html").read_text()
+    assert (out / "kodisc_media" / "Hello-1a2b3c4d.mp4").read_bytes() == b"video bytes"
