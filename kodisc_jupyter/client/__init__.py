@@ -8,53 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..contract._errors import (
-    APIConnectionError,
-    APIError,
-    APIResponseError,
-    AuthenticationError,
-    BadRequestError,
-    InsufficientCreditsError,
-    KodiscError,
-    NotFoundError,
-    RateLimitError,
-    RenderFailedError,
-    ServerError,
-    ValidationError,
-    WaitTimeoutError,
-    WebhookVerificationError,
-)
-from ..contract._models import Account, Credits, Job, RenderResult
-from ..contract._rules import (
-    ASPECT_RATIOS,
-    CLASS_NAME_RE,
-    DEFAULT_BASE_URL,
-    KEY_RE,
-    MAX_BODY_BYTES,
-    QUALITIES,
-    TERMINAL_STATUSES,
-    UNSET,
-    build_render_body,
-    format_timestamp,
-    key_prefix,
-    parse_timestamp,
-    validate_render_body,
-)
+from ..contract import *  # noqa: F403  the contract, re-exported: one list, in contract/__init__
+from ..contract import __all__ as _contract_names
 from ._policy import PollPolicy, RetryPolicy
 
 if TYPE_CHECKING:
     from ._client import AsyncKodisc, Kodisc
 
-__all__ = [
-    "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES",
-    "TERMINAL_STATUSES", "UNSET", "build_render_body", "format_timestamp", "key_prefix", "parse_timestamp",
-    "validate_render_body",
-    "APIConnectionError", "APIError", "APIResponseError", "AuthenticationError", "BadRequestError",
-    "InsufficientCreditsError", "KodiscError", "NotFoundError", "RateLimitError", "RenderFailedError",
-    "ServerError", "ValidationError", "WaitTimeoutError", "WebhookVerificationError",
-    "Account", "Credits", "Job", "RenderResult",
-    "AsyncKodisc", "Kodisc", "PollPolicy", "RetryPolicy",
-]
+__all__ = [*_contract_names, "AsyncKodisc", "Kodisc", "PollPolicy", "RetryPolicy"]
 
 
 def __getattr__(name: str) -> Any:
