@@ -326,6 +326,15 @@ class History:
         )
         return int(statistics.median(row[0] for row in rows)) if rows else None
 
+    def last_duration_ms(self, *, class_name: str, quality: str | None, backend: str) -> int | None:
+        """How long the last completed render of this class at this quality took (an ETA's basis), or None."""
+        rows = self._read(
+            "SELECT duration_ms FROM jobs WHERE class_name = ? AND quality IS ? AND backend = ? "
+            "AND status = 'completed' AND duration_ms IS NOT NULL ORDER BY rowid DESC LIMIT 1",
+            (class_name, quality, backend),
+        )
+        return int(rows[0][0]) if rows else None
+
     def estimated_credits(self, *, class_name: str, quality: str | None, backend: str, sample: int = 50) -> float | None:
         """What a render will likely cost: the last completed render of this class at this quality,
         else the median of the last `sample` completed ones of this quality (None: no history)."""

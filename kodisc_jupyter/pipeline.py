@@ -91,6 +91,8 @@ class Progress:
     job: Job | None = None
     started: float = 0.0  # time.monotonic() when the flow started
     expected_seconds: float | None = None
+    #: How long the last render of the same class (and quality, backend) took: the status bar's ETA.
+    previous_seconds: float | None = None
 
     @property
     def job_id(self) -> str | None:
@@ -127,6 +129,7 @@ class RenderFlow:
     _checked: bool = False
     _cache_key: str | None = None
     _expected: float | None = None
+    _previous: float | None = None
 
     # -- before anything is sent -----------------------------------------------------------------
 
@@ -149,8 +152,7 @@ class RenderFlow:
         self._cache_key = cache_key(code=request.full_code, class_name=self.class_name, quality=request.quality,
                                     aspect_ratio=request.aspect_ratio, fps=request.fps, backend=self.backend.name,
                                     base_url=_cache_base_url(self.backend))
-        median = history().median_duration_ms(quality=request.quality, backend=self.backend.name)
-        self._expected = median / 1000 if median else None
+        self._estimate(request.quality)
         if request.force:
             return None
         record = history().find_cached(self._cache_key)
@@ -238,9 +240,16 @@ class RenderFlow:
                        quality=self.request.quality, aspect_ratio=self.request.aspect_ratio, video=video,
                        thumbnail=thumbnail, captions=captions, cached=cached, warnings=self.warnings)
 
+    def _estimate(self, quality: str | None) -> None:
+        """Expected seconds from the history: any render of this quality, and the last one of this class."""
+        median = history().median_duration_ms(quality=quality, backend=self.backend.name)
+        self._expected = median / 1000 if median else None
+        last = history().last_duration_ms(class_name=self.class_name, quality=quality, backend=self.backend.name)
+        self._previous = last / 1000 if last else None
+
     def _notify(self, state: str) -> None:
         progress = Progress(state=state, class_name=self.class_name, backend=self.backend, job=self.job,
-                            started=self.started, expected_seconds=self._expected)
+                            started=self.started, expected_seconds=self._expected, previous_seconds=self._previous)
         session.current().publish(progress, self.observers)
 
 
@@ -249,8 +258,7 @@ def resume_flow(record: JobRecord, backend: Backend, observers: list[Observer] |
     request = RenderRequest(code=record.code, class_name=record.class_name, quality=record.quality or "medium",
                             aspect_ratio=record.aspect_ratio or "16:9", fps=record.fps, metadata=record.metadata)
     flow = RenderFlow(request, backend, observers=list(observers or []), class_name=record.class_name)
-    median = history().median_duration_ms(quality=record.quality, backend=backend.name)
-    flow._expected = median / 1000 if median else None
+    flow._estimate(record.quality)
     flow.job = record.to_job()
     return flow
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from ._errors import *  # noqa: F403  the tree, documented once in _errors
 from ._errors import __all__ as _error_names
-from ._models import Account, Credits, Job, RenderResult
+from ._models import Account, Credits, Job, RenderProgress, RenderResult
 from ._rules import (
     ASPECT_RATIOS,
     CLASS_NAME_RE,
@@ -34,7 +34,7 @@ from ._webhooks import sign, verify
 
 __all__ = [
     *_error_names,
-    "Account", "Credits", "Job", "RenderResult",
+    "Account", "Credits", "Job", "RenderProgress", "RenderResult",
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_BASE_URL", "KEY_RE", "MANIM_QUALITY_LETTERS", "MAX_BODY_BYTES", "QUALITIES",
     "TERMINAL_STATUSES", "UNSET", "build_render_body", "format_timestamp", "key_prefix", "parse_timestamp",
     "validate_render_body", "sign", "verify",

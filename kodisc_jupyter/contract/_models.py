@@ -93,6 +93,32 @@ class RenderResult:
         return {"video": self.video, "thumbnail": self.thumbnail, "captions": self.captions}
 
 
+@dataclass(frozen=True)
+class RenderProgress:
+    """How far a running render got: animations finished and seconds of video rendered so far.
+
+    Only the local server reports it (an extra `"progress"` field of a running job); Kodisc's
+    answers have none, so nothing may depend on it.
+    """
+
+    animations: int
+    seconds: float
+
+    @classmethod
+    def from_dict(cls, data: Any) -> RenderProgress | None:
+        """The progress in `data`, or None when it is absent or malformed (it is never required)."""
+        if not isinstance(data, Mapping):
+            return None
+        animations: Any = data.get("animations")
+        seconds: Any = data.get("seconds")
+        if type(animations) is not int or animations < 0 or not _is_number(seconds) or not 0 <= seconds < 1e9:
+            return None
+        return cls(animations=animations, seconds=float(seconds))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"animations": self.animations, "seconds": self.seconds}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Job:
     """One render job as `GET /render/{jobId}` describes it (datetimes are aware UTC)."""
@@ -107,6 +133,8 @@ class Job:
     metadata: Any = None
     completed_at: datetime | None = None
     endpoint: str = "render"
+    #: The local server's live progress of a running job; None from Kodisc and once the job ended.
+    progress: RenderProgress | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "created_at", _utc_ms(self.created_at, "created_at"))
@@ -155,11 +183,12 @@ class Job:
             metadata=data.get("metadata"),
             created_at=_timestamp(data, "createdAt", **optional) or received_at,  # type: ignore[arg-type]
             completed_at=_timestamp(data, "completedAt", **optional),
+            progress=RenderProgress.from_dict(data.get("progress")),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The contract's JSON shape (camelCase, every field present)."""
-        return {
+        """The contract's JSON shape (camelCase, every field present; `progress` only when known)."""
+        body = {
             "jobId": self.job_id,
             "endpoint": self.endpoint,
             "status": self.status,
@@ -171,6 +200,9 @@ class Job:
             "createdAt": format_timestamp(self.created_at),
             "completedAt": None if self.completed_at is None else format_timestamp(self.completed_at),
         }
+        if self.progress is not None:
+            body["progress"] = self.progress.to_dict()
+        return body
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """The live status bar of a render: state, elapsed time, progress, short job id, backend.
 
+While the local server renders, the line also says how far it got ("animation 3 · 2.5 s of
+video", from the job's extra `progress`) and, when the history knows how long the last render of
+the same class took, an ETA.
+
 In a notebook it is an ipywidgets row shown in a mimebundle that also carries `text/plain` and
 `text/html` snapshots of the current state (like tqdm's notebook bar), so nbconvert, GitHub and a
 notebook reopened without its widget state still show something true. The snapshots are
@@ -17,10 +21,11 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..contract._rules import COMPLETED, PENDING_STATUSES, TERMINAL_STATUSES
+from ..contract._rules import COMPLETED, PENDING_STATUSES, RUNNING, TERMINAL_STATUSES
 from ..views import format_seconds, short_id
 
 if TYPE_CHECKING:
+    from ..contract._models import RenderProgress
     from ..pipeline import Progress
 
 __all__ = ["StatusBar", "frontend_has_widgets"]
@@ -51,6 +56,8 @@ class StatusBar:
         self.state = ""  # nothing shown yet: the first Progress is a change
         self.job_id: str | None = None
         self.expected_seconds: float | None = None
+        self.previous_seconds: float | None = None
+        self.render_progress: RenderProgress | None = None  # the local server's, while running
         self.started = time.monotonic()
         self._widgets = frontend_has_widgets() if widgets is None else widgets
         self._handle: Any = None
@@ -65,10 +72,14 @@ class StatusBar:
         with self._lock:  # the ticker thread and the --no-wait worker may both be here
             if self._done:
                 return
-            changed = progress.state != self.state or progress.job_id != self.job_id
+            render_progress = progress.job.progress if progress.job is not None else None
+            changed = (progress.state != self.state or progress.job_id != self.job_id
+                       or render_progress != self.render_progress)
             self.state, self.started = progress.state, progress.started or self.started
             self.job_id = progress.job_id or self.job_id
             self.expected_seconds = progress.expected_seconds
+            self.previous_seconds = progress.previous_seconds
+            self.render_progress = render_progress
             if changed:
                 self._refresh_snapshot()
 
@@ -110,16 +121,22 @@ class StatusBar:
         """Estimated progress in [0, 0.95], or None when there is no estimate (indeterminate)."""
         if self.state in TERMINAL_STATUSES:
             return 1.0
-        if not self.expected_seconds or self.state not in PENDING_STATUSES:
+        expected = self.previous_seconds or self.expected_seconds  # this class's last render, when known
+        if not expected or self.state not in PENDING_STATUSES:
             return None
-        return min(self.elapsed() / self.expected_seconds, 0.95)
+        return min(self.elapsed() / expected, 0.95)
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
     def text(self) -> str:
         parts = [f"{self.class_name}: {self.state}", format_seconds(self.elapsed())]
-        if self.expected_seconds and self.state in PENDING_STATUSES:
+        if self.render_progress is not None and self.state == RUNNING:
+            parts.append(f"animation {self.render_progress.animations} · "
+                         f"{self.render_progress.seconds:g} s of video")
+        if self.previous_seconds and self.state in PENDING_STATUSES:
+            parts.append(f"ETA {format_seconds(max(0.0, self.previous_seconds - self.elapsed()))}")
+        elif self.expected_seconds and self.state in PENDING_STATUSES:
             parts.append(f"~{format_seconds(self.expected_seconds)} expected")
         parts += [f"job {short_id(self.job_id)}", self.backend_label]
         return "Kodisc · " + " · ".join(parts)

@@ -104,7 +104,8 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         job = store.get_job(job_id, key.user_id)
         if job is None:
             raise APIProblem(404, "not_found", f"No job {job_id} for this key: check the job id and the key.")
-        return JSONResponse(job_view(job, public_url))
+        return JSONResponse(job_view(job, public_url, progress=runner.progress(job_id) if job.status == "running"
+                                     else None))
 
     async def me(request: Request) -> Response:
         key = authenticate(request)

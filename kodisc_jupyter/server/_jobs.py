@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import shutil
 import stat
@@ -19,10 +20,12 @@ import time
 from pathlib import Path
 
 from .._logging import get_logger
+from ..contract._models import RenderProgress
 from ..contract._rules import QUALITIES
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
+from ._render_job import PROGRESS_FILE
 from ._renderers import OUTPUT_FILES, Renderer
 from ._store import Store, StoredJob
 from ._views import job_body
@@ -48,6 +51,7 @@ class JobRunner:
         self.work_root, self.work_dir = work_dir, work_dir / self.instance.id
         self._queue: asyncio.Queue[str] | None = None
         self._tasks: list[asyncio.Task] = []
+        self._folders: dict[str, Path] = {}  # running jobs' render folders, for their progress
 
     async def start(self) -> None:
         """Fail what stopped servers left unfinished, then start the workers (in the server's loop)."""
@@ -89,6 +93,7 @@ class JobRunner:
     async def _run(self, job: StoredJob) -> None:
         started = time.monotonic()
         folder = Path(tempfile.mkdtemp(prefix=f"{job.job_id}-", dir=self.work_dir)).resolve()
+        self._folders[job.job_id] = folder
         try:
             error = await self.renderer.render(job, folder, *resolution(job.quality, job.aspect_ratio))
             if error is None:
@@ -97,6 +102,7 @@ class JobRunner:
             logger.exception("rendering job %s failed", job.job_id)
             error = f"the local server could not render this job ({type(exc).__name__}); render again."
         finally:
+            self._folders.pop(job.job_id, None)
             shutil.rmtree(folder, ignore_errors=True)
         duration_ms = int((time.monotonic() - started) * 1000)
         final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
@@ -106,6 +112,24 @@ class JobRunner:
         if final.status == "failed":
             shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
         self._notify(final)
+
+    def progress(self, job_id: str) -> RenderProgress | None:
+        """What the running render of `job_id` reported last (the scene can write that file: read it warily)."""
+        folder = self._folders.get(job_id)
+        if folder is None:
+            return None
+        try:
+            fd = os.open(folder / PROGRESS_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            data = os.read(fd, 256) if stat.S_ISREG(os.fstat(fd).st_mode) else b""
+        finally:
+            os.close(fd)
+        try:
+            return RenderProgress.from_dict(json.loads(data))
+        except ValueError:
+            return None
 
     def _notify(self, job: StoredJob | None) -> None:
         if job is None or not job.webhook_url:

@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 
 SCENE_FILE = "scene.py"
+#: Written after each animation, read by the server for a running job's `progress`.
+PROGRESS_FILE = "progress.json"
 
 
 class SceneError(Exception):
@@ -91,6 +93,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
                          f"`class {class_name}(Scene):`.")
     scene = scene_class()
     _still_as_video(scene, fps)
+    _report_progress(scene, folder / PROGRESS_FILE)
     scene.render()
     writer = scene.renderer.file_writer
     movie = Path(writer.movie_file_path)
@@ -101,6 +104,20 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> 
     srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
     (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
     write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+
+
+def _report_progress(scene, path: Path) -> None:
+    """After each animation (a wait counts), `{"animations": N, "seconds": S}` in `path`, replaced whole."""
+    renderer = scene.renderer
+    play = renderer.play
+    partial = path.with_name(f".{path.name}.part")
+
+    def play_and_report(*args, **kwargs):
+        play(*args, **kwargs)
+        partial.write_text(json.dumps({"animations": renderer.num_plays, "seconds": round(renderer.time, 3)}))
+        partial.replace(path)
+
+    renderer.play = play_and_report
 
 
 def _still_as_video(scene, fps: int) -> None:

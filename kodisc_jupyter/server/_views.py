@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._files import ASSET_FILES
-from ..contract._models import Account, Credits, Job, RenderResult
+from ..contract._models import Account, Credits, Job, RenderProgress, RenderResult
 from ._store import KeyRecord, StoredJob
 
 
@@ -18,8 +18,10 @@ def _created(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, timezone.utc)
 
 
-def job_view(job: StoredJob, public_url: str) -> dict[str, Any]:
+def job_view(job: StoredJob, public_url: str, progress: RenderProgress | None = None) -> dict[str, Any]:
     """`GET /render/{jobId}`'s body; asset URLs are absolute (`public_url` is `http://host:port`).
+
+    `progress` (a running local render's) is an extra field Kodisc does not send.
 
     `error` quotes the user's exception, which may quote a key their code holds: only its prefix goes out.
     """
@@ -30,7 +32,7 @@ def job_view(job: StoredJob, public_url: str) -> dict[str, Any]:
     return Job(job_id=job.job_id, status=job.status, created_at=_created(job.created_ms),
                credits_cost=job.credits_cost if terminal else 0, duration_ms=job.duration_ms if terminal else None,
                result=result, error=job.error if job.status == "failed" and job.error else None, metadata=job.metadata,
-               completed_at=_moment(job.completed_ms) if terminal else None).to_dict()
+               completed_at=_moment(job.completed_ms) if terminal else None, progress=progress).to_dict()
 
 
 def job_body(job: StoredJob, public_url: str) -> bytes:

@@ -246,3 +246,32 @@ def _alive(pid: int) -> bool:
         return False
     with open(f"/proc/{pid}/stat") as stat:  # a killed orphan may linger as a zombie until reaped
         return stat.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_a_running_job_reports_its_progress(manim_server):
+    """`progress` (animations finished, seconds of video) while running; gone once the job ended."""
+    code = """\
+from manim import *
+import time
+
+class Steps(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=0.5)
+        self.wait(0.5)
+        time.sleep(5)  # the server sees two animations and 1 s of video meanwhile
+"""
+    user = User(manim_server)
+    job_id = user.submit(code, "Steps")
+    seen = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        job = user.job(job_id)
+        if job.done:
+            break
+        if job.progress is not None and job.progress not in seen:
+            seen.append(job.progress)
+        time.sleep(0.2)
+    final = user.raw_job(job_id)
+    user.close()
+    assert final["status"] == "completed" and "progress" not in final
+    assert seen and (seen[-1].animations, seen[-1].seconds) == (2, 1.0)
