@@ -25,6 +25,7 @@ from ._app import create_app
 from ._delivery import WebhookSender
 from ._faults import FaultInjector
 from ._jobs import JobRunner, work_root
+from ._movie_cache import MovieCache
 from ._options import ServerOptions
 from ._renderers import ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
@@ -49,6 +50,7 @@ class LocalServer:
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=o.free_credits)
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", o.credits)
+            scratch = work_root(self.data_dir)
             engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples",
                                                                                     timeout=o.render_timeout)
             if o.renderer == "manim":
@@ -56,7 +58,9 @@ class LocalServer:
 
                 engine = ManimRenderer(timeout=o.render_timeout, memory_limit=o.memory_limit, sandbox=o.sandbox,
                                        trusted_user=self._owner.user_id,
-                                       hidden=(self.data_dir, kodisc_data_dir(), Path.home()))
+                                       hidden=(self.data_dir, kodisc_data_dir(), Path.home()),
+                                       cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
+                                       else None)
         except BaseException:
             self._socket.close()
             if hasattr(self, "_store"):
@@ -72,7 +76,7 @@ class LocalServer:
         #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
-                                          work_dir=work_root(self.data_dir),
+                                          work_dir=scratch / "renders",
                            workers=o.workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers")
 

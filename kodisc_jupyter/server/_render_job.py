@@ -23,6 +23,8 @@ import traceback
 from pathlib import Path
 
 SCENE_FILE = "scene.py"
+#: Manim's partial movies of this (user, class, quality, aspect, fps), kept between renders by the server.
+CACHE_FOLDER = "cache"
 #: Written after each animation, read by the server for a running job's `progress`.
 PROGRESS_FILE = "progress.json"
 
@@ -50,7 +52,7 @@ def main(argv: list[str]) -> int:
     spec = json.loads(line)
     folder = Path(spec["folder"])
     try:
-        render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"])
+        render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"], cache=spec.get("cache", False))
         outcome: dict = {"ok": True}
     except SceneError as exc:
         outcome = {"ok": False, "error": str(exc)}
@@ -72,13 +74,15 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def render(folder: Path, class_name: str, width: int, height: int, fps: int) -> None:
+def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, cache: bool = False) -> None:
     from manim import Scene, config
 
     config.pixel_width, config.pixel_height, config.frame_rate = width, height, fps
     config.frame_width = config.frame_height * width / height
     config.media_dir = str(folder / "media")
-    config.disable_caching = True
+    config.disable_caching = not cache  # Manim reuses a partial movie only when its animation's hash matches
+    if cache:
+        config.partial_movie_dir = str(folder / CACHE_FOLDER)
     config.progress_bar = "none"
     config.verbosity = "WARNING"
     config.write_to_movie = True  # type: ignore[attr-defined]  # a property Manim defines dynamically

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Protocol
 
 from .._files import ASSET_FILES
+from ._movie_cache import MovieCache
+from ._render_job import CACHE_FOLDER
 from ._sandbox import JOB_MOUNT, bwrap_problem, kill_session, render_env, sandboxed
 from ._store import StoredJob
 
@@ -43,8 +45,9 @@ class ManimRenderer:
 
     def __init__(self, *, timeout: float = DEFAULT_RENDER_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                  sandbox: bool | None = None, trusted_user: str | None = None,
-                 hidden: tuple[Path, ...] = ()) -> None:
+                 hidden: tuple[Path, ...] = (), cache: MovieCache | None = None) -> None:
         self.timeout = timeout
+        self.cache = cache
         self.memory_limit = memory_limit
         problem = bwrap_problem() if sandbox is not False else None
         if sandbox is True and problem:
@@ -76,7 +79,18 @@ class ManimRenderer:
         argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *self.limits()]
         if self.sandboxed:
             argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*self.hidden, folder.parent])
-        spec = {"folder": seen_as, "class_name": job.class_name, "width": width, "height": height, "fps": job.fps}
+        spec = {"folder": seen_as, "class_name": job.class_name, "width": width, "height": height, "fps": job.fps,
+                "cache": self.cache is not None}
+        if self.cache is not None:
+            self.cache.check_out(job, folder / CACHE_FOLDER)
+        try:
+            return await self._run(argv, spec, folder)
+        finally:
+            if self.cache is not None:
+                self.cache.check_in(job, folder / CACHE_FOLDER)
+
+    async def _run(self, argv: list[str], spec: dict, folder: Path) -> str | None:
+        seen_as = spec["folder"]
         with open(folder / "render.log", "wb") as log:
             process = await asyncio.create_subprocess_exec(
                 *argv, cwd=folder, env=render_env(seen_as), stdin=asyncio.subprocess.PIPE, stdout=log,

@@ -275,3 +275,41 @@ class Steps(Scene):
     user.close()
     assert final["status"] == "completed" and "progress" not in final
     assert seen and (seen[-1].animations, seen[-1].seconds) == (2, 1.0)
+
+
+EDITABLE = """\
+from manim import *
+
+class Edited(Scene):
+    def construct(self):
+        self.play(Create(Circle()), run_time=0.3)
+        self.play(FadeOut(Circle()), run_time=0.3)
+        self.play(FadeIn(Square(side_length=7, fill_opacity=1, color={color})), run_time=0.3)
+"""
+
+
+def _centre(client: Kodisc, job) -> tuple[int, int, int]:
+    poster = Image.open(io.BytesIO(client.download(job.result.thumbnail))).convert("RGB")
+    return poster.getpixel((poster.width // 2, poster.height // 2))
+
+
+def test_an_edit_reuses_the_unchanged_animations_and_shows_the_edit(tmp_path):
+    """Manim's partial movies persist per user and scene: only the edited animation renders again."""
+    from kodisc_jupyter.server._jobs import work_root
+
+    with start_local_server(tmp_path / "server", renderer="manim", workers=1) as server, \
+            Kodisc(server.api_key, base_url=server.base_url) as client:
+        cache = work_root(server.data_dir) / "cache"
+        first = client.wait(client.render(EDITABLE.format(color="RED"), "Edited", quality="low"), timeout=120)
+        kept = {path.name for path in cache.rglob("*.mp4")}
+        edited = client.wait(client.render(EDITABLE.format(color="BLUE"), "Edited", quality="low"), timeout=120)
+        after_edit = {path.name for path in cache.rglob("*.mp4")}
+        assert first.status == edited.status == "completed", (first.error, edited.error)
+        red, blue = _centre(client, first), _centre(client, edited)
+        stranger = server.create_user(credits=100)
+        with Kodisc(stranger.api_key, base_url=server.base_url) as other:
+            theirs = other.wait(other.render(EDITABLE.format(color="BLUE"), "Edited", quality="low"), timeout=120)
+    assert len(kept) == 3 and kept < after_edit and len(after_edit) == 4  # one new partial movie: the edit
+    assert red[0] > 150 and red[2] < 100 and blue[2] > 150 and blue[0] < 100  # and the video shows it
+    assert theirs.status == "completed"
+    assert len([entry for user in cache.iterdir() for entry in user.iterdir()]) == 2  # never shared between users
