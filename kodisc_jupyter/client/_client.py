@@ -54,6 +54,7 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 _RETRY_STATUSES = frozenset({429})
 #: What a key may contain and still travel in a header (anything else would end up in httpx's error text).
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_RENDER_OPTIONS = ("quality", "aspect_ratio", "fps", "metadata", "webhook_url")
 
 
 @dataclass(frozen=True)
@@ -106,14 +107,35 @@ def resolve_api_key(explicit: str | None) -> str | None:
 
 
 def resolve_base_url(explicit: str | None) -> str:
-    """The argument, else $KODISC_BASE_URL, else https://kodisc.com/api/v2 (no trailing slash)."""
-    given = explicit or os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL
-    parts = urlsplit(given.strip()) if isinstance(given, str) else None
-    if parts is None or parts.scheme not in ("https", "http") or not parts.hostname:
-        source = "base_url" if explicit else "KODISC_BASE_URL"
+    """The argument, else $KODISC_BASE_URL, else https://kodisc.com/api/v2 (no trailing slash).
+
+    An explicit empty string is refused rather than read as "the default".
+    """
+    given = explicit if explicit is not None else os.environ.get("KODISC_BASE_URL") or DEFAULT_BASE_URL
+    try:
+        parts = urlsplit(given.strip()) if isinstance(given, str) else None
+        ok = parts is not None and parts.scheme in ("https", "http") and bool(parts.hostname) and (
+            parts.port is None or parts.port > 0)
+    except ValueError:  # a bad [IPv6] host or port
+        ok = False
+    if not ok or any(char.isspace() or not char.isprintable() for char in given.strip()):
+        source = "base_url" if explicit is not None else "KODISC_BASE_URL"
+        shown = shown_url(given) if isinstance(given, str) else type(given).__name__
         raise ValidationError(f"{source} must be an http(s) URL with a host, like {DEFAULT_BASE_URL}; "
-                              f"got {given!r:.80}.", field="base_url")
+                              f"got {shown!r:.80}.", field="base_url")
     return given.strip().rstrip("/")
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown: a password in it (https://user:pass@host) becomes ***."""
+    return re.sub(r"^([^:/?#]+://[^/?#@:]*):[^/?#@]*@", r"\1:***@", url)
+
+
+def _check_render_options(method: str, options: dict[str, Any]) -> None:
+    unknown = sorted(set(options) - set(_RENDER_OPTIONS))
+    if unknown:
+        raise ValidationError(f"{method}() got an unknown option {unknown[0]!r}; its render options are "
+                              f"{', '.join(_RENDER_OPTIONS)}.", field=unknown[0])
 
 
 def _check_job_id(job_or_id: Job | str) -> str:
@@ -231,10 +253,10 @@ class _Core:
         tries = f" after {attempt + 1} attempts" if attempt else ""
         if method == "POST" and not isinstance(exc, _NOT_SENT):
             return APIConnectionError(
-                f"The connection to {self.base_url} broke after the render request was sent ({what}); a job may "
+                f"The connection to {shown_url(self.base_url)} broke after the render request was sent ({what}); a job may "
                 "exist", next_step="check_jobs")
         return APIConnectionError(
-            f"Could not reach {url} ({what}{tries}) -- check the network or the base URL, then try again.")
+            f"Could not reach {shown_url(url)} ({what}{tries}) -- check the network or the base URL, then try again.")
 
     @staticmethod
     def _json_or_none(response: httpx.Response) -> Any:
@@ -254,6 +276,7 @@ class _Core:
     # -- operations -------------------------------------------------------------------------
 
     def render(self, code: str, class_name: str, **options: Any) -> Flow[Job]:
+        _check_render_options("render", options)
         body = build_render_body(code, class_name, **options)
         response = yield from self.call("POST", f"{self.base_url}/render", body=body)
         return Job.from_queued(self._json(response), received_at=datetime.now(timezone.utc))
@@ -330,6 +353,7 @@ class _Core:
     def render_and_wait(self, code: str, class_name: str, render_options: dict[str, Any], timeout: float | None,
                         on_update: UpdateCallback | None, expected_seconds: float | None) -> Flow[Job]:
         _check_wait_options(timeout, on_update, expected_seconds)  # before the POST: a job must not start for nothing
+        _check_render_options("render_and_wait", render_options)
         job = yield from self.render(code, class_name, **render_options)
         if on_update is not None:
             yield _Notify(on_update, job)
@@ -350,7 +374,7 @@ class _BaseClient:
         return self._core.base_url
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} base_url={self.base_url!r} key={self.key_prefix and self.key_prefix + '…'!r}>"
+        return f"<{type(self).__name__} base_url={shown_url(self.base_url)!r} key={self.key_prefix and self.key_prefix + '…'!r}>"
 
 
 class Kodisc(_BaseClient):

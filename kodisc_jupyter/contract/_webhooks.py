@@ -24,8 +24,10 @@ from ._errors import WebhookVerificationError
 SIGNATURE_HEADER = "kodisc-signature"
 EVENT_HEADER = "kodisc-event"
 DEFAULT_TOLERANCE = 300
+#: A real header is ~80 characters per signature; anything longer is refused before it is parsed.
+MAX_HEADER_LENGTH = 4096
 
-__all__ = ["DEFAULT_TOLERANCE", "EVENT_HEADER", "SIGNATURE_HEADER", "WebhookVerificationError", "sign", "verify"]
+__all__ = ["DEFAULT_TOLERANCE", "EVENT_HEADER", "MAX_HEADER_LENGTH", "SIGNATURE_HEADER", "WebhookVerificationError", "sign", "verify"]
 
 
 def _as_bytes(payload: bytes | str) -> bytes:
@@ -47,6 +49,9 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
     if not header or not header.strip():
         raise WebhookVerificationError(
             "missing_header", f"No {SIGNATURE_HEADER} header: reject the request (it did not come from Kodisc).")
+    if len(header) > MAX_HEADER_LENGTH:
+        raise WebhookVerificationError(
+            "malformed_header", f"The {SIGNATURE_HEADER} header is over {MAX_HEADER_LENGTH} characters: reject the request.")
     timestamps: list[str] = []
     signatures: list[str] = []
     for part in header.split(","):
@@ -57,7 +62,7 @@ def _parse_header(header: str | None) -> tuple[int, list[str]]:
             timestamps.append(value.strip())
         elif name == "v1":
             signatures.append(value.strip())
-    if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdigit()):
+    if len(timestamps) != 1 or not (timestamps[0].isascii() and timestamps[0].isdigit() and len(timestamps[0]) <= 12):
         raise WebhookVerificationError(
             "malformed_header",
             f"Malformed {SIGNATURE_HEADER} header (need exactly one t=<unix seconds>): reject the request.")
@@ -75,11 +80,24 @@ def verify(payload: bytes | str, signature_header: str | bytes | None, secret: s
     `malformed_header`, `no_signature`, `signature_mismatch`, `timestamp_too_old`,
     `timestamp_in_future`, `invalid_json`. `now` is unix seconds (default: the clock).
     """
-    if not secret or not isinstance(secret, str):
-        raise ValueError("verify() needs the webhook secret (whsec_...) as a string, shown when the key was created")
+    if not isinstance(secret, str):
+        raise TypeError(f"verify(secret=...) must be the webhook secret (whsec_...) as a str, not {type(secret).__name__}")
+    if not secret:
+        raise ValueError("verify() needs the webhook secret (whsec_...), shown when the key was created")
+    if not isinstance(payload, (bytes, bytearray, memoryview, str)):
+        raise TypeError(f"verify(payload=...) must be the raw request body as bytes (or str), "
+                        f"not {type(payload).__name__}")
     if isinstance(signature_header, (bytes, bytearray)):  # some frameworks hand headers over as bytes
-        signature_header = signature_header.decode("latin-1")
-    body = _as_bytes(payload)
+        signature_header = bytes(signature_header).decode("latin-1")
+    elif signature_header is not None and not isinstance(signature_header, str):
+        raise TypeError(f"verify(signature_header=...) must be the {SIGNATURE_HEADER} header as str or bytes, "
+                        f"not {type(signature_header).__name__}")
+    try:
+        body = _as_bytes(payload)
+    except UnicodeEncodeError:
+        raise WebhookVerificationError(
+            "signature_mismatch", "The webhook body is not valid text, so no signature can match: pass the raw "
+                                  "body bytes.") from None
     timestamp, candidates = _parse_header(signature_header)
     expected = _signature(body, secret, timestamp).encode("ascii")
     matched = False

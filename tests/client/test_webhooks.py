@@ -103,6 +103,8 @@ def test_default_now_is_the_clock():
 
 def test_header_as_bytes_is_accepted_and_a_missing_secret_is_named():
     assert verify(BODY, f"t={T},v1={OPENSSL_V1}".encode(), SECRET, now=T)["status"] == "completed"
-    for secret in ("", None, SECRET.encode()):
-        with pytest.raises(ValueError, match="webhook secret"):
+    with pytest.raises(ValueError, match="webhook secret"):
+        verify(BODY, f"t={T},v1={OPENSSL_V1}", "", now=T)
+    for secret in (None, SECRET.encode()):  # a wrong type is a TypeError naming the parameter
+        with pytest.raises(TypeError, match=r"verify\(secret=\.\.\.\) must be the webhook secret"):
             verify(BODY, f"t={T},v1={OPENSSL_V1}", secret, now=T)
