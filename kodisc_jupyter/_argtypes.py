@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import keyword
 import math
 from collections.abc import Callable
+
+from .contract._errors import ValidationError
+from .contract._rules import MAX_FPS, MIN_FPS, webhook_url_parts
 
 
 def whole_number(minimum: int, maximum: int | None = None, *, note: str = "") -> Callable[[str], int]:
@@ -26,6 +30,24 @@ def whole_number(minimum: int, maximum: int | None = None, *, note: str = "") ->
 positive_int = whole_number(1)
 non_negative_int = whole_number(0)
 port = whole_number(0, 65535, note="0 = any free port")
+fps = whole_number(MIN_FPS, MAX_FPS)
+
+
+def identifier(text: str) -> str:
+    """A name a result can be bound to: a Python identifier that is not a keyword."""
+    if not text.isidentifier() or keyword.iskeyword(text):
+        raise argparse.ArgumentTypeError(f"must be a Python variable name (letters, digits, _; not a keyword), "
+                                         f"got {text!r}")
+    return text
+
+
+def webhook_url(text: str) -> str:
+    """A webhook URL the contract accepts (https, a valid host and port, no credentials)."""
+    try:
+        webhook_url_parts(text)
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("webhookUrl ").rstrip(".")) from None
+    return text
 
 
 def _number(text: str, expected: str) -> float:

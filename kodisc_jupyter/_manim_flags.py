@@ -12,7 +12,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from ._argtypes import positive_int
+from ._argtypes import fps, positive_int
 from .contract import MANIM_QUALITY_LETTERS, QUALITIES
 
 __all__ = ["VERBOSITY_LEVELS", "QUALITY_HELP", "add_manim_flags", "frame_rate", "quality"]
@@ -61,7 +61,7 @@ def frame_rate(text: str) -> int:
         return positive_int(text)  # its wording for what is no number at all
     if not value.is_integer():
         raise argparse.ArgumentTypeError(f"Kodisc takes a whole number of frames per second, got {text}")
-    return positive_int(str(int(value)))
+    return fps(str(int(value)))
 
 
 def _verbosity(text: str) -> str:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
-from ._argtypes import positive_seconds
+from ._argtypes import identifier, positive_seconds, webhook_url
 from ._manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
+from ._redact import redact
 from .contract import ASPECT_RATIOS, QUALITIES
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(prog=prog, description=description, add_help=False)
 
     def error(self, message: str) -> NoReturn:
-        raise OptionsError(f"{message} (options: {self.prog}?)")
+        raise OptionsError(f"{redact(message)} (options: {self.prog}?)")  # a value may be a pasted key
 
 
 def _metadata(text: str) -> Any:
@@ -61,13 +62,13 @@ def _render_parser() -> _Parser:
         help="frames per second (default: the quality's)")
     add("-s", "--save_last_frame", action="store_true", help="show the last frame as a PNG instead of the video (as Manim's -s)")
     add("--metadata", type=_metadata, default=None, help="JSON echoed back on the job")
-    add("--webhook-url", default=None, help="https URL notified when the job ends")
+    add("--webhook-url", type=webhook_url, default=None, help="https URL notified when the job ends")
     add("--no-wait", action="store_true", help="return at once; the output updates when the job ends")
     add("--embed", action="store_true", default=None, help="put the video itself in the notebook")
     add("--force", "--disable_caching", dest="force", action="store_true",
         help="render again even if an identical render is cached")
     add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
-    add("--out", default=None, help="bind the result (a Rendered object) to this name")
+    add("--out", type=identifier, default=None, help="bind the result (a Rendered object) to this name")
     add_manim_flags(parser)
     return parser
 
@@ -85,7 +86,7 @@ def _resume_parser() -> _Parser:
     add("job_id", help="the job to pick up again (shown when a wait was stopped; see %%kodisc_jobs)")
     add("--embed", action="store_true", default=None, help="put the video itself in the notebook")
     add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
-    add("--out", default=None, help="bind the result (a Rendered object) to this name")
+    add("--out", type=identifier, default=None, help="bind the result (a Rendered object) to this name")
     return parser
 
 

@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from ._exit_codes import EXIT_INTERRUPTED
+from ._redact import redact
 from .jobs_cli import register as register_jobs
 from .server.cli import register as register_server
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage and error lines show a key-shaped argument by its prefix only (subcommands too)."""
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        super()._print_message(redact(message), file)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kodisc", description="Manim renders through Kodisc or a local Kodisc.")
+    parser = _Parser(prog="kodisc", description="Manim renders through Kodisc or a local Kodisc.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_jobs(commands)
     register_server(commands)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import pipeline
-from ._argtypes import positive_int
+from ._argtypes import fps, positive_int
 from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from ._redact import redact
 from .backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
 from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
 from .contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     for letter, quality in MANIM_QUALITY_LETTERS.items():
         render.add_argument(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
     render.add_argument("--aspect", choices=ASPECT_RATIOS, default=None, help="aspect ratio (default 16:9; .py only)")
-    render.add_argument("--fps", type=positive_int, help="frames per second (default: the quality's; .py only)")
+    render.add_argument("--fps", type=fps, help="frames per second (default: the quality's; .py only)")
     render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4; .py only)")
     render.add_argument("--backend", choices=("auto", "cloud", "local"), default=None,
                         help="auto (default): Kodisc when a key is set, else the local server; for notebooks, "
@@ -75,7 +76,7 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _fail(message: str, code: int) -> int:
-    print(f"kodisc: {message}", file=sys.stderr)
+    print(f"kodisc: {redact(message)}", file=sys.stderr)  # an argument may be a pasted key
     return code
 
 
@@ -262,7 +263,7 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
     if args.output is not None and args.output.suffix.lower() != ".mp4":
         return _fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
     request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or "medium",
-                                     aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force)
+                                     aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force, unit="file")
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:

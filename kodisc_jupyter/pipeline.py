@@ -22,7 +22,7 @@ from . import session
 from ._logging import get_logger
 from .assets import afetch_assets, fetch_assets
 from .contract._errors import ValidationError
-from .contract._rules import COMPLETED
+from .contract._rules import COMPLETED, build_render_body
 from .history import cache_key
 from .preflight import join_prelude, preflight
 
@@ -74,6 +74,7 @@ class RenderRequest:
     force: bool = False
     timeout: float | None = None
     prelude: str = ""
+    unit: str = "cell"  # what messages call `code`: a notebook's "cell", `kodisc render`'s "file"
 
     @property
     def full_code(self) -> str:
@@ -134,14 +135,17 @@ class RenderFlow:
     # -- before anything is sent -----------------------------------------------------------------
 
     def check(self) -> None:
-        """Pre-flight (once): raises `PreflightError` (nothing is sent); keeps warnings and the class name."""
+        """Pre-flight (once): raises `PreflightError` or the client's `ValidationError` (nothing is sent, and
+        no "submitting" state is shown for what the client would refuse); keeps warnings and the class name."""
         if self._checked:
             return
 
-        report = preflight(self.request.code, self.request.class_name, prelude=self.request.prelude)
+        report = preflight(self.request.code, self.request.class_name, prelude=self.request.prelude,
+                           unit=self.request.unit)
         if report.errors:
             raise PreflightError(report.errors)
         self.class_name = report.class_name or ""
+        build_render_body(**self.render_kwargs())
         self.warnings = tuple(report.warnings)
         self._checked = True
 

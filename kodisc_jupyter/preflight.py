@@ -83,12 +83,15 @@ def join_prelude(prelude: str, code: str) -> str:
     return prelude.rstrip() + "\n\n" + code
 
 
-def preflight(code: str, class_name: str | None = None, *, prelude: str = "") -> Preflight:
-    """Check a cell (with the kernel's prelude) and resolve the class to render."""
+def preflight(code: str, class_name: str | None = None, *, prelude: str = "", unit: str = "cell") -> Preflight:
+    """Check a cell (with the kernel's prelude) and resolve the class to render.
+
+    `unit` is what the messages call the code: "cell" in a notebook, "file" for `kodisc render FILE.py`.
+    """
     source = join_prelude(prelude, code)
-    lines = _LineMap(prelude)
+    lines = _LineMap(prelude, unit)
     if not code.strip():
-        return Preflight(class_name, source, ["the cell is empty: write a Scene subclass to render"])
+        return Preflight(class_name, source, [f"the {unit} is empty: write a Scene subclass to render"])
     if lines.offset:
         error = _syntax_error(prelude, _LineMap(""), where="prelude line")
         if error:
@@ -110,12 +113,13 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "") ->
 class _LineMap:
     """Maps a line of prelude + cell back to the cell's (or the prelude's) own numbering."""
 
-    def __init__(self, prelude: str) -> None:
+    def __init__(self, prelude: str, unit: str = "cell") -> None:
         self.offset = prelude.rstrip().count("\n") + 2 if prelude.strip() else 0
+        self.unit = unit
 
     def where(self, lineno: int | None) -> str:
         if lineno is None:
-            return "cell"
+            return self.unit
         if lineno <= self.offset:
             return f"prelude line {lineno}"
         return f"line {lineno - self.offset}"
@@ -187,16 +191,16 @@ def _resolve_class(
             errors.append(f"class name {class_name!r} is not a Python identifier")
         elif class_name not in classes:
             listed = ", ".join(sorted(scenes or classes)) or "none"
-            errors.append(f"class {class_name!r} is not defined in the cell (classes defined: {listed})")
+            errors.append(f"class {class_name!r} is not defined in the {lines.unit} (classes defined: {listed})")
         elif set(_base_names(classes[class_name])) <= {"object"} and not classes[class_name].keywords:
             listed = ", ".join(sorted(scenes)) or "none"
             errors.append(f"class {class_name!r} is not a Scene: it derives from no class "
-                          f"(scenes in the cell: {listed})")
+                          f"(scenes in the {lines.unit}: {listed})")
         return class_name
     in_cell = {name: node for name, node in scenes.items() if node.lineno > lines.offset}
     if not in_cell:
         errors.append(
-            "no Scene subclass is defined in the cell (a class deriving from Scene, ThreeDScene, ...); "
+            f"no Scene subclass is defined in the {lines.unit} (a class deriving from Scene, ThreeDScene, ...); "
             "define one or name the class to render"
         )
         return None
@@ -205,7 +209,7 @@ def _resolve_class(
     if len(leaves) == 1:
         return leaves[0]
     errors.append(
-        f"the cell defines several scenes ({', '.join(sorted(leaves or in_cell))}); name the one to render"
+        f"the {lines.unit} defines several scenes ({', '.join(sorted(leaves or in_cell))}); name the one to render"
     )
     return None
 
@@ -301,15 +305,19 @@ def leading_config(code: str) -> dict[str, Any]:
 
 def _undefined_message(uses: list[tuple[str, int]], lines: _LineMap, star_manim: bool) -> str:
     """One error for all unknown names (a forgotten import makes many), with the fix for Manim's."""
+    unit = lines.unit
     if len(uses) == 1:
         name, lineno = uses[0]
-        message = (f"{lines.where(lineno)}: name {name!r} is not defined in the cell or its imports "
-                   "(a render cannot see notebook variables: define or import it in the cell or the prelude)")
+        message = f"{lines.where(lineno)}: name {name!r} is not defined in the {unit} or its imports"
+        if unit == "cell":
+            message += " (a render cannot see notebook variables: define or import it in the cell or the prelude)"
     else:
         listed = ", ".join(f"{name!r} ({lines.where(lineno)})" for name, lineno in uses[:6])
         more = f" and {len(uses) - 6} more" if len(uses) > 6 else ""
-        message = (f"names not defined in the cell or its imports: {listed}{more} (a render cannot see "
-                   "notebook variables: define or import them in the cell or the prelude)")
+        message = f"names not defined in the {unit} or its imports: {listed}{more}"
+        if unit == "cell":
+            message += (" (a render cannot see notebook variables: define or import them in the cell or the "
+                        "prelude)")
     known = manim_names() if not star_manim else None
     from_manim = [name for name, _ in uses if known and name in known]
     if from_manim:

@@ -13,6 +13,7 @@ from pathlib import Path
 from .._argtypes import fraction, non_negative_int, port, positive_int, positive_seconds, seconds_list, seconds_range
 from .._exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from .._paths import data_dir as default_data_dir
+from .._redact import redact
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -119,14 +120,14 @@ def run_keys_set_webhook(args: argparse.Namespace) -> int:
     url = None if args.url.lower() == "none" else args.url
     problem = url and webhook_url_problem(url, allow_http=True)
     if problem:
-        print(f"kodisc keys set-webhook: {problem}", file=sys.stderr)
+        print(f"kodisc keys set-webhook: {redact(problem)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     store = _open_store(args.data_dir)
     try:
         key = store.find_key(args.key) if args.key else _owner_key(store, args.data_dir)
         store.set_default_webhook(key.key_id, url)
     except ValueError as exc:
-        print(f"kodisc keys set-webhook: {exc}", file=sys.stderr)
+        print(f"kodisc keys set-webhook: {redact(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     finally:
         store.close()

@@ -82,7 +82,7 @@ def test_options_use_shell_quoting():
 @pytest.mark.parametrize(("line", "message"), [
     ("--bogus", "unrecognized arguments: --bogus (options: %%kodisc?)"),  # `%kodisc?` finds nothing
     ("--quality ultra", "expected one of l|m|h|p|k or low|medium|high|twok|fourk, got 'ultra'"),
-    ("--fps 0", "--fps/--frame_rate: must be >= 1, got 0"),
+    ("--fps 0", "--fps/--frame_rate: must be 1..240, got 0"),
     ("--metadata '{oops'", "--metadata: must be JSON"),
     ("--timeout -3", "--timeout: must be more than 0 seconds"),
     ("--metadata '{\"a\": 1}", "check the quotes"),
