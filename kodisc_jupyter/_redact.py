@@ -14,5 +14,11 @@ def key_prefix(key: str) -> str:
 
 
 def redact(text: str) -> str:
-    """Replace anything key-like in `text` by its display prefix followed by `…`."""
-    return KEY_LIKE_RE.sub(lambda match: key_prefix(match.group()) + "…", text)
+    """Replace anything key-like in `text` by its display prefix followed by `…` (idempotent: a shown prefix stays)."""
+    def shown(match: re.Match[str]) -> str:
+        key = match.group()
+        if len(key) <= KEY_PREFIX_LENGTH and match.string.startswith("…", match.end()):
+            return key
+        return key_prefix(key) + "…"
+
+    return KEY_LIKE_RE.sub(shown, text)

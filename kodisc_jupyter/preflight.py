@@ -92,6 +92,12 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
     lines = _LineMap(prelude, unit)
     if not code.strip():
         return Preflight(class_name, source, [f"the {unit} is empty: write a Scene subclass to render"])
+    try:
+        source.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate (e.g. from a bad paste) is not text: nothing could send it
+        where = lines.where(source.count("\n", 0, exc.start) + 1)
+        return Preflight(class_name, source, [f"{where}: {ascii(source[exc.start])} is a lone surrogate, not text; "
+                                              "remove it or write the character it was meant to be"])
     if lines.offset:
         error = _syntax_error(prelude, _LineMap(""), where="prelude line")
         if error:
