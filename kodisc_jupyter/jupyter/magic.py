@@ -68,10 +68,12 @@ class Kodisc(Magics, KodiscSettings):
         from ..preflight import leading_config
         from .display import CellError, error_bundle, show
 
-        request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
         try:
+            request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
+        except KeyboardInterrupt:  # pre-flight may be listing Manim's names (once per Manim version)
+            raise CellError("Interrupted before anything was sent: nothing was rendered.") from None
         except pipeline.PreflightError as exc:
             if len(exc.errors) > 1:  # the one-line failure names the first; the block lists them all
                 show(error_bundle("Cannot render this cell (nothing was sent):", "\n".join(exc.errors)))
