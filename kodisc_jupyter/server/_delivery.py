@@ -11,7 +11,7 @@ import ipaddress
 import re
 import socket
 import time
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -98,23 +98,28 @@ def _shown(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
-async def _pinned(parts: SplitResult, allow_loopback: bool) -> tuple[str, str | None]:
-    """The address to connect to for `parts` (resolved now, checked again), or ("", why not).
+class InternalTarget(Exception):
+    """A webhook host resolved to an address webhooks may not reach: dropped, never retried."""
+
+
+async def pinned_address(url: httpx.URL, allow_loopback: bool) -> str:
+    """The address to POST `url` to: resolved now, every answer checked (raises InternalTarget).
 
     The request then goes to that very address (with the original Host and TLS name), so a name
-    that resolves to a public address at the check cannot be re-resolved to an internal one.
+    that resolved to a public address at the check cannot be re-resolved to an internal one.
+    Resolution failures raise OSError/UnicodeError (retried like any connection failure).
     """
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as exc:
-        return "", f"could not be resolved ({type(exc).__name__})"
+    host = url.raw_host.decode("ascii")
+    infos = await asyncio.get_running_loop().getaddrinfo(host, url.port or (443 if url.scheme == "https" else 80),
+                                                         type=socket.SOCK_STREAM)
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for address in addresses:
         kind = "loopback" if host.rstrip(".").lower() == "localhost" else address_kind(address)
         if kind and _refused(kind, allow_loopback):
-            return "", f"resolves to a {kind} address ({address}); not delivered"
-    return (str(addresses[0]), None) if addresses else ("", "resolves to no address")
+            raise InternalTarget(f"resolves to a {kind} address ({address}); not delivered")
+    if not addresses:
+        raise OSError("the name resolves to no address")
+    return str(addresses[0])
 
 
 class WebhookSender:
@@ -138,25 +143,24 @@ class WebhookSender:
         first = time.monotonic()
         for attempt, offset in enumerate((0.0, *self.retry_delays), start=1):
             await asyncio.sleep(max(0.0, first + offset - time.monotonic()))
-            parts = urlsplit(url)
-            address, refusal = await _pinned(parts, self.allow_loopback)
-            if refusal:
-                logger.warning("webhook for job %s to %s %s", job_id, _shown(url), refusal)
-                return
             headers = {"content-type": "application/json", "kodisc-event": event,
-                       "kodisc-signature": sign(body, secret), "host": parts.netloc}
-            host = f"[{address}]" if ":" in address else address
-            target = parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
+                       "kodisc-signature": sign(body, secret)}
             try:  # httpx's timeout bounds each read; the contract bounds the whole answer
-                request = self._http.post(target, content=body, headers=headers,
-                                          extensions={"sni_hostname": parts.hostname})
+                target = httpx.URL(url)
+                address = await asyncio.wait_for(pinned_address(target, self.allow_loopback), self.answer_timeout)
+                headers["host"] = target.netloc.decode("ascii")
+                request = self._http.post(target.copy_with(host=address), content=body, headers=headers,
+                                          extensions={"sni_hostname": target.raw_host.decode("ascii")})
                 response = await asyncio.wait_for(request, self.answer_timeout)
                 if 200 <= response.status_code < 300:
                     return
                 problem = f"answered {response.status_code}"
             except asyncio.TimeoutError:
                 problem = f"did not answer within {self.answer_timeout:g} s"
-            except httpx.HTTPError as exc:
+            except InternalTarget as exc:
+                logger.warning("webhook for job %s to %s %s", job_id, _shown(url), exc)
+                return
+            except (httpx.HTTPError, httpx.InvalidURL, OSError, UnicodeError) as exc:
                 problem = f"failed: {type(exc).__name__}"
             logger.warning("webhook for job %s to %s %s (attempt %d of %d)", job_id, _shown(url), problem,
                            attempt, len(self.retry_delays) + 1)

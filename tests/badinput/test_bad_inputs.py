@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -181,16 +180,15 @@ def test_simulated_render_is_stopped_at_the_render_timeout(tmp_path):
 
 def test_delivery_checks_the_resolved_address_again():
     """A name that passes the door (not an IP literal, not localhost) but resolves inside is not delivered to."""
-    from kodisc_jupyter.server._delivery import _pinned, webhook_url_problem
+    from kodisc_jupyter.server._delivery import InternalTarget, pinned_address, webhook_url_problem
 
     name = socket.gethostname()  # resolves to this machine (loopback or a private address)
     url = f"https://{name}/hook"
     if webhook_url_problem(url, allow_http=False) is not None:
         pytest.skip(f"{name} is refused at the door already")
-    address, refusal = asyncio.run(_pinned(urlsplit(url), False))
-    assert address == "" and "not delivered" in refusal
-    public, refusal = asyncio.run(_pinned(urlsplit("https://127.0.0.1/"), True))  # allowed loopback is pinned
-    assert (public, refusal) == ("127.0.0.1", None)
+    with pytest.raises(InternalTarget, match="not delivered"):
+        asyncio.run(pinned_address(httpx.URL(url), False))
+    assert asyncio.run(pinned_address(httpx.URL("https://localhost/"), True)) in ("127.0.0.1", "::1")
 
 
 # -- client ----------------------------------------------------------------------------------------
