@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 import os
 import re
 import time
@@ -148,15 +149,19 @@ def _check_job_id(job_or_id: Job | str) -> str:
     return job_id
 
 
+def _seconds(value: Any) -> bool:
+    """A real number of seconds >= 0 (nan, and a bool, are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
 def _check_wait_options(timeout: Any, on_update: Any, expected_seconds: Any) -> None:
-    if timeout is not None and (not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0):
+    if timeout is not None and not _seconds(timeout):
         raise ValidationError(f"timeout must be a number of seconds >= 0 or None; got {timeout!r:.60}.",
                               field="timeout")
     if on_update is not None and not callable(on_update):
         raise ValidationError(f"on_update must be a function taking a Job (or None); got {on_update!r:.60}.",
                               field="on_update")
-    if expected_seconds is not None and (not isinstance(expected_seconds, (int, float))
-                                         or isinstance(expected_seconds, bool) or expected_seconds < 0):
+    if expected_seconds is not None and not (_seconds(expected_seconds) and math.isfinite(expected_seconds)):
         raise ValidationError(f"expected_seconds must be a number of seconds >= 0 or None; "
                               f"got {expected_seconds!r:.60}.", field="expected_seconds")
 
@@ -169,7 +174,7 @@ class _Core:
                  clock: Callable[[], float]) -> None:
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise ValidationError(f"max_retries must be an integer >= 0; got {max_retries!r}.", field="max_retries")
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+        if not (_seconds(timeout) and 0 < timeout < math.inf):
             raise ValidationError(f"timeout must be a number of seconds > 0; got {timeout!r}.", field="timeout")
         key = resolve_api_key(api_key)
         self.secret = _Secret(key) if key else None

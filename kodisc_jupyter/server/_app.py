@@ -69,9 +69,10 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         body = validate(await read_json(request))
         quality = body["quality"]
         url = body.get("webhookUrl", key.default_webhook_url)
-        if url and "webhookUrl" not in body and webhook_url_problem(url, allow_http=allow_http_webhooks):
-            logger.warning("not delivering to the default webhook of %s: start the server with "
-                           "--allow-http-webhooks to deliver to http:// handlers", key.prefix)
+        problem = url and "webhookUrl" not in body and webhook_url_problem(url, allow_http=allow_http_webhooks)
+        if problem:  # set while the server ran with other flags, or through the Python API
+            logger.warning("not delivering to the default webhook of %s: this server refuses its URL (http:// needs "
+                           "--allow-http-webhooks; internal addresses are never reached)", key.prefix)
             url = None
         try:
             job = store.create_job(key, body, fps=body.get("fps", QUALITIES[quality][2]), webhook_url=url,

@@ -255,6 +255,26 @@ def test_client_refuses_bad_base_urls(base_url):
     assert caught.value.field == "base_url"
 
 
+CLIENT_NUMBERS = [  # (id, call on a client, field)
+    ("http-timeout-nan", lambda server: Kodisc(KEY_LIKE, base_url=server.base_url, timeout=float("nan")), "timeout"),
+    ("http-timeout-inf", lambda server: Kodisc(KEY_LIKE, base_url=server.base_url, timeout=float("inf")), "timeout"),
+    ("wait-timeout-nan", lambda server: Kodisc(server.api_key, base_url=server.base_url).render_and_wait(
+        ONE_SCENE, "A", timeout=float("nan")), "timeout"),
+    ("wait-expected-inf", lambda server: Kodisc(server.api_key, base_url=server.base_url).render_and_wait(
+        ONE_SCENE, "A", expected_seconds=float("inf")), "expected_seconds"),
+]
+
+
+@pytest.mark.parametrize(("call", "field"), [case[1:] for case in CLIENT_NUMBERS],
+                         ids=[case[0] for case in CLIENT_NUMBERS])
+def test_client_refuses_numbers_that_are_not_seconds(server, call, field):
+    before = server.job_count()
+    with pytest.raises(ValidationError) as caught:
+        call(server)
+    assert caught.value.field == field
+    assert server.job_count() == before
+
+
 def test_client_repr_hides_a_base_url_password():
     client = Kodisc(KEY_LIKE, base_url="https://user:hunter2@example.com/api/v2")
     assert "hunter2" not in repr(client) and "user:***@example.com" in repr(client)
@@ -426,6 +446,7 @@ def test_the_count_in_docs_matches_this_table():
 
     singles = 4  # simulate.seconds 1e308, a name resolving inside, render_and_wait(bogus=1), a non-text payload
     count = (len(SERVER_BODIES) + len(SERVER_REQUESTS) + len(RANGES) + len(CLIENT_RENDERS) + len(BASE_URLS)
+             + len(CLIENT_NUMBERS)
              + len(VERIFY_HEADERS) + len(VERIFY_TYPES) + len(CLI_CASES) + len(MAGIC_CASES) + singles)
     docs = (Path(__file__).parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
     assert f"{count} bad inputs" in docs, count
