@@ -208,3 +208,28 @@ def test_the_cdn_fallback_is_an_escaped_http_url_read_by_a_constant_handler():
         with pytest.raises(ValueError):
             player_html(video_src="kodisc_media/a.mp4", title="A", fallback_src=bad)
     assert "onerror" not in player_html(video_src="kodisc_media/a.mp4", title="A")
+
+
+@pytest.mark.parametrize(("backend", "video_url", "fallback"), [
+    ("kodisc", "https://cdn.kodisc.example/v/abc/video.mp4", True),
+    ("kodisc", "http://127.0.0.1:8765/r/abc/video.mp4", False),  # a local stand-in for Kodisc: its port dies
+    ("local", "https://cdn.kodisc.example/v/abc/video.mp4", False),
+])
+def test_only_a_kodisc_cdn_url_becomes_the_players_fallback(tmp_path, monkeypatch, backend, video_url, fallback):
+    from datetime import datetime, timezone
+
+    from kodisc_jupyter.backend import Backend
+    from kodisc_jupyter.contract import Job, RenderResult
+    from kodisc_jupyter.jupyter.result import Rendered
+    from kodisc_jupyter.pipeline import Outcome
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "source.mp4").write_bytes(b"not decoded here")
+    job = Job(job_id="abc123456", status="completed", created_at=datetime.now(timezone.utc), duration_ms=800,
+              result=RenderResult(video=video_url))
+    outcome = Outcome(job=job, backend=Backend(backend, "https://kodisc.example/api/v2", None), class_name="Here",
+                      quality="low", aspect_ratio="16:9", video=tmp_path / "source.mp4")
+    html = Rendered(outcome).bundle(embed=False)["text/html"]
+    assert ("data-kodisc-fallback" in html) is fallback
+    assert (f'data-kodisc-fallback="{video_url}"' in html) is fallback
+
