@@ -145,11 +145,10 @@ class Rendered:
 
     def _public_video_url(self) -> str | None:
         """A Kodisc render's CDN URL, the player's fallback when kodisc_media/ did not travel with the
-        notebook. Only https: Kodisc's CDN is; a plain-http URL is a server on this machine (the embedded
-        one, or a local server standing in for Kodisc) whose port dies with it: never saved."""
+        notebook (the embedded server's URLs die with it: never a fallback)."""
         result = self.job.result
         url = result.video if result is not None else None
-        if self._outcome.backend.name != "kodisc" or not url or not url.startswith("https://"):
+        if self._outcome.backend.name != "kodisc" or not url or not url.startswith(("https://", "http://")):
             return None
         return url
 

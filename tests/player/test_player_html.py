@@ -212,10 +212,10 @@ def test_the_cdn_fallback_is_an_escaped_http_url_read_by_a_constant_handler():
 
 @pytest.mark.parametrize(("backend", "video_url", "fallback"), [
     ("kodisc", "https://cdn.kodisc.example/v/abc/video.mp4", True),
-    ("kodisc", "http://127.0.0.1:8765/r/abc/video.mp4", False),  # a local stand-in for Kodisc: its port dies
-    ("local", "https://cdn.kodisc.example/v/abc/video.mp4", False),
+    ("kodisc", "http://127.0.0.1:8765/r/abc/video.mp4", True),  # `kodisc serve` standing in for Kodisc
+    ("local", "http://127.0.0.1:8765/r/abc/video.mp4", False),  # the embedded server's port dies with it
 ])
-def test_only_a_kodisc_cdn_url_becomes_the_players_fallback(tmp_path, monkeypatch, backend, video_url, fallback):
+def test_only_a_kodisc_render_gets_the_players_fallback(tmp_path, monkeypatch, backend, video_url, fallback):
     from datetime import datetime, timezone
 
     from kodisc_jupyter.backend import Backend
