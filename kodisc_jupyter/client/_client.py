@@ -144,8 +144,8 @@ def _check_job_id(job_or_id: Job | str) -> str:
     if not isinstance(job_id, str) or not job_id.strip():
         raise ValidationError(f"job id must be a non-empty string or a Job; got {job_or_id!r:.60}.", field="jobId")
     if KEY_LIKE_RE.search(job_id):  # it would travel in the URL, and so into httpx's own log lines
-        raise ValidationError("That is an API key, not a job id: pass the jobId that render() returned "
-                              "(past jobs: History().list()).", field="jobId")
+        raise ValidationError("That is an API key, not a job id: pass the jobId that render() returned",
+                              field="jobId", next_step="past_jobs")
     return job_id
 
 

@@ -108,8 +108,8 @@ class APIResponseError(KodiscError):
 class ValidationError(KodiscError, ValueError):
     """A bad argument caught before any request is sent; `field` is the contract's field name."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, next_step: str | None = None) -> None:
+        super().__init__(message, next_step=next_step)
         self.field = field
 
 

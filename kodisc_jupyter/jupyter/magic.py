@@ -233,7 +233,8 @@ class _Presenter:
             local = self.flow.backend.name == "local"
             where = "the local server" if local else self.flow.backend.label
             whose = "" if local else " (and that the key in use created it)"
-            raise CellError(f"No job {job_id} in the history or on {where}: check the id{whose}; "
+            shown = job_id if len(job_id) <= 40 else job_id[:37] + "…"  # whatever was pasted, briefly
+            raise CellError(f"No job {shown} in the history or on {where}: check the id{whose}; "
                             "past jobs: %kodisc_jobs") from None
 
     def _finish(self, outcome: Any) -> None:

@@ -440,6 +440,25 @@ def test_magic_answers_bad_input_in_one_line_without_submitting(shell, server, l
     assert server.job_count() == before
 
 
+MAGIC_RESUMES = [  # (id, %kodisc_resume line, fragment of the one-line error)
+    ("resume-a-key", KEY_LIKE, "That is an API key, not a job id"),
+    ("resume-5000-chars", "x" * 5000, "No job " + "x" * 37 + "… in the history"),
+]
+
+
+@pytest.mark.parametrize(("line", "fragment"), [case[1:] for case in MAGIC_RESUMES],
+                         ids=[case[0] for case in MAGIC_RESUMES])
+def test_magic_resume_answers_a_bad_job_id_briefly(shell, server, line, fragment):
+    from kodisc_jupyter.jupyter.display import CellError
+
+    before = server.job_count()
+    with pytest.raises(CellError) as caught:
+        shell.run_line_magic("kodisc_resume", line)
+    message = str(caught.value)
+    assert fragment in message and "\n" not in message and KEY_LIKE not in message and len(message) < 300
+    assert server.job_count() == before
+
+
 def test_the_count_in_docs_matches_this_table():
     """docs/testing.md states how many bad inputs this file tries; keep it true."""
     from pathlib import Path
@@ -447,6 +466,6 @@ def test_the_count_in_docs_matches_this_table():
     singles = 4  # simulate.seconds 1e308, a name resolving inside, render_and_wait(bogus=1), a non-text payload
     count = (len(SERVER_BODIES) + len(SERVER_REQUESTS) + len(RANGES) + len(CLIENT_RENDERS) + len(BASE_URLS)
              + len(CLIENT_NUMBERS)
-             + len(VERIFY_HEADERS) + len(VERIFY_TYPES) + len(CLI_CASES) + len(MAGIC_CASES) + singles)
+             + len(VERIFY_HEADERS) + len(VERIFY_TYPES) + len(CLI_CASES) + len(MAGIC_CASES) + len(MAGIC_RESUMES) + singles)
     docs = (Path(__file__).parents[2] / "docs" / "testing.md").read_text(encoding="utf-8")
     assert f"{count} bad inputs" in docs, count
