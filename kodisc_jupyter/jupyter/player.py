@@ -10,17 +10,26 @@ everywhere else.
 
 Every string from a user or a server is escaped; `src` values must be relative, http(s) or
 `data:` URLs of the right media type.
+
+`player_data` is the same player as JSON for our JupyterLab / Notebook 7 mime renderer
+(`PLAYER_MIME`, the labextension in `labextension/`), which draws it with DOM APIs even in untrusted
+outputs, where the sanitizer strips the HTML player's `<track>`: a bundle puts it first and keeps
+the HTML and text siblings for every other frontend (nbconvert, GitHub, VS Code, Colab).
 """
 from __future__ import annotations
 
 import base64
 import html
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..assets import vtt_has_cues
 
-__all__ = ["player_html", "player_text", "data_url", "UNTRUSTED_HINT"]
+__all__ = ["PLAYER_MIME", "player_data", "player_html", "player_text", "data_url", "UNTRUSTED_HINT"]
+
+PLAYER_MIME = "application/vnd.kodisc.video+json"
+PLAYER_DATA_VERSION = 1
 
 UNTRUSTED_HINT = (
     "Captions are off because this output is not trusted: re-run the cell or use File → Trust Notebook."
@@ -67,11 +76,7 @@ def player_html(
     (default: the cell's width, at most 720px). `fallback_src`: an http(s) URL played when `video_src`
     fails to load (a cloud render's CDN URL, for a notebook opened without its media folder).
     """
-    video = _checked_src(video_src, "video_src", "video/")
-    fallback = _checked_src(fallback_src, "fallback_src", "video/") if fallback_src is not None else None
-    if fallback is not None and urlsplit(fallback).scheme not in ("http", "https"):
-        raise ValueError("fallback_src must be an http(s) URL")
-    poster = _checked_src(poster_src, "poster_src", "image/") if poster_src is not None else None
+    video, poster, fallback = _checked_sources(video_src, poster_src, fallback_src)
     if isinstance(captions_vtt, bytes):
         captions_vtt = captions_vtt.decode("utf-8", errors="replace")
     has_captions = bool(captions_vtt) and vtt_has_cues(captions_vtt or "")
@@ -82,7 +87,7 @@ def player_html(
         "poster": poster,
         "preload": "metadata",
         "aria-label": title,
-        "style": f"{_width_style(width)};height:auto;display:block",
+        "style": "width:{};max-width:{};height:auto;display:block".format(*_widths(width)),
         "data-kodisc-fallback": fallback,
         "onerror": _FALLBACK_HANDLER if fallback is not None else None,
     }
@@ -101,6 +106,30 @@ def player_html(
     return "\n".join(parts)
 
 
+def player_data(
+    *,
+    video_src: str,
+    poster_src: str | None = None,
+    captions_src: str | None = None,
+    title: str,
+    width: int | str | None = None,
+    summary: str | None = None,
+    fallback_src: str | None = None,
+    notes: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The player as `PLAYER_MIME` JSON: the same checked URLs as `player_html`, and `captions_src` a
+    relative or data:text/vtt URL (a file beside the video: the renderer resolves it like the video).
+    `notes` are one-line notices drawn under the player (the embed cap, the portable-media hint)."""
+    video, poster, fallback = _checked_sources(video_src, poster_src, fallback_src)
+    css_width, max_width = _widths(width)
+    captions = _checked_src(captions_src, "captions_src", "text/vtt") if captions_src is not None else None
+    if captions is not None and urlsplit(captions).scheme in ("http", "https"):
+        raise ValueError("captions_src must be relative or a data:text/vtt URL (a cross-origin track needs CORS)")
+    return {"version": PLAYER_DATA_VERSION, "title": str(title), "video": video, "poster": poster,
+            "captions": captions, "fallback": fallback, "width": css_width, "max_width": max_width,
+            "summary": str(summary) if summary else None, "notes": [str(note) for note in notes]}
+
+
 def player_text(
     *, title: str, duration_ms: int | None = None, file: str | None = None, summary: str | None = None
 ) -> str:
@@ -111,6 +140,15 @@ def player_text(
     if summary:
         first += f" · {summary}"
     return f"{first}\n  video: {file}" if file else first
+
+
+def _checked_sources(video_src: str, poster_src: str | None, fallback_src: str | None) -> tuple[str, str | None, str | None]:
+    video = _checked_src(video_src, "video_src", "video/")
+    fallback = _checked_src(fallback_src, "fallback_src", "video/") if fallback_src is not None else None
+    if fallback is not None and urlsplit(fallback).scheme not in ("http", "https"):
+        raise ValueError("fallback_src must be an http(s) URL")
+    poster = _checked_src(poster_src, "poster_src", "image/") if poster_src is not None else None
+    return video, poster, fallback
 
 
 def _checked_src(src: str, name: str, data_media: str) -> str:
@@ -131,13 +169,14 @@ def _checked_src(src: str, name: str, data_media: str) -> str:
     return src
 
 
-def _width_style(width: int | str | None) -> str:
+def _widths(width: int | str | None) -> tuple[str, str]:
+    """(width, max-width) as CSS lengths."""
     if width is None:
-        return f"width:100%;max-width:{DEFAULT_MAX_WIDTH}"
+        return "100%", DEFAULT_MAX_WIDTH
     if isinstance(width, int) and not isinstance(width, bool) and width > 0:
-        return f"width:{width}px;max-width:100%"
+        return f"{width}px", "100%"
     if isinstance(width, str) and _CSS_LENGTH_RE.fullmatch(width.strip()):
-        return f"width:{width.strip()};max-width:100%"
+        return width.strip(), "100%"
     raise ValueError(f"width must be a number of pixels or a CSS length like '80%' or '640px'; got {width!r}")
 
 

@@ -4,24 +4,27 @@ A saved output must outlive the kernel, the embedded server's random port and an
 (`../shared/notes/notebook-media.md`), so the player never points at a server. Linked mode (the
 default) copies the MP4 to `kodisc_media/<Class>-<jobId[:8]>.mp4` in the kernel's working
 directory (the notebook's folder) and uses that relative path; embedded mode (`--embed`, and
-always in Colab) puts the video itself in the output as a data: URL, up to a size cap. Poster and
-captions are always data: URLs: a relative poster or track breaks in JupyterLab and from file://.
+always in Colab) puts the video itself in the output as a data: URL, up to a size cap. The poster
+and captions sit beside the video too; the HTML player inlines the captions (file:// pages refuse
+relative tracks), our JupyterLab renderer's JSON (`player.PLAYER_MIME`) names the files.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import pipeline
 from .._files import write_atomic
 from .._logging import quiet_logs
+from ..assets import vtt_has_cues
 from ..backend import resolve_backend
 from ..views import format_seconds, short_id
 from .display import notice_bundle
-from .player import data_url, player_html, player_text
+from .player import PLAYER_MIME, data_url, player_data, player_html, player_text
 from .status import frontend_has_widgets
 
 if TYPE_CHECKING:
@@ -87,50 +90,47 @@ class Rendered:
         return " · ".join(parts)
 
     def html(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
-             width: str | None = None, summary: str | None = None) -> str:
+             width: int | str | None = None, summary: str | None = None) -> str:
         """The player. `embed=None` embeds only in Colab; a video over `embed_max_mb` is linked instead."""
 
-        if self.video is None:
+        media = self._media(embed, embed_max_mb)
+        if media is None:
             return ""
-        embed = in_colab() if embed is None else embed
-        self.note = None
-        size = self.video.stat().st_size
-        if embed and size > embed_max_mb * 1024 * 1024:
-            embed = False
-            self.note = (f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap "
-                         "(%config Kodisc.embed_max_mb): it is linked from the kodisc_media folder instead.")
-        self._embedded = embed
-        src = data_url(self.video.read_bytes(), "video/mp4") if embed else self._linked_video()
-        poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
-        captions = self.captions.read_text(encoding="utf-8") if self.captions else None
-        if width is None and self.aspect_ratio == "9:16":
-            width = PORTRAIT_WIDTH  # a portrait video as wide as the cell would be taller than the screen
-        return player_html(video_src=src, poster_src=poster, captions_vtt=captions, title=self.class_name,
-                           width=width, summary=summary, fallback_src=None if embed else self._public_video_url())
+        return player_html(video_src=media.video, poster_src=media.poster, captions_vtt=media.captions_vtt,
+                           title=self.class_name, width=self._width(width), summary=summary, fallback_src=media.fallback)
 
     def text(self) -> str:
         """The text/plain view: what was rendered, the summary, and where the MP4 is."""
 
         return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
 
-    def bundle(self, **options: Any) -> dict[str, Any]:
-        """The final output of a cell: the player with its summary line (plus the size-cap note, if any).
+    def bundle(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
+               width: int | str | None = None) -> dict[str, Any]:
+        """The final output of a cell: our renderer's JSON first, then the HTML player and its text, each
+        with the summary line (plus the size-cap note, if any).
 
         Its text names the file the player plays (`kodisc_media/...`, or the notebook itself), never
         the copy under KODISC_HOME: a shared notebook must not carry the author's private paths."""
 
         global _portable_hint_shown
-        player = self.html(summary=self.summary(), **options)
+        media = self._media(embed, embed_max_mb)
+        if media is None:
+            return {"text/plain": self.text()}
+        summary, width = self.summary(), self._width(width)
+        player = player_html(video_src=media.video, poster_src=media.poster, captions_vtt=media.captions_vtt,
+                             title=self.class_name, width=width, summary=summary, fallback_src=media.fallback)
         shown = "embedded in this notebook" if self._embedded else f"{MEDIA_FOLDER}/{self._media_name()}"
-        text = player_text(title=self.class_name, file=shown if self.video else None, summary=self.summary())
+        text = player_text(title=self.class_name, file=shown, summary=summary)
         notes = [self.note] if self.note else []
-        if self.video and not self._embedded and self._public_video_url() is None and not _portable_hint_shown:
+        if not self._embedded and media.fallback is None and not _portable_hint_shown:
             _portable_hint_shown = True
             notes.append(PORTABLE_HINT)
         for line in notes:
             note = notice_bundle(line)
             text, player = f"{text}\n{note['text/plain']}", player + note["text/html"]
-        return {"text/plain": text, "text/html": player}
+        data = player_data(video_src=media.video, poster_src=media.poster, captions_src=media.captions_src,
+                           title=self.class_name, width=width, summary=summary, fallback_src=media.fallback, notes=notes)
+        return {PLAYER_MIME: data, "text/html": player, "text/plain": text}
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the MP4 to `path` and, when there are captions, the WebVTT beside it (`.vtt`)."""
@@ -155,15 +155,54 @@ class Rendered:
     def _media_name(self) -> str:
         return f"{self.class_name}-{self.job.job_id[:8]}.mp4"
 
-    def _linked_video(self) -> str:
-        """Copy the MP4 beside the notebook (once) and return its relative, portable path."""
-        assert self.video is not None
-        name = self._media_name()
+    def _media(self, embed: bool | None, embed_max_mb: float) -> _Media | None:
+        """Where the player finds its video, poster and captions. Linked: files in kodisc_media/ beside
+        the notebook (the captions also inline for the HTML player, as file:// pages refuse relative
+        tracks); embedded: data: URLs. Sets `note` when the embed size cap applied."""
+        if self.video is None:
+            return None
+        embed = in_colab() if embed is None else embed
+        self.note = None
+        size = self.video.stat().st_size
+        if embed and size > embed_max_mb * 1024 * 1024:
+            embed = False
+            self.note = (f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap "
+                         "(%config Kodisc.embed_max_mb): it is linked from the kodisc_media folder instead.")
+        self._embedded = embed
+        vtt = self.captions.read_text(encoding="utf-8") if self.captions else None
+        vtt = vtt if vtt and vtt_has_cues(vtt) else None
+        if embed:
+            poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
+            captions = data_url(vtt.encode("utf-8"), "text/vtt") if vtt else None
+            return _Media(data_url(self.video.read_bytes(), "video/mp4"), poster, vtt, captions, None)
+        stem = self._media_name().removesuffix(".mp4")  # the poster and captions share the video's name
+        video = self._beside_notebook(self.video, f"{stem}.mp4")
+        poster = self._beside_notebook(self.thumbnail, f"{stem}.jpg") if self.thumbnail else None
+        captions = self._beside_notebook(self.captions, f"{stem}.vtt") if self.captions and vtt else None
+        return _Media(video, poster, vtt, captions, self._public_video_url())
+
+    def _width(self, width: int | str | None) -> int | str | None:
+        if width is None and self.aspect_ratio == "9:16":
+            return PORTRAIT_WIDTH  # a portrait video as wide as the cell would be taller than the screen
+        return width
+
+    @staticmethod
+    def _beside_notebook(source: Path, name: str) -> str:
+        """Copy a file into kodisc_media/ in the working directory (once) and return its relative, portable path."""
         target = Path.cwd() / MEDIA_FOLDER / name
-        if not target.is_file() or target.stat().st_size != self.video.stat().st_size:
-            with self.video.open("rb") as source:
-                write_atomic(target, source)
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            with source.open("rb") as data:
+                write_atomic(target, data)
         return f"{MEDIA_FOLDER}/{name}"
+
+
+@dataclass(frozen=True)
+class _Media:
+    video: str
+    poster: str | None
+    captions_vtt: str | None  # the WebVTT text (the HTML player inlines it)
+    captions_src: str | None  # the renderer's track: a file beside the video, or a data: URL
+    fallback: str | None
 
 
 def render(code: str, class_name: str | None = None, *, quality: str = "medium", aspect_ratio: str = "16:9",

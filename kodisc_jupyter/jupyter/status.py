@@ -10,7 +10,9 @@ notebook reopened without its widget state still show something true. The snapsh
 refreshed on each state change; the elapsed time and the bar tick every half second from one
 shared daemon thread, because the kernel is blocked (or free, for `--no-wait`) meanwhile and
 widget messages from another thread reach the browser either way. In terminal IPython the status
-is one plain line per state change.
+is one plain line per state change. Under a batch executor (nbclient, papermill, `nbconvert
+--execute`) nobody watches the cell live and every widget it ever saw stays in the saved notebook's
+widget state (nbclient ignores comm_close), so there the bar is its snapshots alone, no widget.
 """
 from __future__ import annotations
 
@@ -45,6 +47,16 @@ def frontend_has_widgets() -> bool:
     except ImportError:
         return False
     return isinstance(get_ipython(), ZMQInteractiveShell)
+
+
+def watched_live() -> bool:
+    """False while a batch executor runs the cell. Such executors cannot answer `input()` and say so
+    in the execute request (nbclient sends allow_stdin=False); JupyterLab, Notebook, VS Code and
+    Colab allow it."""
+    from IPython import get_ipython
+
+    kernel = getattr(get_ipython(), "kernel", None)
+    return bool(getattr(kernel, "_allow_stdin", True))
 
 
 class StatusBar:
@@ -92,9 +104,10 @@ class StatusBar:
         self._shown = True
         if not self._widgets:
             return self  # terminal: the observer prints one line per state
-        self._box = self._build_widget()
+        if watched_live():
+            self._box = self._build_widget()
+            _ticker.add(self)
         self._handle = display(self._bundle(), raw=True, display_id=True)
-        _ticker.add(self)
         return self
 
     def replace(self, bundle: dict[str, Any]) -> None:
@@ -104,8 +117,9 @@ class StatusBar:
         _ticker.discard(self)
         if self._handle is not None:
             self._handle.update(bundle, raw=True)
-            for widget in (*self._box.children, self._box):  # the final output has no widget: free the comms
-                widget.close()
+            if self._box is not None:  # the final output has no widget: free the comms
+                for widget in (*self._box.children, self._box):
+                    widget.close()
         else:
             from IPython.display import display
 
@@ -180,7 +194,8 @@ class StatusBar:
         if not self._widgets:
             self._print_line()
         elif self._handle is not None:
-            self._set_widget_values()
+            if self._box is not None:
+                self._set_widget_values()
             self._handle.update(self._bundle(), raw=True)
 
     def _tick(self) -> None:

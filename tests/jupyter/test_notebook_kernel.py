@@ -8,6 +8,8 @@ from datetime import datetime
 import pytest
 from nbrun import error_of, scene, simulate, text_of
 
+from kodisc_jupyter.jupyter.player import PLAYER_MIME
+
 pytestmark = pytest.mark.kernel
 
 WIDGET = "application/vnd.jupyter.widget-view+json"
@@ -20,8 +22,16 @@ def only_display(cell) -> dict:
 
 
 def assert_player(data: dict, work, class_name: str) -> str:
-    """The final output: a player whose video is a file beside the notebook, poster and captions inline."""
+    """The final output: our renderer's JSON first, then the HTML player and text. The video and poster
+    are files beside the notebook; the HTML inlines the captions (file:// refuses relative tracks), the
+    JSON names the .vtt beside the video."""
     assert WIDGET not in data, "the status bar widget must be gone from a finished output"
+    assert list(data)[0] == PLAYER_MIME, list(data)
+    player = data[PLAYER_MIME]
+    stem = player["video"].removesuffix(".mp4")
+    assert player["title"] == class_name and player["poster"] == f"{stem}.jpg" and player["captions"] == f"{stem}.vtt"
+    assert "Simulated render" in (work / player["captions"]).read_text()
+    assert (work / player["poster"]).read_bytes()[:2] == b"\xff\xd8"  # a JPEG
     page = data["text/html"]
     video = re.search(r'<video[^>]* src="([^"]+)"', page)
     assert video, page[:500]
@@ -29,8 +39,7 @@ def assert_player(data: dict, work, class_name: str) -> str:
     assert re.fullmatch(rf"kodisc_media/{class_name}-[a-z0-9]{{8}}\.mp4", src), src
     assert (work / src).stat().st_size > 0
     assert "<source" not in page
-    poster = re.search(r'poster="data:image/jpeg;base64,([^"]+)"', page)
-    assert poster and base64.b64decode(poster.group(1))[:2] == b"\xff\xd8"  # a JPEG
+    assert src == player["video"] and f'poster="{stem}.jpg"' in page
     track = re.search(r'<track kind="captions"[^>]* src="data:text/vtt;base64,([^"]+)"', page)
     assert track and "Simulated render" in base64.b64decode(track.group(1)).decode()
     assert class_name in data["text/plain"] and "job " in data["text/plain"]
@@ -181,12 +190,17 @@ def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, s
         "past jobs: %kodisc_jobs"]
 
 
-def test_status_snapshots_carry_text_and_html_beside_the_widget(run_cells, sim_server):
+def test_status_under_nbclient_is_snapshots_alone_and_leaves_no_widget_state(run_cells, sim_server):
+    """A batch executor watches nothing live and saves every widget it saw (closed or not): the bar there
+    is text and HTML snapshots only, so a finished render leaves no widget state in the notebook (live
+    frontends get the widget: tests/e2e)."""
     # The kernel stops right after the cell returns, so the --no-wait output keeps its live status bar.
-    nb = run_cells(["%load_ext kodisc_jupyter", f"%%kodisc -ql --no-wait {simulate(30)}\n{scene('Pending')}"],
-                   server=sim_server)
+    nb = run_cells(["%load_ext kodisc_jupyter", f"%%kodisc -ql --no-wait {simulate(30)}\n{scene('Pending')}",
+                    f"%%kodisc -ql {simulate(0.3)}\n{scene('Finished')}"], server=sim_server)
+    assert "widgets" not in nb.metadata, nb.metadata.get("widgets")
+    assert_player(only_display(nb.cells[2]), run_cells.work, "Finished")
     data = only_display(nb.cells[1])
-    assert set(data) == {WIDGET, "text/plain", "text/html"}
-    assert re.match(r"Kodisc · Pending: queued · \d+\.\d s · job [a-z0-9]{8} · Kodisc$", data["text/plain"])
-    assert 'class="kodisc-status-snapshot" data-state="queued"' in data["text/html"]
+    assert set(data) == {"text/plain", "text/html"}
+    assert re.match(r"Kodisc · Pending: (queued|running) · \d+\.\d s · job [a-z0-9]{8} · Kodisc$", data["text/plain"])
+    assert re.search(r'class="kodisc-status-snapshot" data-state="(queued|running)"', data["text/html"])
     assert "<progress" in data["text/html"]

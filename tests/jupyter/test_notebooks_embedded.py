@@ -39,7 +39,8 @@ def players(notebook, work) -> dict[str, str]:
         page = next(o["data"]["text/html"] for o in cell.outputs if "<video" in o.get("data", {}).get("text/html", ""))
         src = re.search(r'<video[^>]* src="(kodisc_media/(\w+)-\w{8}\.mp4)"', page)
         assert src and (work / src.group(1)).stat().st_size > 1000
-        assert 'poster="data:image/jpeg;base64,' in page
+        poster = re.search(r'<video[^>]* poster="(kodisc_media/\w+-\w{8}\.jpg)"', page)
+        assert poster and (work / poster.group(1)).read_bytes()[:2] == b"\xff\xd8"  # a JPEG beside the video
         found[src.group(2)] = page
     return found
 
