@@ -56,3 +56,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .jupyter.magic import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """Where the prebuilt player extension is, for `jupyter labextension develop` (pip installs it itself)."""
+    return [{"src": "labextension", "dest": "kodisc-jupyter"}]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Manim, the render sandbox (bubblewrap) and, with --browser, the e2e tests need.
+# Installs the Debian packages Manim, the render sandbox (bubblewrap), the player extension build (nodejs,
+# npm) and, with --browser, the e2e tests need.
 # As root on Debian/Ubuntu it installs what is missing; elsewhere it prints the command to run.
 set -euo pipefail
-packages=(libcairo2-dev libpango1.0-dev pkg-config fonts-dejavu-core bubblewrap)
+packages=(libcairo2-dev libpango1.0-dev pkg-config fonts-dejavu-core bubblewrap nodejs npm)
 [[ "${1:-}" == "--browser" ]] && packages+=(chromium)
 
 missing=()
