@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..assets import vtt_has_cues
 from ..backend import backend_for, resolve_backend
 from ..contract._errors import KodiscError, RenderFailedError
 from ..contract._rules import FAILED, PENDING_STATUSES, QUEUED, TERMINAL_STATUSES
@@ -38,16 +39,16 @@ from ..views import (
     spending,
     spending_text,
 )
-from .player import data_url, player_html
+from .player import PLAYER_MIME, data_url, player_data, player_html, player_text
 
 _THUMB_WIDTH = 96
 _THUMB_MAX_BYTES = 48 * 1024
 _PLAYER_MAX_BYTES = 20 * 1024 * 1024  # larger videos are not pushed through the widget channel
 # A live widget is never sanitized, so the player's "captions are off (untrusted)" line, which a
 # script removes in trusted outputs, would be wrong here; widget HTML runs no scripts: hide it by CSS.
-# Shown with the player: no trust hint inside a widget, and the row that is playing stands out.
-_PLAYER_STYLE = ("<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}"
-                 ".kodisc-job-row.kodisc-selected{background:rgba(33,150,243,0.12);border-radius:4px}</style>")
+_PLAYER_STYLE = "<style>.kodisc-panel-player .kodisc-untrusted-hint{display:none}</style>"
+# With the table: the row that is playing stands out.
+_ROW_STYLE = "<style>.kodisc-job-row.kodisc-selected{background:rgba(33,150,243,0.12);border-radius:4px}</style>"
 
 
 def _e(value: Any) -> str:
@@ -114,19 +115,24 @@ def thumbnail_data_url(path: str | Path | None) -> str | None:
     return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii")
 
 
-def _player(record: Any) -> str:
-    """The job's player from its saved files, all as data: URLs (a widget has no folder to resolve paths)."""
+def _player(record: Any) -> dict[str, Any]:
+    """The job's player bundle from its saved files, all as data: URLs (a widget has no folder to resolve
+    paths): our renderer's JSON first, the HTML player and its text beside it."""
 
-    thumbnail = record.thumbnail_path
-    captions = record.captions_path
-    return player_html(
-        video_src=data_url(Path(record.video_path).read_bytes(), "video/mp4"),
-        poster_src=data_url(thumbnail.read_bytes(), "image/jpeg") if thumbnail and thumbnail.is_file() else None,
-        captions_vtt=captions.read_text(encoding="utf-8") if captions and captions.is_file() else None,
-        title=f"{record.class_name} · job {record.job_id}",
-        summary=(f"{record.class_name} · job {short_id(record.job_id)} · {format_duration(record.duration_ms)} · "
-                 f"{format_credits(record.credits_cost)} credit{'' if record.credits_cost == 1 else 's'}"),
-    )
+    thumbnail, captions = record.thumbnail_path, record.captions_path
+    vtt = captions.read_text(encoding="utf-8") if captions and captions.is_file() else None
+    sources: dict[str, Any] = {
+        "video_src": data_url(Path(record.video_path).read_bytes(), "video/mp4"),
+        "poster_src": data_url(thumbnail.read_bytes(), "image/jpeg") if thumbnail and thumbnail.is_file() else None,
+        "title": f"{record.class_name} · job {record.job_id}",
+        "summary": (f"{record.class_name} · job {short_id(record.job_id)} · {format_duration(record.duration_ms)} · "
+                    f"{format_credits(record.credits_cost)} credit{'' if record.credits_cost == 1 else 's'}"),
+    }
+    has_cues = bool(vtt) and vtt_has_cues(vtt or "")
+    track = data_url((vtt or "").encode("utf-8"), "text/vtt") if has_cues else None
+    return {PLAYER_MIME: player_data(captions_src=track, **sources),
+            "text/html": _PLAYER_STYLE + player_html(captions_vtt=vtt, **sources),
+            "text/plain": player_text(title=sources["title"], summary=sources["summary"])}
 
 
 def _close_tree(widget: Any) -> None:
@@ -183,10 +189,10 @@ class Panel:
         self._prev_button = w.Button(description="‹ Newer", layout=w.Layout(width="7em")).add_class("kodisc-prev")
         self._next_button = w.Button(description="Older ›", layout=w.Layout(width="7em")).add_class("kodisc-next")
         self._page_label = w.HTML().add_class("kodisc-page")
-        self._table_header = w.HTML(self._grid(["", *COLUMNS], header=True))
+        self._table_header = w.HTML(_ROW_STYLE + self._grid(["", *COLUMNS], header=True))
         self._rows = [self._make_row(w, slot) for slot in range(page_size)]
         self._table = w.VBox([self._table_header, *(row for row, *_ in self._rows)]).add_class("kodisc-jobs-table")
-        self._player = w.HTML().add_class("kodisc-panel-player")
+        self._player = w.Output().add_class("kodisc-panel-player")  # a bundle: our renderer draws it
         self._message_html = w.HTML().add_class("kodisc-message")
         self.widget = w.VBox([
             w.HBox([w.VBox([self._account_html, self._balance_html]), self._refresh_button]),
@@ -274,14 +280,14 @@ class Panel:
                 reason = f"failed: {record.error or 'no reason given'}" if record.status == FAILED else record.status
                 self._message = f"Job {job_id} has no saved video ({reason})."
                 self._selected = None
-                self._player.value = ""
+                self._player.outputs = ()
             elif Path(record.video_path).stat().st_size > _PLAYER_MAX_BYTES:
                 self._message = (f"Job {job_id}'s video is too large to play inside the panel; "
                                  f"show it with %kodisc_resume {job_id}")  # no private path in a saved snapshot
             else:
                 self._selected = job_id
                 self._message = ""
-                self._player.value = _PLAYER_STYLE + _player(record)
+                self._player.outputs = ({"output_type": "display_data", "data": _player(record), "metadata": {}},)
             self._redraw()
 
     def repoll(self, job_id: str) -> None:

@@ -32,12 +32,14 @@ LAB_START_TIMEOUT_S = 60
 
 @dataclass
 class Lab:
-    """A running JupyterLab: where it listens, its token and the folder it serves."""
+    """A running JupyterLab (or Jupyter Notebook 7: `app="notebook"`): where it listens, its token and
+    the folder it serves."""
 
     url: str
     token: str
     root: Path
     kodisc_home: Path
+    app: str = "lab"
 
     def api(self, method: str, path: str, **kwargs) -> httpx.Response:
         headers = {"Authorization": f"token {self.token}"}
@@ -51,6 +53,8 @@ class Lab:
 
     def notebook_url(self, notebook: Path) -> str:
         relative = notebook.relative_to(self.root).as_posix()
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{relative}?token={self.token}"
         return f"{self.url}/lab/tree/{relative}?reset&token={self.token}"
 
     def shutdown_sessions(self) -> None:
@@ -106,31 +110,43 @@ def _wait_until_ready(lab: Lab, deadline: float) -> None:
 @pytest.fixture(scope="session")
 def lab(e2e_tmp) -> Iterator[Lab]:
     """JupyterLab on a free loopback port, killed with its kernels (its process group) at the end."""
-    dirs = {name: e2e_tmp / "jupyter" / name.lower() for name in (
+    yield from _serve(e2e_tmp, "lab")
+
+
+@pytest.fixture(scope="session")
+def notebook7(e2e_tmp) -> Iterator[Lab]:
+    """Jupyter Notebook 7 on a free loopback port, set up and torn down as `lab` is."""
+    yield from _serve(e2e_tmp, "notebook")
+
+
+def _serve(e2e_tmp: Path, app: str) -> Iterator[Lab]:
+    base = e2e_tmp / app
+    dirs = {name: base / "jupyter" / name.lower() for name in (
         "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "JUPYTER_DATA_DIR", "IPYTHONDIR",
         "JUPYTERLAB_SETTINGS_DIR", "JUPYTERLAB_WORKSPACES_DIR")}
     for path in dirs.values():
         path.mkdir(parents=True)
     _write_lab_settings(dirs["JUPYTERLAB_SETTINGS_DIR"])
-    root = e2e_tmp / "notebooks"
+    root = base / "notebooks"
     root.mkdir()
-    kodisc_home = e2e_tmp / "kodisc-home"
+    kodisc_home = base / "kodisc-home"
     kodisc_home.mkdir()
     env = kernel_env(e2e_tmp / "tmp", kodisc_home)
     env.update({name: str(path) for name, path in dirs.items()}, JUPYTER_PLATFORM_DIRS="1")
     token = secrets.token_hex(16)
-    log = e2e_tmp / "jupyterlab.log"
+    log = base / f"{app}.log"
+    app_class = "LabApp" if app == "lab" else "JupyterNotebookApp"
     command = [
-        sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+        sys.executable, "-m", "jupyter", app, "--no-browser", "--allow-root", "--ip=127.0.0.1",
         "--port=0", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+        f"--ServerApp.root_dir={root}", f"--{app_class}.expose_app_in_browser=True",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     try:
         url = _wait_for_port_file(dirs["JUPYTER_RUNTIME_DIR"], process, log)
-        running = Lab(url=url, token=token, root=root, kodisc_home=kodisc_home)
+        running = Lab(url=url, token=token, root=root, kodisc_home=kodisc_home, app=app)
         _wait_until_ready(running, time.monotonic() + LAB_START_TIMEOUT_S)
         yield running
     finally:

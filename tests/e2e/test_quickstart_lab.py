@@ -1,4 +1,5 @@
-"""notebooks/quickstart.ipynb run in JupyterLab against the embedded local server (no key).
+"""notebooks/quickstart.ipynb run in JupyterLab and in Jupyter Notebook 7 against the embedded local
+server (no key).
 
 One run of the notebook, checked the way a user sees it: the live status bar and its states
 (sampled every 100 ms while the cells run), each player right after its cell ran (context a), the
@@ -90,7 +91,9 @@ def record_job_from_elsewhere(monkeypatch, kodisc_home) -> str:
     return "FromAnotherKernel"
 
 
-def test_quickstart_in_lab(lab, page, monkeypatch):
+@pytest.mark.parametrize("frontend", ["lab", "notebook7"])
+def test_quickstart(frontend, request, page, monkeypatch):
+    lab = request.getfixturevalue(frontend)
     notebook = lab.copy_notebook(QUICKSTART, "quickstart")
     append_cells(notebook, [HOSTILE_SCENE])
     scenes = scenes_of(notebook)
@@ -98,7 +101,7 @@ def test_quickstart_in_lab(lab, page, monkeypatch):
     try:
         open_notebook(page, lab, notebook)
         states, most_bars = run_and_sample(page)
-        screenshot(page, "quickstart_lab_after_run")
+        screenshot(page, f"quickstart_{frontend}_after_run")
 
         # The status bar appeared and went through its states, then gave way to the player.
         assert most_bars >= 1, "no status bar (.kodisc-status) was ever shown"
@@ -131,7 +134,7 @@ def test_quickstart_in_lab(lab, page, monkeypatch):
         expect(panel).not_to_contain_text(newcomer)
         panel.locator(".kodisc-refresh").click()
         expect(panel).to_contain_text(newcomer)
-        screenshot(page, "quickstart_lab_panel_refreshed")
+        screenshot(page, f"quickstart_{frontend}_panel_refreshed")
 
         # (d) Saved, kernel and embedded server gone, reopened: the videos still play.
         save_notebook(page, notebook)
@@ -141,7 +144,7 @@ def test_quickstart_in_lab(lab, page, monkeypatch):
         players = wait_for_players(page, rendered)
         assert_players(players, rendered)
         assert_videos_play(page, rendered)
-        screenshot(page, "quickstart_lab_reopened_after_kernel_shutdown")
+        screenshot(page, f"quickstart_{frontend}_reopened_after_kernel_shutdown")
         assert_portable(notebook)
     finally:
         lab.shutdown_sessions()

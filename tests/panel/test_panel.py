@@ -1,6 +1,7 @@
 """The panel against the real (simulated) local server, after real renders through the pipeline."""
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import subprocess
@@ -13,6 +14,7 @@ from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
 
 from kodisc_jupyter import Panel
 from kodisc_jupyter.backend import Backend
+from kodisc_jupyter.jupyter.player import PLAYER_MIME
 from kodisc_jupyter.pipeline import history
 from kodisc_jupyter.views import format_credits
 
@@ -109,14 +111,26 @@ def test_status_filter(panel, made_jobs):
         panel.set_status("done")
 
 
+def player_bundle_of(panel) -> dict:
+    [output] = widgets_with_class(panel.widget, "kodisc-panel-player")[0].outputs
+    return output["data"]
+
+
+def player_html_of(panel) -> str:
+    return player_bundle_of(panel)["text/html"]
+
+
 def test_selecting_a_row_shows_its_player(panel, made_jobs, account):
     (_, beta_row), = [(j, r) for j, r in visible_rows(panel) if j == made_jobs["Beta"]]
     button(beta_row, "kodisc-select").click()
-    player = widgets_with_class(panel.widget, "kodisc-panel-player")[0].value
+    bundle = player_bundle_of(panel)
+    assert next(iter(bundle)) == PLAYER_MIME and bundle[PLAYER_MIME]["video"].startswith("data:video/mp4;base64,")
+    assert bundle[PLAYER_MIME]["title"] == f"Beta · job {made_jobs['Beta']}"
+    player = bundle["text/html"]
     assert "<video" in player
     assert account.base_url not in player, "a saved output must not depend on the server's URL"
     assert "kodisc-selected" in beta_row._dom_classes
-    assert ".kodisc-job-row.kodisc-selected{" in player  # the playing row is visibly marked
+    assert ".kodisc-job-row.kodisc-selected{" in panel._table_header.value  # the playing row is visibly marked
     # The player says which job it plays (a panel lists many), in plain words.
     summary = re.search(r'class="kodisc-summary"[^>]*>([^<]*)<', player).group(1)
     assert re.fullmatch(rf"Beta · job {made_jobs['Beta'][:8]} · \d+\.\d s · [\d.]+ credits?", summary)
@@ -141,7 +155,7 @@ def test_failed_row_explains_escaped(panel, made_jobs):
     message = widgets_with_class(panel.widget, "kodisc-message")[0].value
     assert "&lt;script&gt;" in message and "<script>" not in message
     assert "<script>" not in panel._snapshot_html() and HOSTILE_ERROR not in panel._snapshot_html()
-    assert widgets_with_class(panel.widget, "kodisc-panel-player")[0].value == ""
+    assert widgets_with_class(panel.widget, "kodisc-panel-player")[0].outputs == ()
 
 
 def test_thumbnails_are_small_data_urls(panel, made_jobs, account):
@@ -171,7 +185,7 @@ def test_repoll_a_pending_job(account, made_jobs):
         assert ">completed<" in row.children[0].value and repoll.layout.display == "none"
         assert f"Job {pending} is completed." in panel._snapshot_text()
         button(row, "kodisc-select").click()
-        assert "<video" in widgets_with_class(panel.widget, "kodisc-panel-player")[0].value
+        assert "<video" in player_html_of(panel)
     finally:
         panel.close()
 
@@ -204,7 +218,7 @@ def test_key_never_in_views_or_history(panel, made_jobs, account, isolated_kodis
     for _job_id, row in visible_rows(panel):
         button(row, "kodisc-select").click()
     views = [panel._snapshot_html(), panel._snapshot_text(), repr(panel)]
-    views += [w.value for w in widgets_with_class(panel.widget, "kodisc-panel-player")]
+    views.append(json.dumps(widgets_with_class(panel.widget, "kodisc-panel-player")[0].outputs))
     assert all(account.api_key not in view for view in views)
     for path in isolated_kodisc_env.rglob("*"):
         if path.is_file():
