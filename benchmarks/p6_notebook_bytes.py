@@ -4,7 +4,8 @@ Two small scenes (real Manim, `low` quality, the embedded local server: no key) 
 once linked and once with `--embed --force` in one nbclient run. For each render cell: the bytes
 its outputs add to the saved notebook (the notebook written with and without that cell's outputs).
 Files the linked renders left beside the notebook are counted too (they travel with it), and so
-is the widget state nbclient saves in the notebook's metadata for all the renders together.
+is the widget state nbclient saves in the notebook's metadata for all the renders together. The
+linked output's two players are shown apart: our mime renderer's JSON and the text/html sibling.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import json
 
 import nbformat
 from benchlib import execute, kernel_env, new_notebook, print_table, workdir
+
+from kodisc_jupyter.jupyter.player import PLAYER_MIME
 
 SCENES = {
     "OneSecond": """from manim import *
@@ -38,6 +41,13 @@ def bytes_added(notebook, index: int) -> int:
     return len(nbformat.writes(notebook).encode()) - len(nbformat.writes(without).encode())
 
 
+def player_bytes(notebook, index: int, mime: str) -> int:
+    """The bytes one mime type of the cell's final output takes in the saved notebook (0 if absent)."""
+    data = next((o.data for o in notebook.cells[index].outputs if o.get("output_type") == "display_data"
+                 and "text/plain" in o.get("data", {}) and "▶" in o.data["text/plain"]), {})
+    return len(json.dumps(data[mime], indent=1).encode()) if mime in data else 0
+
+
 def files_beside(folder) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
@@ -53,14 +63,16 @@ def main() -> None:
         run_dir.mkdir()
         executed = execute(new_notebook(cells), env=kernel_env(home), cwd=run_dir)
         beside = files_beside(run_dir)
-        rows = [[name, bytes_added(executed, linked), bytes_added(executed, embedded)]
+        rows = [[name, bytes_added(executed, linked), player_bytes(executed, linked, PLAYER_MIME),
+                 player_bytes(executed, linked, "text/html"), bytes_added(executed, embedded)]
                 for name, (linked, embedded) in where.items()]
-        widget_state = len(json.dumps(executed.metadata.get("widgets", {}), indent=1).encode())
+        widgets = executed.metadata.get("widgets")
+        widget_state = len(json.dumps(widgets, indent=1).encode()) if widgets else 0
     print_table(
         "P6 notebook bytes added per render (real Manim, low quality, embedded local server)",
-        ["scene", "linked: bytes in .ipynb", "--embed: bytes in .ipynb"],
-        rows + [["files left beside the notebook by the linked renders", beside, "-"],
-                [f"widget state in the notebook's metadata (all {len(cells) - 1} renders)", widget_state, ""]],
+        ["scene", "linked: bytes in .ipynb", "of which renderer JSON", "of which text/html", "--embed: bytes in .ipynb"],
+        rows + [["files left beside the notebook by the linked renders", beside, "", "", "-"],
+                [f"widget state in the notebook's metadata (all {len(cells) - 1} renders)", widget_state, "", "", ""]],
     )
 
 

@@ -19,7 +19,8 @@ export const MIME_TYPE = 'application/vnd.kodisc.video+json';
 interface IPlayerData {
   version?: number;
   title?: string;
-  video?: string;
+  media?: string | null; // 'text/html': video, poster and captions are the data: URLs of the HTML sibling
+  video?: string | null;
   poster?: string | null;
   captions?: string | null;
   fallback?: string | null;
@@ -66,6 +67,24 @@ export function checkedUrl(value: unknown, kind: Kind): string | null {
   return null;
 }
 
+/**
+ * The video, poster and captions URLs of the HTML player beside our JSON (an embedded render carries
+ * them once, there). DOMParser builds an inert document: no script runs and nothing loads.
+ */
+export function mediaOfHtml(html: unknown): Partial<IPlayerData> {
+  if (typeof html !== 'string') {
+    return {};
+  }
+  const doc = new DOMParser().parseFromString(html, 'text/html');
+  const video = doc.querySelector('video.kodisc-video');
+  const track = video ? video.querySelector('track') : null;
+  return {
+    video: video ? video.getAttribute('src') : null,
+    poster: video ? video.getAttribute('poster') : null,
+    captions: track ? track.getAttribute('src') : null
+  };
+}
+
 /** A renderer for one output: rebuilt from scratch on every model (outputs are replaced, not patched). */
 export class KodiscPlayer extends Widget implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
@@ -77,7 +96,10 @@ export class KodiscPlayer extends Widget implements IRenderMime.IRenderer {
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    const data = (model.data[this._mimeType] || {}) as IPlayerData;
+    const data = { ...((model.data[this._mimeType] || {}) as IPlayerData) };
+    if (data.media === 'text/html') {
+      Object.assign(data, mediaOfHtml(model.data['text/html']));
+    }
     const node = this.node;
     node.textContent = '';
     const title = typeof data.title === 'string' ? data.title : 'Kodisc video';

@@ -116,18 +116,27 @@ def player_data(
     summary: str | None = None,
     fallback_src: str | None = None,
     notes: list[str] | tuple[str, ...] = (),
+    media_in_html: bool = False,
 ) -> dict[str, Any]:
     """The player as `PLAYER_MIME` JSON: the same checked URLs as `player_html`, and `captions_src` a
     relative or data:text/vtt URL (a file beside the video: the renderer resolves it like the video).
-    `notes` are one-line notices drawn under the player (the embed cap, the portable-media hint)."""
+    `notes` are one-line notices drawn under the player (the embed cap, the portable-media hint).
+
+    `media_in_html`: the video, poster and captions are data: URLs already in the text/html sibling;
+    the JSON says so (`"media": "text/html"`) instead of carrying them twice, and the renderer reads
+    them from that sibling with an inert parser."""
     video, poster, fallback = _checked_sources(video_src, poster_src, fallback_src)
     css_width, max_width = _widths(width)
     captions = _checked_src(captions_src, "captions_src", "text/vtt") if captions_src is not None else None
     if captions is not None and urlsplit(captions).scheme in ("http", "https"):
         raise ValueError("captions_src must be relative or a data:text/vtt URL (a cross-origin track needs CORS)")
-    return {"version": PLAYER_DATA_VERSION, "title": str(title), "video": video, "poster": poster,
-            "captions": captions, "fallback": fallback, "width": css_width, "max_width": max_width,
-            "summary": str(summary) if summary else None, "notes": [str(note) for note in notes]}
+    data: dict[str, Any] = {
+        "version": PLAYER_DATA_VERSION, "title": str(title), "media": None, "video": video, "poster": poster,
+        "captions": captions, "fallback": fallback, "width": css_width, "max_width": max_width,
+        "summary": str(summary) if summary else None, "notes": [str(note) for note in notes]}
+    if media_in_html:
+        data.update(media="text/html", video=None, poster=None, captions=None)
+    return data
 
 
 def player_text(

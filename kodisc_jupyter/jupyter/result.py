@@ -129,7 +129,8 @@ class Rendered:
             note = notice_bundle(line)
             text, player = f"{text}\n{note['text/plain']}", player + note["text/html"]
         data = player_data(video_src=media.video, poster_src=media.poster, captions_src=media.captions_src,
-                           title=self.class_name, width=width, summary=summary, fallback_src=media.fallback, notes=notes)
+                           title=self.class_name, width=width, summary=summary, fallback_src=media.fallback, notes=notes,
+                           media_in_html=self._embedded)
         return {PLAYER_MIME: data, "text/html": player, "text/plain": text}
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from kodisc_jupyter.jupyter.player import UNTRUSTED_HINT, data_url, player_html, player_text
+from kodisc_jupyter.jupyter.player import UNTRUSTED_HINT, data_url, player_data, player_html, player_text
 
 VTT = "WEBVTT\n\n00:00.000 --> 00:01.000\nA circle appears.\n"
 POSTER = data_url(b"\xff\xd8\xff\xe0 fake jpeg", "image/jpeg")
@@ -135,6 +135,25 @@ def test_accepted_video_sources(src):
 def test_rejected_video_sources(src):
     with pytest.raises(ValueError, match="video_src"):
         player_html(video_src=src, title="T")
+
+
+@pytest.mark.parametrize("captions", ["javascript:alert(1)", "data:text/html,x", "https://cdn.example/c.vtt",
+                                      "file:///c.vtt", "c\x00.vtt"])
+def test_renderer_json_rejects_captions_it_cannot_load_safely(captions):
+    with pytest.raises(ValueError, match="captions_src"):
+        player_data(video_src="v.mp4", captions_src=captions, title="T")
+
+
+def test_renderer_json_names_the_files_or_defers_to_the_html_sibling():
+    data = player_data(video_src="kodisc_media/A-1.mp4", poster_src="kodisc_media/A-1.jpg",
+                       captions_src="kodisc_media/A-1.vtt", title=HOSTILE, width=640, summary="s", notes=["n"])
+    assert (data["video"], data["poster"], data["captions"], data["media"]) == (
+        "kodisc_media/A-1.mp4", "kodisc_media/A-1.jpg", "kodisc_media/A-1.vtt", None)
+    assert (data["title"], data["width"], data["max_width"], data["notes"]) == (HOSTILE, "640px", "100%", ["n"])
+    embedded = player_data(video_src=data_url(b"mp4", "video/mp4"), poster_src=POSTER, title="T", media_in_html=True)
+    assert embedded["media"] == "text/html" and embedded["video"] is embedded["poster"] is None
+    with pytest.raises(ValueError, match="video_src"):  # still checked, even when not carried
+        player_data(video_src="javascript:alert(1)", title="T", media_in_html=True)
 
 
 @pytest.mark.parametrize("poster", ["javascript:alert(1)", "data:video/mp4;base64,AAAA", "data:text/html,x"])
