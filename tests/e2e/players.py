@@ -159,7 +159,8 @@ SERVER_URL_RE = re.compile(r"127\.0\.0\.1:\d+")
 KEY_RE = re.compile(r"kdsc_live_[0-9a-f]{48}")
 
 
-FALLBACK_RE = re.compile(r'data-kodisc-fallback=\\?"[^"\\]*\\?"')
+# the HTML player's attribute, and the same URL in our renderer's JSON
+FALLBACK_RE = re.compile(r'data-kodisc-fallback=\\?"[^"\\]*\\?"|"fallback": "[^"]*"')
 
 
 def assert_portable(notebook_path: Path) -> None:
