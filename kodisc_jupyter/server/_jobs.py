@@ -64,6 +64,7 @@ class JobRunner:
                 if folder.name not in alive:
                     shutil.rmtree(folder, ignore_errors=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        await self.renderer.start(self.work_dir)
         self._queue = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
 
@@ -72,6 +73,7 @@ class JobRunner:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.renderer.stop()
         shutil.rmtree(self.work_dir, ignore_errors=True)
         self.instance.release()
 

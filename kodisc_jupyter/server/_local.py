@@ -60,7 +60,7 @@ class LocalServer:
                                        trusted_user=self._owner.user_id,
                                        hidden=(self.data_dir, kodisc_data_dir(), Path.home()),
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
-                                       else None)
+                                       else None, warm=o.warm)
         except BaseException:
             self._socket.close()
             if hasattr(self, "_store"):

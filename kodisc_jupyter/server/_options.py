@@ -12,7 +12,7 @@ from typing import Any
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
 from ._movie_cache import DEFAULT_CACHE_SIZE
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
-from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
+from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT, DEFAULT_WARM_WORKERS
 
 RENDERERS = ("manim", "simulate")
 
@@ -28,6 +28,7 @@ class ServerOptions:
     sandbox: bool | None = None  # None: bubblewrap when it runs here; False: never (trusted scenes only)
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT
+    warm: int = DEFAULT_WARM_WORKERS  # sandboxed workers with Manim imported, waiting for a job
     cache_size: int = DEFAULT_CACHE_SIZE  # bytes of Manim's partial-movie cache across renders; 0: off
     allow_http_webhooks: bool = False  # local development: http:// and loopback handlers
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
@@ -79,6 +80,8 @@ def _check(o: ServerOptions) -> None:
     if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(_is_number, latency))
             and 0 <= latency[0] <= latency[1]):
         raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
+    if type(o.warm) is not int or o.warm < 0:
+        raise ValueError(f"warm must be an integer >= 0 (0 = no warm workers); got {o.warm!r}")
     if type(o.cache_size) is not int or o.cache_size < 0:
         raise ValueError(f"cache_size must be a number of bytes >= 0 (0 = no cache); got {o.cache_size!r}")
     if o.sandbox not in (None, True, False):

@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -26,12 +27,16 @@ OUTPUT_FILES = tuple(ASSET_FILES.values())
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
 DEFAULT_SIMULATED_SECONDS = 0.3
+#: Workers kept waiting with Manim imported (~100-150 MB each; see docs/server.md).
+DEFAULT_WARM_WORKERS = 1
 #: One output file may not grow past this (RLIMIT_FSIZE), and a render may start this many processes.
 MAX_FILE_BYTES = 2 * 1024**3
 RENDER_PROCESSES = 256
 
 
 class Renderer(Protocol):
+    async def start(self, work_dir: Path) -> None: ...
+    async def stop(self) -> None: ...
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
 
 
@@ -45,8 +50,12 @@ class ManimRenderer:
 
     def __init__(self, *, timeout: float = DEFAULT_RENDER_TIMEOUT, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                  sandbox: bool | None = None, trusted_user: str | None = None,
-                 hidden: tuple[Path, ...] = (), cache: MovieCache | None = None) -> None:
+                 hidden: tuple[Path, ...] = (), cache: MovieCache | None = None, warm: int = 0) -> None:
         self.timeout = timeout
+        self.warm = warm
+        self._warming: list[asyncio.Future[asyncio.subprocess.Process]] = []
+        self._folders: dict[int, Path] = {}  # a waiting worker's own folder, by pid
+        self._work_dir = Path(tempfile.gettempdir())
         self.cache = cache
         self.memory_limit = memory_limit
         problem = bwrap_problem() if sandbox is not False else None
@@ -69,48 +78,96 @@ class ManimRenderer:
         return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(MAX_FILE_BYTES),
                 str(_process_limit())]
 
-    async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
-        refused = self.refusal(job)
-        if refused:
-            return refused
-        (folder / "scene.py").write_text(job.code, encoding="utf-8")
-        (folder / "tmp").mkdir(exist_ok=True)
+    # warm workers ---------------------------------------------------------------------------------
+    async def start(self, work_dir: Path) -> None:
+        """Start `warm` workers (sandboxed only) that import Manim now and wait for a job."""
+        self._work_dir = work_dir
+        for _ in range(self.warm if self.sandboxed else 0):
+            self._warming.append(asyncio.ensure_future(self._spawn(self._new_folder())))
+
+    async def stop(self) -> None:
+        """End the waiting workers (each is a whole sandbox: killing it ends everything in it)."""
+        warming, self._warming = self._warming, []
+        for task in warming:
+            try:
+                process = await task
+            except Exception:
+                continue
+            kill_session(process.pid)
+            if process.stdin is not None:
+                process.stdin.close()
+            await process.wait()
+
+    def _new_folder(self) -> Path:
+        folder = Path(tempfile.mkdtemp(prefix="warm-", dir=self._work_dir)).resolve()
+        (folder / "tmp").mkdir()
+        return folder
+
+    async def _take_warm(self, folder: Path) -> asyncio.subprocess.Process | None:
+        """A waiting worker (importing or ready), its folder renamed to the job's, and a replacement started."""
+        while self._warming:
+            task = self._warming.pop(0)
+            self._warming.append(asyncio.ensure_future(self._spawn(self._new_folder())))
+            try:
+                process = await task
+            except Exception:  # it could not start: render cold
+                return None
+            if process.returncode is None and process.stdin is not None:
+                os.rmdir(folder)  # the job's empty folder gives way to the worker's (bwrap mounted that one)
+                os.rename(self._folders.pop(process.pid), folder)
+                return process
+        return None
+
+    # rendering ------------------------------------------------------------------------------------
+    async def _spawn(self, folder: Path) -> asyncio.subprocess.Process:
         seen_as = JOB_MOUNT if self.sandboxed else str(folder)
         argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *self.limits()]
         if self.sandboxed:
             argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*self.hidden, folder.parent])
-        spec = {"folder": seen_as, "class_name": job.class_name, "width": width, "height": height, "fps": job.fps,
-                "cache": self.cache is not None}
-        if self.cache is not None:
-            self.cache.check_out(job, folder / CACHE_FOLDER)
-        try:
-            return await self._run(argv, spec, folder)
-        finally:
-            if self.cache is not None:
-                self.cache.check_in(job, folder / CACHE_FOLDER)
-
-    async def _run(self, argv: list[str], spec: dict, folder: Path) -> str | None:
-        seen_as = spec["folder"]
         with open(folder / "render.log", "wb") as log:
             process = await asyncio.create_subprocess_exec(
                 *argv, cwd=folder, env=render_env(seen_as), stdin=asyncio.subprocess.PIPE, stdout=log,
                 stderr=asyncio.subprocess.STDOUT, start_new_session=True)
-            try:
-                assert process.stdin is not None
-                process.stdin.write(json.dumps(spec).encode() + b"\n")
-                with contextlib.suppress(ConnectionError):  # it may already have died
-                    await process.stdin.drain()
-                process.stdin.close()
-                await asyncio.wait_for(process.wait(), self.timeout)
-            except asyncio.TimeoutError:
-                kill_session(process.pid)
-                await process.wait()
-                return timed_out(self.timeout)
-            except BaseException:  # cancelled: the server is stopping
-                kill_session(process.pid)
-                raise
-            if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
-                kill_session(process.pid)
+        self._folders[process.pid] = folder
+        return process
+
+    async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
+        refused = self.refusal(job)
+        if refused:
+            return refused
+        process = await self._take_warm(folder)
+        if process is None:
+            (folder / "tmp").mkdir(exist_ok=True)
+            process = await self._spawn(folder)
+            self._folders.pop(process.pid, None)
+        (folder / "scene.py").write_text(job.code, encoding="utf-8")
+        spec = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
+                "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None}
+        if self.cache is not None:
+            self.cache.check_out(job, folder / CACHE_FOLDER)
+        try:
+            return await self._run(process, spec, folder)
+        finally:
+            if self.cache is not None:
+                self.cache.check_in(job, folder / CACHE_FOLDER)
+
+    async def _run(self, process: asyncio.subprocess.Process, spec: dict, folder: Path) -> str | None:
+        try:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps(spec).encode() + b"\n")
+            with contextlib.suppress(ConnectionError):  # it may already have died
+                await process.stdin.drain()
+            process.stdin.close()
+            await asyncio.wait_for(process.wait(), self.timeout)
+        except asyncio.TimeoutError:
+            kill_session(process.pid)
+            await process.wait()
+            return timed_out(self.timeout)
+        except BaseException:  # cancelled: the server is stopping
+            kill_session(process.pid)
+            raise
+        if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
+            kill_session(process.pid)
         return _read_outcome(folder, process.returncode)
 
 
@@ -153,6 +210,12 @@ class SimulatedRenderer:
     def __init__(self, sample_dir: Path, *, timeout: float = DEFAULT_RENDER_TIMEOUT) -> None:
         self.sample_dir = sample_dir
         self.timeout = timeout
+
+    async def start(self, work_dir: Path) -> None:
+        """Nothing to warm up."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
 
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         plan = job.metadata.get("simulate") if isinstance(job.metadata, dict) else None

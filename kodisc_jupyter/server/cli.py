@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
                        help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
     serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
+    serve.add_argument("--warm", type=non_negative_int, default=None, metavar="N",
+                       help="sandboxed workers kept waiting with Manim imported, one job each (default 1; 0 = off)")
     serve.add_argument("--cache-size", type=non_negative_int, default=None, metavar="MB",
                        help="Manim's partial-movie cache across renders, per user and scene, LRU-capped at MB "
                             "megabytes (default 1024; 0 = off)")
@@ -78,7 +80,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
              "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays,
-             "cache_size": None if args.cache_size is None else args.cache_size * 1024**2}
+             "warm": args.warm, "cache_size": None if args.cache_size is None else args.cache_size * 1024**2}
     try:
         options = ServerOptions.of(
             host=args.host, port=args.port, renderer=args.renderer, allow_http_webhooks=args.allow_http_webhooks,
