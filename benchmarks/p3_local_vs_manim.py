@@ -8,7 +8,8 @@ Four comparisons, printed side by side (medians of RUNS):
 2. editing 1 animation of 8 at medium: the server's re-render (partial-movie cache) vs its first
    render (goal <= 0.5x);
 3. the same edit: the server vs Manim's own cached re-run in the same folder (goal <= 0.8x);
-4. one-shot `kodisc render scene.py X -ql` (embedded server, fresh KODISC_HOME) vs
+4. one-shot `kodisc render scene.py X -ql --force` (embedded server; a KODISC_HOME kept between
+   runs, as a user's is, after one first run that fills the pre-flight's Manim name cache) vs
    `manim render -ql` (goal <= 1.2x).
 """
 from __future__ import annotations
@@ -122,15 +123,19 @@ def main() -> None:
                      f"{median(edits) / median(manim_reruns):.2f}x", "<= 0.8x"])
 
         cli, one_shot = [], []
-        for run in range(RUNS):
-            folder = tmp / f"oneshot-{run}"
-            cli.append(manim_cli(SCENES["DrawCircle"], "DrawCircle", folder / "manim"))
-            (folder / "home").mkdir()
-            env = {**os.environ, "KODISC_HOME": str(folder / "home")}
-            for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL"):
-                env.pop(name, None)
-            one_shot.append(timed([sys.executable, "-m", "kodisc_jupyter", "render", "manim/scene.py", "DrawCircle",
-                                   "-ql", "--backend", "local", "-o", "out.mp4"], folder, env))
+        home = tmp / "oneshot-home"  # kept between runs like a user's: Manim's name cache is warm after run 0
+        home.mkdir()
+        env = {**os.environ, "KODISC_HOME": str(home)}
+        for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL"):
+            env.pop(name, None)
+        folder = tmp / "oneshot"  # one project folder, re-rendered with --force
+        for run in range(RUNS + 1):
+            bare = manim_cli(SCENES["DrawCircle"], "DrawCircle", folder / "manim")
+            ours = timed([sys.executable, "-m", "kodisc_jupyter", "render", "manim/scene.py", "DrawCircle", "-ql",
+                          "--backend", "local", "-o", "out.mp4", "--force"], folder, env)
+            if run:  # run 0 fills the name cache, as a user's first render does once
+                cli.append(bare)
+                one_shot.append(ours)
         rows.append(["one-shot `kodisc render -ql` vs manim -ql: DrawCircle", median(cli), median(one_shot),
                      f"{median(one_shot) / median(cli):.2f}x", "<= 1.2x"])
     print_table(f"P3 local renders vs bare Manim (seconds, median of {RUNS})",

@@ -82,8 +82,7 @@ class ManimRenderer:
     async def start(self, work_dir: Path) -> None:
         """Start `warm` workers (sandboxed only) that import Manim now and wait for a job."""
         self._work_dir = work_dir
-        for _ in range(self.warm if self.sandboxed else 0):
-            self._warming.append(asyncio.ensure_future(self._spawn(self._new_folder())))
+        self._refill()
 
     async def stop(self) -> None:
         """End the waiting workers (each is a whole sandbox: killing it ends everything in it)."""
@@ -103,11 +102,15 @@ class ManimRenderer:
         (folder / "tmp").mkdir()
         return folder
 
+    def _refill(self) -> None:
+        """Start workers until `warm` wait; called once a render ended, so warming never slows a render."""
+        while self.sandboxed and len(self._warming) < self.warm:
+            self._warming.append(asyncio.ensure_future(self._spawn(self._new_folder())))
+
     async def _take_warm(self, folder: Path) -> asyncio.subprocess.Process | None:
-        """A waiting worker (importing or ready), its folder renamed to the job's, and a replacement started."""
+        """A waiting worker (importing or ready), its folder renamed to the job's."""
         while self._warming:
             task = self._warming.pop(0)
-            self._warming.append(asyncio.ensure_future(self._spawn(self._new_folder())))
             try:
                 process = await task
             except Exception:  # it could not start: render cold
@@ -150,6 +153,7 @@ class ManimRenderer:
         finally:
             if self.cache is not None:
                 self.cache.check_in(job, folder / CACHE_FOLDER)
+            self._refill()
 
     async def _run(self, process: asyncio.subprocess.Process, spec: dict, folder: Path) -> str | None:
         try:

@@ -13,6 +13,7 @@ import re
 import secrets
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import av
@@ -247,7 +248,9 @@ def test_a_warm_worker_renders_one_job_and_is_replaced(tmp_path):
         assert len(waiting) == 1  # started with the server, importing Manim before any job
         job = user.wait(user.submit(), timeout=120)
         assert job.status == "completed", job.error
-        replacement = _workers_of(server)
+        deadline = time.monotonic() + 10
+        while (replacement := _workers_of(server)) == set() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the replacement starts once the render ended
         user.close()
     assert len(replacement) == 1 and replacement.isdisjoint(waiting)  # single use: a new one waits
     assert _workers_of(server) == set()  # stopping the server ends the waiting worker
