@@ -38,6 +38,8 @@ LIMITS = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resour
 
 
 def main(argv: list[str]) -> int:
+    os.write(1, b"r")  # "started" on the server's pipe: the sandbox is set up; then stdout joins the log
+    os.dup2(2, 1)
     for limit, value in zip(LIMITS, map(int, argv), strict=True):
         hard = resource.getrlimit(limit)[1]
         if value > 0:  # never above the inherited hard limit: only root may raise it

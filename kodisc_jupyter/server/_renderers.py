@@ -115,6 +115,14 @@ class ManimRenderer:
                 process = await task
             except Exception:  # it could not start: render cold
                 return None
+            assert process.stdout is not None
+            try:  # its first byte: bwrap has mounted the folder, so renaming it is safe now
+                await asyncio.wait_for(process.stdout.readexactly(1), self.timeout)
+            except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+                kill_session(process.pid)
+                await process.wait()
+                shutil.rmtree(self._folders.pop(process.pid), ignore_errors=True)
+                continue
             if process.returncode is None and process.stdin is not None:
                 os.rmdir(folder)  # the job's empty folder gives way to the worker's (bwrap mounted that one)
                 os.rename(self._folders.pop(process.pid), folder)
@@ -129,8 +137,8 @@ class ManimRenderer:
             argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*self.hidden, folder.parent])
         with open(folder / "render.log", "wb") as log:
             process = await asyncio.create_subprocess_exec(
-                *argv, cwd=folder, env=render_env(seen_as), stdin=asyncio.subprocess.PIPE, stdout=log,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                *argv, cwd=folder, env=render_env(seen_as), stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True)
         self._folders[process.pid] = folder
         return process
 
