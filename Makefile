@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench system-deps browser-deps clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json yarn.lock $(wildcard src/*.ts style/*.css)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	rm -rf kodisc_jupyter/labextension  # the install's build hook rebuilds the player extension (node)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
