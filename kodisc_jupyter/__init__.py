@@ -15,6 +15,7 @@ _LAZY = {
     "AsyncKodisc": "kodisc_jupyter.client",
     "Job": "kodisc_jupyter.client",
     "RenderResult": "kodisc_jupyter.client",
+    "RenderProgress": "kodisc_jupyter.client",
     "Account": "kodisc_jupyter.client",
     "Credits": "kodisc_jupyter.client",
     "render": "kodisc_jupyter.jupyter.result",
@@ -24,12 +25,12 @@ _LAZY = {
 }
 
 __all__ = [
-    "Account", "AsyncKodisc", "Credits", "Job", "Kodisc", "Panel", "RenderResult", "Rendered",
+    "Account", "AsyncKodisc", "Credits", "Job", "Kodisc", "Panel", "RenderProgress", "RenderResult", "Rendered",
     "__version__", "load_ipython_extension", "render", "start_local_server", "unload_ipython_extension",
 ]
 
 if TYPE_CHECKING:
-    from .client import Account, AsyncKodisc, Credits, Job, Kodisc, RenderResult
+    from .client import Account, AsyncKodisc, Credits, Job, Kodisc, RenderProgress, RenderResult
     from .jupyter.panel import Panel
     from .jupyter.result import Rendered, render
     from .server import start_local_server

@@ -251,5 +251,5 @@ class Account:
                 "credits": self.credits.to_dict()}
 
 
-for _public in (Account, Credits, Job, RenderResult):  # reported under the public package
+for _public in (Account, Credits, Job, RenderProgress, RenderResult):  # reported under the public package
     _public.__module__ = "kodisc_jupyter"
