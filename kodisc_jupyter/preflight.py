@@ -399,12 +399,14 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
 
 
 def _local_file_reason(path: str) -> str:
-    """Why the file will not be found: a render never runs in the notebook's folder (the embedded
-    server renders in a folder of its own), so only an absolute path works, and only locally."""
+    """Why the file will not be found: a render never runs in the notebook's folder (the local
+    server renders in a sandbox that sees only its own folder), so only an absolute path works,
+    and only on a local server without the sandbox."""
     if Path(path).expanduser().is_absolute():
-        return "uses a local file: a Kodisc render cannot see your disk (the local backend can)"
+        return ("uses a local file: a Kodisc render cannot see your disk, nor can the local server's sandbox "
+                "(only `kodisc serve --no-sandbox` can)")
     return ("uses a relative file path: a render runs in its own folder and cannot find it "
-            "(the local backend can read an absolute path; Kodisc cannot read your files)")
+            "(only an unsandboxed local server can read an absolute path; Kodisc cannot read your files)")
 
 
 def _is_local_file(text: str) -> bool:

@@ -161,7 +161,7 @@ def test_no_credits_means_no_job_and_no_history_row(tmp_path, monkeypatch):
 
 @pytest.mark.render
 def test_local_file_warning_tells_the_truth_about_the_local_server(manim_server, monkeypatch, tmp_path):
-    """The pre-flight warning says a relative path is not found by a render and an absolute one is, locally."""
+    """The pre-flight warning says a relative path is not found by a render, nor an absolute one in the sandbox."""
     monkeypatch.setenv("KODISC_API_KEY", manim_server.api_key)
     monkeypatch.setenv("KODISC_BASE_URL", manim_server.base_url)
     monkeypatch.chdir(tmp_path)
@@ -180,5 +180,9 @@ def test_local_file_warning_tells_the_truth_about_the_local_server(manim_server,
     with pytest.raises(RenderFailedError, match="dot.svg"):
         pipeline.run(relative)
     absolute = flow(str(tmp_path / "dot.svg"))
-    assert "the local backend can" in absolute.warnings[0]
-    assert pipeline.run(absolute).video.stat().st_size > 0
+    assert "only `kodisc serve --no-sandbox` can" in absolute.warnings[0]
+    if manim_server.sandbox_problem is None:  # the sandbox sees nothing of the disk outside its folder
+        with pytest.raises(RenderFailedError, match="dot.svg"):
+            pipeline.run(absolute)
+    else:
+        assert pipeline.run(absolute).video.stat().st_size > 0

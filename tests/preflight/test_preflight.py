@@ -373,18 +373,19 @@ def test_local_files_given_to_media_mobjects_are_warnings(tmp_path, monkeypatch)
         (11, "Logo('brand.jpg')"), (12, "SVGMobject('diagram')"), (13, "add_sound('click.wav')")]]
 
 
-RELATIVE = ("uses a relative file path: a render runs in its own folder "
-            "and cannot find it (the local backend can read an absolute path; Kodisc cannot read your files)")
+RELATIVE = ("uses a relative file path: a render runs in its own folder and cannot find it "
+            "(only an unsandboxed local server can read an absolute path; Kodisc cannot read your files)")
 
 
 def test_an_absolute_path_is_flagged_only_for_kodisc(tmp_path):
-    """The embedded server renders in its own folder: only an absolute path reaches the file, and only locally."""
+    """A render runs in its own folder: only an absolute path reaches the file, and only unsandboxed."""
     image = tmp_path / "logo.png"
     image.write_bytes(b"png")
     code = f"from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(ImageMobject({str(image)!r}))\n"
     (warning,) = preflight(code).warnings
     assert warning.startswith("line 4: ImageMobject('/")
-    assert warning.endswith(") uses a local file: a Kodisc render cannot see your disk (the local backend can)")
+    assert warning.endswith(") uses a local file: a Kodisc render cannot see your disk, nor can the local "
+                            "server's sandbox (only `kodisc serve --no-sandbox` can)")
 
 
 # -- what is sent ---------------------------------------------------------------------------------------
