@@ -3,9 +3,12 @@
 Every non-2xx answer is `{"error": ..., "message": ...}`. Request bodies are validated with the
 client's own `validate_render_body`, after the size cap is enforced on the raw bytes (the
 declared Content-Length and the bytes actually streamed) so an oversized body is never parsed.
+The store is SQLite behind a lock: every call to it runs in a thread (`asyncio.to_thread`), never
+on the event loop that serves the other requests and follows the renders.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
@@ -49,7 +52,7 @@ def error_response(status: int, error: str, message: str, headers: dict | None =
 
 def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: str,
                allow_http_webhooks: bool, lifespan=None) -> Starlette:
-    def authenticate(request: Request) -> KeyRecord:
+    async def authenticate(request: Request) -> KeyRecord:
         header = request.headers.get("authorization")
         if not header:
             raise APIProblem(401, "unauthorized", "Missing API key: send `Authorization: Bearer kdsc_live_...`.")
@@ -58,14 +61,14 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         if scheme.lower() != "bearer" or not KEY_RE.fullmatch(token):
             raise APIProblem(401, "unauthorized", "Malformed API key: expected `Authorization: Bearer kdsc_live_` "
                                                   "followed by 48 lowercase hex characters.")
-        key = store.authenticate(token)
+        key = await asyncio.to_thread(store.authenticate, token)
         if key is None:
             raise APIProblem(401, "unauthorized", "Unknown API key: it was revoked or never existed here; "
                                                   "use a key this server created.")
         return key
 
     async def create_render(request: Request) -> Response:
-        key = authenticate(request)
+        key = await authenticate(request)
         body = validate(await read_json(request))
         quality = body["quality"]
         url = body.get("webhookUrl", key.default_webhook_url)
@@ -75,10 +78,10 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
                            "--allow-http-webhooks; internal addresses are never reached)", key.prefix)
             url = None
         try:
-            job = store.create_job(key, body, fps=body.get("fps", QUALITIES[quality][2]), webhook_url=url,
-                                   reserve=reserve_for(quality), server_id=runner.instance.id)
+            job = await asyncio.to_thread(store.create_job, key, body, fps=body.get("fps", QUALITIES[quality][2]),
+                                          webhook_url=url, reserve=reserve_for(quality), server_id=runner.instance.id)
         except InsufficientCredits:
-            paid, free = store.balance(key.user_id)
+            paid, free = await asyncio.to_thread(store.balance, key.user_id)
             raise APIProblem(402, "insufficient_credits",
                              f"Not enough credits to start a render: a {quality} render reserves "
                              f"{reserve_for(quality)} credits and the balance is {paid + free}. Add credits or wait "
@@ -98,19 +101,19 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         return body
 
     async def get_render(request: Request) -> Response:
-        key = authenticate(request)
+        key = await authenticate(request)
         job_id = request.path_params["job_id"]
         if not is_job_id(job_id):  # not echoed: it could be anything the caller pasted
             raise APIProblem(404, "not_found", "No such job: job ids are 25 lowercase letters and digits.")
-        job = store.get_job(job_id, key.user_id)
+        job = await asyncio.to_thread(store.get_job, job_id, key.user_id)
         if job is None:
             raise APIProblem(404, "not_found", f"No job {job_id} for this key: check the job id and the key.")
         return JSONResponse(job_view(job, public_url, progress=runner.progress(job_id) if job.status == "running"
                                      else None))
 
     async def me(request: Request) -> Response:
-        key = authenticate(request)
-        return JSONResponse(account_view(key, *store.balance(key.user_id)))
+        key = await authenticate(request)
+        return JSONResponse(account_view(key, *await asyncio.to_thread(store.balance, key.user_id)))
 
     async def asset(request: Request) -> Response:
         job_id, name = request.path_params["job_id"], request.path_params["name"]

@@ -57,7 +57,7 @@ class JobRunner:
         """Fail what stopped servers left unfinished, then start the workers (in the server's loop)."""
         alive = live_instances(self.instances_dir)
         for job_id in self.store.orphaned_job_ids(alive):
-            self._notify(self.store.finish(job_id, error=STOPPED_ERROR, cost=0, duration_ms=0,
+            await self._notify(self.store.finish(job_id, error=STOPPED_ERROR, cost=0, duration_ms=0,
                                            uncovered_error=UNCOVERED_ERROR))
         if self.work_root.is_dir():
             for folder in self.work_root.iterdir():
@@ -86,7 +86,7 @@ class JobRunner:
         while True:
             job_id = await self._queue.get()
             try:
-                job = self.store.mark_running(job_id)
+                job = await asyncio.to_thread(self.store.mark_running, job_id)
                 if job is not None and job.status == "running":
                     await self._run(job)
             except Exception:  # keep the worker alive; the job is failed on the next start
@@ -107,13 +107,14 @@ class JobRunner:
             self._folders.pop(job.job_id, None)
             shutil.rmtree(folder, ignore_errors=True)
         duration_ms = int((time.monotonic() - started) * 1000)
-        final = self.store.finish(job.job_id, error=error, cost=cost_for(job.quality, duration_ms),
-                                  duration_ms=duration_ms, uncovered_error=UNCOVERED_ERROR)
+        final = await asyncio.to_thread(self.store.finish, job.job_id, error=error,
+                                        cost=cost_for(job.quality, duration_ms), duration_ms=duration_ms,
+                                        uncovered_error=UNCOVERED_ERROR)
         if final is None:  # deleted under us: nothing to tell
             return
         if final.status == "failed":
             shutil.rmtree(self.files_dir / job.job_id, ignore_errors=True)
-        self._notify(final)
+        await self._notify(final)
 
     def progress(self, job_id: str) -> RenderProgress | None:
         """What the running render of `job_id` reported last (the scene can write that file: read it warily)."""
@@ -133,10 +134,10 @@ class JobRunner:
         except ValueError:
             return None
 
-    def _notify(self, job: StoredJob | None) -> None:
+    async def _notify(self, job: StoredJob | None) -> None:
         if job is None or not job.webhook_url:
             return
-        key = self.store.key_by_id(job.key_id)
+        key = await asyncio.to_thread(self.store.key_by_id, job.key_id)
         self.sender.deliver(job.webhook_url, key.webhook_secret, job.status, job_body(job, self.public_url),
                             job.job_id)
 
