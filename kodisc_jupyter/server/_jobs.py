@@ -10,6 +10,7 @@ sibling server sharing the data dir are left alone (see `_instances`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -75,6 +76,9 @@ class JobRunner:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.renderer.stop()
         shutil.rmtree(self.work_dir, ignore_errors=True)
+        for folder in (self.work_root, self.work_root.parent):  # no empty folders left in the temp dir
+            with contextlib.suppress(OSError):  # not empty: a sibling server's renders, or the movie cache
+                folder.rmdir()
         self.instance.release()
 
     def submit(self, job_id: str) -> None:
