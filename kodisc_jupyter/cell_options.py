@@ -111,8 +111,11 @@ class KodiscSettings(Configurable):
                    help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
     quality = Enum(tuple(QUALITIES), default_value="medium", help="default render quality").tag(config=True)
     aspect = Enum(ASPECT_RATIOS, default_value="16:9", help="default aspect ratio").tag(config=True)
-    embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/").tag(config=True)
+    embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/ "
+                 "(always on in Colab and VS Code, which cannot play a linked file)").tag(config=True)
     embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
+    colab_max_mb = Float(10.0, help="Colab refuses larger display outputs: above this (as stored, base64 included) "
+                         "a video plays from Kodisc's CDN, or a local render says where its file is").tag(config=True)
     timeout = Float(None, allow_none=True, help="seconds a cell waits for a job (None: no limit)").tag(config=True)
     width = Unicode("", help="player width: pixels or a CSS length, e.g. 640 or '80%' (default: the cell, at most 720px)"
                     ).tag(config=True)

@@ -1,11 +1,13 @@
 """Fixtures shared by every test area.
 
 Every test runs with its own KODISC_HOME and without any Kodisc key or base URL from the
-developer's environment, so a test never reads or writes real credentials or history.
+developer's environment (nor VS Code's variables), so a test never reads or writes real credentials or history.
 """
 from __future__ import annotations
 
 import pytest
+
+FRONTEND_VARIABLES = ("VSCODE_PID", "VSCODE_CWD")  # a test run from VS Code's terminal must not look like VS Code
 
 
 @pytest.fixture(autouse=True)
@@ -13,7 +15,7 @@ def isolated_kodisc_env(tmp_path, monkeypatch):
     home = tmp_path / "kodisc-home"
     home.mkdir()
     monkeypatch.setenv("KODISC_HOME", str(home))
-    for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL"):
+    for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", *FRONTEND_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     return home
 

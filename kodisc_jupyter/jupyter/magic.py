@@ -239,9 +239,9 @@ class _Presenter:
 
     def _finish(self, outcome: Any) -> None:
         from .display import notice_bundle, show
+        from .frontend import frontend_has_widgets
         from .last_frame import last_frame_bundle
         from .result import Rendered
-        from .status import frontend_has_widgets
 
         rendered = Rendered(outcome)
         rendered.embed = self._embed()
@@ -251,6 +251,7 @@ class _Presenter:
         elif frontend_has_widgets():
             width = (self.args.width or self.magic.width).strip()
             bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
+                                     colab_max_mb=self.magic.colab_max_mb,
                                      width=int(width) if width.isdigit() else width or None)
         else:  # terminal IPython: no player to draw, so no copy into kodisc_media/
             bundle = {"text/plain": rendered.text()}
@@ -263,7 +264,7 @@ class _Presenter:
     def _embed(self) -> bool | None:
         if self.args.embed or self.magic.embed:
             return True
-        return None  # None: embed only in Colab
+        return None  # None: embed where a linked file cannot play (Colab, VS Code)
 
     def _watch_in_background(self) -> None:
         from .. import pipeline

@@ -2,17 +2,20 @@
 
 A saved output must outlive the kernel, the embedded server's random port and any CDN URL
 (`../shared/notes/notebook-media.md`), so the player never points at a server. Linked mode (the
-default) copies the MP4 to `kodisc_media/<Class>-<jobId[:8]>.mp4` in the kernel's working
-directory (the notebook's folder) and uses that relative path; embedded mode (`--embed`, and
-always in Colab) puts the video itself in the output as a data: URL, up to a size cap. The poster
+default in JupyterLab and Notebook 7) copies the MP4 to `kodisc_media/<Class>-<jobId[:8]>.mp4` in
+the kernel's working directory (the notebook's folder) and uses that relative path; embedded mode
+(`--embed`, and by default in Colab and VS Code, which cannot load a relative file: see
+`frontend.py`) puts the video itself in the output as a data: URL, up to a size cap. The poster
 and captions sit beside the video too; the HTML player inlines the captions (file:// pages refuse
 relative tracks), our JupyterLab renderer's JSON (`player.PLAYER_MIME`) names the files.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 from .. import pipeline
 from .._files import write_atomic
 from .._logging import quiet_logs
+from .._mp4 import has_aac_track
 from ..assets import vtt_has_cues
 from ..backend import resolve_backend
 from ..views import format_seconds, short_id
+from . import frontend
 from .display import notice_bundle
 from .player import PLAYER_MIME, data_url, player_data, player_html, player_text
-from .status import frontend_has_widgets
 
 if TYPE_CHECKING:
     from ..client import Job
@@ -39,10 +43,9 @@ PORTRAIT_WIDTH = "360px"
 PORTABLE_HINT = (f"This video is a file in {MEDIA_FOLDER}/ beside the notebook: share or publish that folder with it, "
                  "or use --embed (%config Kodisc.embed = True) to put the video inside the notebook.")
 _portable_hint_shown = False  # once per kernel: a local render's linked player says how to make it portable
-
-
-def in_colab() -> bool:
-    return "google.colab" in sys.modules
+_silent_sound_shown = False  # once per kernel: VS Code plays no AAC sound
+SILENT_SOUND_NOTE = ("This video has an AAC sound track: VS Code plays its picture but not its sound (its player "
+                     "has no AAC decoder). Open the MP4, or the notebook in JupyterLab or a browser, to hear it.")
 
 
 class Rendered:
@@ -58,9 +61,10 @@ class Rendered:
         self.cached = outcome.cached
         self.aspect_ratio = outcome.aspect_ratio
         self.backend = outcome.backend.label
-        self.embed: bool | None = None  # what _repr_html_ uses: None embeds only in Colab
-        self.note: str | None = None  # set by html() when the embed size cap applied
-        self._embedded = False  # set by html(): whether the last player carried the video itself
+        self.embed: bool | None = None  # what _repr_html_ uses: None embeds only where linking cannot play
+        self.note: str | None = None  # set by html()/bundle() when a size cap applied
+        self._placement = "link"  # set by html()/bundle(): "embed", "link", "cdn" or "none" (see _place)
+        self._embedded = False  # whether the last player carried the video itself
 
     def __repr__(self) -> str:
         state = "cached" if self.cached else self.job.status
@@ -75,7 +79,7 @@ class Rendered:
         kodisc_media/... rather than the repr's path under KODISC_HOME (saved notebooks get shared).
         Elsewhere (terminal IPython) None: the plain repr, and no copy into kodisc_media/."""
 
-        return self.bundle(embed=self.embed) if frontend_has_widgets() and self.video else None
+        return self.bundle(embed=self.embed) if frontend.frontend_has_widgets() and self.video else None
 
     def summary(self) -> str:
         """One line: render time, credits, short job id, backend, and "cached" when it was."""
@@ -90,10 +94,18 @@ class Rendered:
         return " · ".join(parts)
 
     def html(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
-             width: int | str | None = None, summary: str | None = None) -> str:
-        """The player. `embed=None` embeds only in Colab; a video over `embed_max_mb` is linked instead."""
+             width: int | str | None = None, summary: str | None = None,
+             colab_max_mb: float = frontend.COLAB_OUTPUT_MAX_MB) -> str:
+        """The player. `embed=None` embeds where a linked file cannot play (Colab, VS Code); a video over
+        `embed_max_mb`, or an output over Colab's `colab_max_mb`, falls back as `_place` says."""
+        if self.video is None:
+            return ""
+        return self._fitted(embed, embed_max_mb, colab_max_mb, lambda stored: self._html(embed, embed_max_mb, colab_max_mb,
+                                                                                          stored, width, summary))
 
-        media = self._media(embed, embed_max_mb)
+    def _html(self, embed: bool | None, embed_max_mb: float, colab_max_mb: float, stored: int,
+              width: int | str | None, summary: str | None) -> str:
+        media = self._media(embed, embed_max_mb, colab_max_mb, stored)
         if media is None:
             return ""
         return player_html(video_src=media.video, poster_src=media.poster, captions_vtt=media.captions_vtt,
@@ -105,26 +117,40 @@ class Rendered:
         return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
 
     def bundle(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
-               width: int | str | None = None) -> dict[str, Any]:
+               width: int | str | None = None, colab_max_mb: float = frontend.COLAB_OUTPUT_MAX_MB) -> dict[str, Any]:
         """The final output of a cell: our renderer's JSON first, then the HTML player and its text, each
         with the summary line (plus the size-cap note, if any).
 
         Its text names the file the player plays (`kodisc_media/...`, or the notebook itself), never
-        the copy under KODISC_HOME: a shared notebook must not carry the author's private paths."""
-
-        global _portable_hint_shown
-        media = self._media(embed, embed_max_mb)
-        if media is None:
+        the copy under KODISC_HOME: a shared notebook must not carry the author's private paths. In
+        Colab the whole bundle, as stored, stays under `colab_max_mb`; notes also say what VS Code cannot play."""
+        if self.video is None:
             return {"text/plain": self.text()}
+        return self._fitted(embed, embed_max_mb, colab_max_mb,
+                            lambda stored: self._bundle(embed, embed_max_mb, colab_max_mb, stored, width))
+
+    def _bundle(self, embed: bool | None, embed_max_mb: float, colab_max_mb: float, stored: int,
+                width: int | str | None) -> dict[str, Any]:
+        global _portable_hint_shown, _silent_sound_shown
+        assert self.video is not None
+        media = self._media(embed, embed_max_mb, colab_max_mb, stored)
         summary, width = self.summary(), self._width(width)
+        if media is None:  # in Colab, a local render over the limit: one line, no dead player
+            note = notice_bundle(self.note or "")
+            text = player_text(title=self.class_name, file=f"{MEDIA_FOLDER}/{self._media_name()}", summary=summary)
+            return {"text/plain": f"{text}\n{note['text/plain']}", "text/html": note["text/html"]}
         player = player_html(video_src=media.video, poster_src=media.poster, captions_vtt=media.captions_vtt,
                              title=self.class_name, width=width, summary=summary, fallback_src=media.fallback)
-        shown = "embedded in this notebook" if self._embedded else f"{MEDIA_FOLDER}/{self._media_name()}"
+        shown = {"embed": "embedded in this notebook", "cdn": media.video}.get(
+            self._placement, f"{MEDIA_FOLDER}/{self._media_name()}")
         text = player_text(title=self.class_name, file=shown, summary=summary)
         notes = [self.note] if self.note else []
-        if not self._embedded and media.fallback is None and not _portable_hint_shown:
+        if self._placement == "link" and media.fallback is None and not _portable_hint_shown:
             _portable_hint_shown = True
             notes.append(PORTABLE_HINT)
+        if frontend.current() == frontend.VSCODE and not _silent_sound_shown and has_aac_track(self.video):
+            _silent_sound_shown = True
+            notes.append(SILENT_SOUND_NOTE)
         for line in notes:
             note = notice_bundle(line)
             text, player = f"{text}\n{note['text/plain']}", player + note["text/html"]
@@ -156,28 +182,71 @@ class Rendered:
     def _media_name(self) -> str:
         return f"{self.class_name}-{self.job.job_id[:8]}.mp4"
 
-    def _media(self, embed: bool | None, embed_max_mb: float) -> _Media | None:
+    def _fitted(self, embed: bool | None, embed_max_mb: float, colab_max_mb: float, build: Callable[[int], Any]) -> Any:
+        """Build the output; in Colab, an embedded one that weighs more than `colab_max_mb` as stored
+        (measured, not estimated) is built again with the fallback."""
+        assert self.video is not None
+        parts = [self.video] + [path for path in (self.thumbnail, self.captions) if path is not None]
+        output = build(sum(4 * -(-path.stat().st_size // 3) for path in parts))  # the base64 media: a lower bound
+        if self._placement == "embed" and frontend.current() == frontend.COLAB:
+            size = len(output) if isinstance(output, str) else sum(
+                len(value) if isinstance(value, str) else len(json.dumps(value)) for value in output.values())
+            if size > colab_max_mb * 10**6:
+                output = build(size)
+        return output
+
+    def _place(self, embed: bool | None, embed_max_mb: float, colab_max_mb: float, stored: int) -> None:
+        """Choose how the video travels: "embed" (a data: URL), "link" (kodisc_media/), "cdn" (the Kodisc
+        render's public URL) or "none" (only a notice); set `self.note` to the one line that says why.
+        `stored`: what the embedded output weighs (at least its base64 video, poster and captions)."""
+        assert self.video is not None
+        where = frontend.current()
+        size = self.video.stat().st_size
+        self.note = None
+        self._placement = "embed" if (where in (frontend.COLAB, frontend.VSCODE) if embed is None else embed) else "link"
+        if self._placement != "embed":
+            return
+        if size > embed_max_mb * 2**20:
+            over = f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap (%config Kodisc.embed_max_mb)"
+        elif where == frontend.COLAB and stored > colab_max_mb * 10**6:
+            over = f"The video takes {stored / 10**6:.1f} MB in the output, over Colab's {colab_max_mb:g} MB output limit"
+        else:
+            return
+        name = f"{MEDIA_FOLDER}/{self._media_name()}"
+        if where == frontend.COLAB and self._public_video_url() is not None:
+            self._placement, self.note = "cdn", f"{over}: it plays from Kodisc's CDN."
+        elif where == frontend.COLAB:
+            self._placement = "none"
+            self.note = (f"{over}, so it is not shown here: it is {name} (Files panel), "
+                         "or render fewer seconds or a lower quality.")
+        elif where == frontend.VSCODE:
+            self._placement = "link"
+            self.note = (f"{over}; VS Code cannot play a linked file: open {name}, "
+                         "or write it anywhere with kodisc_jupyter.render(...).save(path).")
+        else:
+            self._placement, self.note = "link", f"{over}: it is linked from the {MEDIA_FOLDER} folder instead."
+
+    def _media(self, embed: bool | None, embed_max_mb: float, colab_max_mb: float = frontend.COLAB_OUTPUT_MAX_MB,
+               stored: int = 0) -> _Media | None:
         """Where the player finds its video, poster and captions. Linked: files in kodisc_media/ beside
         the notebook (the captions also inline for the HTML player, as file:// pages refuse relative
-        tracks); embedded: data: URLs. Sets `note` when the embed size cap applied."""
+        tracks); embedded, or from the CDN in Colab: data: URLs for all but a CDN video. None when there
+        is no video, or in Colab when only a notice fits (the file is copied for it to name)."""
         if self.video is None:
             return None
-        embed = in_colab() if embed is None else embed
-        self.note = None
-        size = self.video.stat().st_size
-        if embed and size > embed_max_mb * 1024 * 1024:
-            embed = False
-            self.note = (f"The video is {size / 2**20:.1f} MB, over the {embed_max_mb:g} MB embed cap "
-                         "(%config Kodisc.embed_max_mb): it is linked from the kodisc_media folder instead.")
-        self._embedded = embed
+        self._place(embed, embed_max_mb, colab_max_mb, stored)
+        self._embedded = self._placement == "embed"
         vtt = self.captions.read_text(encoding="utf-8") if self.captions else None
         vtt = vtt if vtt and vtt_has_cues(vtt) else None
-        if embed:
+        if self._placement in ("embed", "cdn"):
             poster = data_url(self.thumbnail.read_bytes(), "image/jpeg") if self.thumbnail else None
             captions = data_url(vtt.encode("utf-8"), "text/vtt") if vtt else None
-            return _Media(data_url(self.video.read_bytes(), "video/mp4"), poster, vtt, captions, None)
+            video = data_url(self.video.read_bytes(), "video/mp4") if self._embedded else self._public_video_url()
+            return _Media(video or "", poster, vtt, captions, None)
         stem = self._media_name().removesuffix(".mp4")  # the poster and captions share the video's name
         video = self._beside_notebook(self.video, f"{stem}.mp4")
+        if self._placement == "none":
+            return None
         poster = self._beside_notebook(self.thumbnail, f"{stem}.jpg") if self.thumbnail else None
         captions = self._beside_notebook(self.captions, f"{stem}.vtt") if self.captions and vtt else None
         return _Media(video, poster, vtt, captions, self._public_video_url())

@@ -17,7 +17,6 @@ widget state (nbclient ignores comm_close), so there the bar is its snapshots al
 from __future__ import annotations
 
 import html
-import sys
 import threading
 import time
 import weakref
@@ -25,28 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..contract._rules import COMPLETED, PENDING_STATUSES, RUNNING, TERMINAL_STATUSES
 from ..views import format_seconds, short_id
+from .frontend import frontend_has_widgets
 
 if TYPE_CHECKING:
     from ..contract._models import RenderProgress
     from ..pipeline import Progress
 
-__all__ = ["StatusBar", "frontend_has_widgets"]
+__all__ = ["StatusBar"]
 
 TICK_SECONDS = 0.5
-
-
-def frontend_has_widgets() -> bool:
-    """True in a Jupyter kernel (widgets render); False in terminal IPython or plain Python.
-
-    A subclass counts: Colab's shell is `google.colab._shell.Shell`, and other kernels subclass too."""
-    if "ipykernel" not in sys.modules:
-        return False
-    try:
-        from ipykernel.zmqshell import ZMQInteractiveShell
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    return isinstance(get_ipython(), ZMQInteractiveShell)
 
 
 def watched_live() -> bool:

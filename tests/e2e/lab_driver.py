@@ -14,7 +14,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-KEY_VARIABLES = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL")
+KEY_VARIABLES = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", "VSCODE_PID", "VSCODE_CWD")  # nor seen as a VS Code kernel
 
 KERNEL_STATUS_JS = """() => {
   const widget = window.jupyterapp && window.jupyterapp.shell.currentWidget;

@@ -16,7 +16,8 @@ from nbrun import KERNEL_SPEC, kernel_env
 
 @pytest.fixture
 def run_cells(tmp_path) -> Callable[..., Any]:
-    """`run_cells(sources, server=..., timeout_func=None)` -> the executed notebook (errors allowed).
+    """`run_cells(sources, server=..., timeout_func=None, env=None)` -> the executed notebook (errors allowed);
+    `env` adds variables to the kernel's environment (VSCODE_PID makes it a VS Code kernel).
 
     The notebook lives in tmp_path/work (the kernel's working directory); KODISC_HOME is
     tmp_path/home, shared by every call of one test (a "kernel restart" is a second call).
@@ -29,13 +30,14 @@ def run_cells(tmp_path) -> Callable[..., Any]:
     home.mkdir(exist_ok=True)
 
     def run(sources: list[str], *, server: Any | None = None, timeout: int = 60,
-            timeout_func: Callable[[Any], int] | None = None, name: str = "test.ipynb") -> Any:
+            timeout_func: Callable[[Any], int] | None = None, name: str = "test.ipynb",
+            env: dict[str, str] | None = None) -> Any:
         notebook = new_notebook(metadata=KERNEL_SPEC)
         notebook.cells = [new_code_cell(source) for source in sources]
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3", allow_errors=True,
                                 record_timing=True, interrupt_on_timeout=timeout_func is not None,
                                 timeout_func=timeout_func, resources={"metadata": {"path": str(work)}})
-        client.execute(env=kernel_env(home, server))
+        client.execute(env={**kernel_env(home, server), **(env or {})})
         nbformat.write(notebook, work / name)
         return notebook
 

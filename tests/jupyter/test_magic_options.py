@@ -181,7 +181,7 @@ def test_kernels_with_their_own_shell_class_get_widgets(monkeypatch):
     import IPython
     from ipykernel.zmqshell import ZMQInteractiveShell
 
-    from kodisc_jupyter.jupyter.status import frontend_has_widgets
+    from kodisc_jupyter.jupyter.frontend import frontend_has_widgets
 
     class Shell(ZMQInteractiveShell):  # named like Colab's
         pass

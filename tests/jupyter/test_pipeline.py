@@ -109,10 +109,13 @@ def test_render_returns_a_rendered_that_saves_and_embeds(to_sim, tmp_path, monke
     embedded = result.html(embed=True)
     video = re.search(r'<video[^>]* src="data:video/mp4;base64,([^"]+)"', embedded)
     assert video and base64.b64decode(video.group(1)) == result.video.read_bytes()
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    assert 'src="data:video/mp4;base64,' in result._repr_html_()  # Colab embeds by default
     capped = result.bundle(embed=True, embed_max_mb=result.video.stat().st_size / 2**20 / 2)
     assert 'src="kodisc_media/Saved-' in capped["text/html"] and "embed cap" in capped["text/plain"]
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert 'src="data:video/mp4;base64,' in result._repr_html_()  # Colab embeds by default
+    capped = result.bundle(embed_max_mb=result.video.stat().st_size / 2**20 / 2)  # Colab cannot play a linked file
+    assert f'src="{result.job.result.video}"' in capped["text/html"] and "Kodisc's CDN" in capped["text/plain"]
+    monkeypatch.delitem(sys.modules, "google.colab")
     # A saved notebook's text names the file its player plays, never the private copy under KODISC_HOME.
     home = os.environ["KODISC_HOME"]
     linked_text = result.bundle(embed=False)["text/plain"]
