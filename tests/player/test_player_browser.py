@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from kodisc_jupyter.jupyter.player import UNTRUSTED_HINT, data_url, player_html
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/lib/chromium/chromium")
 VTT = "WEBVTT\n\n00:00.000 --> 00:00.800\nA red square.\n"
 WIDTH, HEIGHT = 64, 48
 
@@ -41,20 +39,6 @@ def make_jpeg() -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (WIDTH, HEIGHT), (220, 0, 0)).save(buffer, "JPEG")
     return buffer.getvalue()
-
-
-@pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    tmp = tmp_path_factory.mktemp("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--disable-gpu"],
-                                             env={**os.environ, "TMPDIR": str(tmp)})
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
