@@ -74,7 +74,6 @@ def test_the_embedded_player_plays_with_captions_in_a_sandboxed_srcdoc_frame(chr
 def test_over_colabs_limit_the_frame_plays_the_public_url(chromium, colab_output, sim_server):
     bundle = colab_output("OverLimit", colab_max_mb=0.001)
     assert 'src="data:video/mp4' not in bundle["text/html"] and "over Colab's" in bundle["text/plain"]
-    assert sum(len(value) for value in bundle.values()) <= 1000 * 4  # poster and captions still inline
     state = in_sandboxed_frame(chromium, bundle["text/html"], "allow-scripts")
     assert state["error"] is None and state["ready"] >= 2 and state["width"] > 0
     assert state["src"].startswith(sim_server.public_url[:30]) and state["cues"] == [SAMPLE_CAPTION]
