@@ -55,6 +55,9 @@ def _bwrap_flags(bwrap: str) -> list[str]:
 def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: list[Path]) -> list[str]:
     """`argv` wrapped in bwrap, with `folder` writable at /job and `hidden` never visible."""
     command = _bwrap_flags(shutil.which("bwrap") or "bwrap")
+    # An empty /tmp first: the binds below may lie under /tmp (a venv or checkout there) and must
+    # stay visible on top of it, while everything else in /tmp (other renders) stays out of sight.
+    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for name in _MERGED_DIRS:  # /lib -> usr/lib on merged-/usr systems: recreate the link
         path = Path(name)
         if path.is_symlink():
@@ -62,8 +65,7 @@ def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: lis
         elif path.is_dir():
             command += ["--ro-bind", name, name]
     command += _read_only_mounts([Path(p) for p in _SYSTEM_DIRS] + _interpreter_paths(), hidden)
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--bind", str(folder), JOB_MOUNT,
-                "--chdir", JOB_MOUNT, "--clearenv"]
+    command += ["--bind", str(folder), JOB_MOUNT, "--chdir", JOB_MOUNT, "--clearenv"]
     for name, value in env.items():
         command += ["--setenv", name, value]
     return command + ["--", *argv]

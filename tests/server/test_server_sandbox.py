@@ -254,3 +254,13 @@ def test_a_warm_worker_renders_one_job_and_is_replaced(tmp_path):
         user.close()
     assert len(replacement) == 1 and replacement.isdisjoint(waiting)  # single use: a new one waits
     assert _workers_of(server) == set()  # stopping the server ends the waiting worker
+
+
+def test_a_checkout_or_venv_under_tmp_stays_visible_over_the_empty_tmp():
+    """CI may clone (and make its venv) under /tmp: the sandbox's empty /tmp must come before those binds."""
+    from kodisc_jupyter.server._sandbox import sandboxed
+
+    command = sandboxed(["python", "-c", "pass"], Path("/tmp/job-folder"), {}, hidden=[])
+    tmpfs = command.index("/tmp", command.index("--tmpfs"))
+    binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
+    assert binds and all(i > tmpfs for i in binds)
