@@ -17,8 +17,7 @@ from typing import Any, TextIO
 
 from . import pipeline
 from ._argtypes import fps, positive_int
-from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
-from ._redact import redact
+from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
 from .backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
 from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
 from .contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
@@ -75,9 +74,6 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): Kodisc when a key is set, else the local server")
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"kodisc: {redact(message)}", file=sys.stderr)  # an argument may be a pasted key
-    return code
 
 
 def _exit_code(exc: BaseException) -> int:
@@ -101,7 +97,7 @@ def run_me(args: argparse.Namespace) -> int:
             print(balance_line(client.me(), backend.label))
         return EXIT_OK
     except KodiscError as exc:
-        return _fail(COMMAND_LINE.say(exc), _exit_code(exc))
+        return fail(COMMAND_LINE.say(exc), _exit_code(exc))
     finally:
         stop_local_server()
 
@@ -216,16 +212,16 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
         return EXIT_OK if outcome is None else _report(outcome, output)
     except RenderFailedError as exc:
         job = exc.job
-        return _fail(f"render failed (job {job.job_id}): {job.error or 'no reason given'}", EXIT_RENDER_FAILED)
+        return fail(f"render failed (job {job.job_id}): {job.error or 'no reason given'}", EXIT_RENDER_FAILED)
     except KodiscError as exc:
-        return _fail(COMMAND_LINE.say(exc), _exit_code(exc))
+        return fail(COMMAND_LINE.say(exc), _exit_code(exc))
     except OSError as exc:
-        return _fail(f"could not save the video: {exc}", EXIT_BAD_INPUT)
+        return fail(f"could not save the video: {exc}", EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         if progress.job_id is None:
             raise  # nothing was submitted: the plain "Interrupted."
         job_id = progress.job_id
-        return _fail(f"interrupted; job {job_id} goes on: pick it up with `kodisc resume {job_id}`", EXIT_INTERRUPTED)
+        return fail(f"interrupted; job {job_id} goes on: pick it up with `kodisc resume {job_id}`", EXIT_INTERRUPTED)
     finally:
         stop_local_server()  # only if this command started the embedded one
 
@@ -236,10 +232,10 @@ def run_render(args: argparse.Namespace) -> int:
     if all(path.suffix.lower() == ".ipynb" for path in paths):
         return _run_notebooks(args, paths)
     if paths[0].suffix.lower() == ".ipynb" or len(paths) > 2 or (len(paths) == 2 and paths[1].suffix):
-        return _fail("give one FILE.py [ClassName], or only notebooks (NOTEBOOK.ipynb ...)", EXIT_BAD_INPUT)
+        return fail("give one FILE.py [ClassName], or only notebooks (NOTEBOOK.ipynb ...)", EXIT_BAD_INPUT)
     batch_only = [flag for flag, value in (("-j", args.jobs), ("--dry-run", args.dry_run)) if value]
     if batch_only:
-        return _fail(f"{batch_only[0]} applies to notebooks; a .py file renders one scene", EXIT_BAD_INPUT)
+        return fail(f"{batch_only[0]} applies to notebooks; a .py file renders one scene", EXIT_BAD_INPUT)
     return _run_file(args, paths[0], args.files[1] if len(paths) == 2 else None)
 
 
@@ -249,7 +245,7 @@ def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
     file_only = [flag for flag, value in (("-q", args.quality), ("--aspect", args.aspect), ("--fps", args.fps),
                                           ("-o", args.output), ("--no-wait", args.no_wait)) if value]
     if file_only:
-        return _fail(f"{file_only[0]} applies to a .py file; a notebook's cells render with their own options and "
+        return fail(f"{file_only[0]} applies to a .py file; a notebook's cells render with their own options and "
                      "%config Kodisc.* (so that executing the notebook finds them cached)", EXIT_BAD_INPUT)
     return prerender(notebooks, jobs=args.jobs, force=args.force, dry_run=args.dry_run, backend_choice=args.backend)
 
@@ -259,9 +255,9 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
     try:
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return _fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
+        return fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
     if args.output is not None and args.output.suffix.lower() != ".mp4":
-        return _fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
+        return fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
     request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or "medium",
                                      aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force, unit="file")
     progress = ProgressLine(sys.stderr)
@@ -290,7 +286,7 @@ def run_resume(args: argparse.Namespace) -> int:
 
     record = pipeline.history().get(args.job_id)
     if record is None:
-        return _fail(f"job {args.job_id} is not in the local history (see `kodisc jobs`)", EXIT_BAD_INPUT)
+        return fail(f"job {args.job_id} is not in the local history (see `kodisc jobs`)", EXIT_BAD_INPUT)
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:

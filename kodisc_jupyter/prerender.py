@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+from ._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED, fail
 from ._logging import quiet_logs
 from .views import format_credits, format_seconds, table_text
 
@@ -65,7 +65,7 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
     try:
         cells = [cell for notebook in notebooks for cell in render_cells(notebook)]
     except NotebookError as exc:
-        return _fail(str(exc), EXIT_BAD_INPUT)
+        return fail(str(exc), EXIT_BAD_INPUT)
     if not cells:
         print(f"No %%kodisc cells in {', '.join(map(str, notebooks))}: nothing to render.")
         return EXIT_OK
@@ -85,7 +85,7 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
                 asyncio.run(_render_all(pending, limit))  # have set up Manim's log handler in this process)
         return _report(items, time.monotonic() - started, limit)
     except KodiscError as exc:  # no backend at all (no key, no Manim): before anything was sent
-        return _fail(str(exc), EXIT_BAD_INPUT)
+        return fail(str(exc), EXIT_BAD_INPUT)
     finally:
         stop_local_server()
 
@@ -246,6 +246,3 @@ def _print_failures(failed: list[_Item]) -> None:
             print(f"kodisc: {item.cell.where}{'' if name == '?' else f' ({name})'}: {item.error}", file=sys.stderr)
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"kodisc: {message}", file=sys.stderr)
-    return code
