@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -26,6 +25,7 @@ from ..contract._rules import QUALITIES
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
+from ._process import PRESTARTED_PREFIX
 from ._render_job import PROGRESS_FILE
 from ._renderers import OUTPUT_FILES, Renderer
 from ._store import Store, StoredJob
@@ -33,6 +33,8 @@ from ._views import job_body
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 STOPPED_ERROR = "the local server stopped while this job was queued or running; render again."
+#: Seconds a pre-started worker's folder is left alone by other servers' clean-up (it is adopted within a second).
+PRESTARTED_GRACE = 60.0
 UNCOVERED_ERROR = ("not enough credits to cover this render's cost ({cost} credits); the reserve was refunded. "
                    "Add credits or wait for the monthly free allowance.")
 
@@ -62,7 +64,7 @@ class JobRunner:
                                            uncovered_error=UNCOVERED_ERROR))
         if self.work_root.is_dir():
             for folder in self.work_root.iterdir():
-                if folder.name not in alive:
+                if folder.name not in alive and not _young_prestarted(folder):
                     shutil.rmtree(folder, ignore_errors=True)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         await self.renderer.start(self.work_dir)
@@ -158,10 +160,9 @@ def _keep_outputs(folder: Path, target: Path) -> str | None:
     return None
 
 
-def work_root(data_dir: Path) -> Path:
-    """Render folders for `data_dir`'s servers: in the temp dir (never inside the data dir), one per user and data dir."""
-    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
-    root = Path(tempfile.gettempdir()) / f"kodisc-work-{os.getuid()}" / digest
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(root.parent, 0o700)
-    return root
+def _young_prestarted(folder: Path) -> bool:
+    """A worker `prestart` started for a server about to start (maybe not this one): not ours to remove yet."""
+    try:
+        return folder.name.startswith(PRESTARTED_PREFIX) and time.time() - folder.stat().st_mtime < PRESTARTED_GRACE
+    except OSError:
+        return False

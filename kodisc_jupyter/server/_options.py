@@ -12,7 +12,8 @@ from typing import Any
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
 from ._movie_cache import DEFAULT_CACHE_SIZE
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
-from ._renderers import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT, DEFAULT_WARM_WORKERS
+from ._process import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
+from ._renderers import DEFAULT_WARM_WORKERS
 
 RENDERERS = ("manim", "simulate")
 

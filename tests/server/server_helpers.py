@@ -8,10 +8,12 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 
 from kodisc_jupyter.client import Credits, Job, Kodisc, RetryPolicy
+from kodisc_jupyter.server._process import work_root
 
 HELLO = """\
 from manim import *
@@ -138,3 +140,23 @@ class Serve:
         self.process.stdout.close()
         self.process.stderr.close()
         return code
+
+
+def workers_of(server) -> set[int]:
+    """The sandboxed render processes (outer bwrap) of this server: their command lines name its folders."""
+    marker = str(work_root(server.data_dir)).encode()
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
+                found.add(int(entry.name))
+        except OSError:
+            continue
+    return {pid for pid in found if _parent(pid) not in found}  # bwrap's own init inside carries the same line
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError):
+        return 0

@@ -295,7 +295,7 @@ def _centre(client: Kodisc, job) -> tuple[int, int, int]:
 
 def test_an_edit_reuses_the_unchanged_animations_and_shows_the_edit(tmp_path):
     """Manim's partial movies persist per user and scene: only the edited animation renders again."""
-    from kodisc_jupyter.server._jobs import work_root
+    from kodisc_jupyter.server._process import work_root
 
     with start_local_server(tmp_path / "server", renderer="manim", workers=1) as server, \
             Kodisc(server.api_key, base_url=server.base_url) as client:

@@ -20,9 +20,9 @@ import av
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import User
+from server_helpers import User, workers_of
 
-from kodisc_jupyter.server import _renderers, start_local_server
+from kodisc_jupyter.server import _process, start_local_server
 from kodisc_jupyter.server._sandbox import bwrap_problem
 
 pytestmark = [pytest.mark.render,
@@ -206,7 +206,7 @@ def test_stored_errors_are_redacted_and_files_are_private(attacked):
 
 
 def test_without_bwrap_only_the_first_user_renders(tmp_path, monkeypatch):
-    monkeypatch.setattr(_renderers, "bwrap_problem", lambda: "bwrap is not installed")
+    monkeypatch.setattr(_process, "bwrap_problem", lambda: "bwrap is not installed")
     with start_local_server(tmp_path / "server", renderer="manim", workers=1) as server:
         assert server.sandbox_problem == "bwrap is not installed"
         stranger = User(server, server.create_user(credits=100).api_key)
@@ -219,41 +219,19 @@ def test_without_bwrap_only_the_first_user_renders(tmp_path, monkeypatch):
     assert own.status == "completed", own.error
 
 
-def _workers_of(server) -> set[int]:
-    """The sandboxed render processes (outer bwrap) of this server: their command lines name its folders."""
-    from kodisc_jupyter.server._jobs import work_root
-
-    marker = str(work_root(server.data_dir)).encode()
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
-                found.add(int(entry.name))
-        except OSError:
-            continue
-    return {pid for pid in found if _parent(pid) not in found}  # bwrap's own init inside carries the same line
-
-
-def _parent(pid: int) -> int:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError):
-        return 0
-
-
 def test_a_warm_worker_renders_one_job_and_is_replaced(tmp_path):
     with start_local_server(tmp_path / "server", renderer="manim", workers=1, warm=1) as server:
         user = User(server)
-        waiting = _workers_of(server)
+        waiting = workers_of(server)
         assert len(waiting) == 1  # started with the server, importing Manim before any job
         job = user.wait(user.submit(), timeout=120)
         assert job.status == "completed", job.error
         deadline = time.monotonic() + 10
-        while (replacement := _workers_of(server)) == set() and time.monotonic() < deadline:
+        while (replacement := workers_of(server)) == set() and time.monotonic() < deadline:
             time.sleep(0.05)  # the replacement starts once the render ended
         user.close()
     assert len(replacement) == 1 and replacement.isdisjoint(waiting)  # single use: a new one waits
-    assert _workers_of(server) == set()  # stopping the server ends the waiting worker
+    assert workers_of(server) == set()  # stopping the server ends the waiting worker
 
 
 def test_a_checkout_or_venv_under_tmp_stays_visible_over_the_empty_tmp():

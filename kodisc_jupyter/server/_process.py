@@ -1,0 +1,201 @@
+"""A render worker: one `_render_job` process in its own folder, sandboxed by bwrap where it can.
+
+Workers start with `subprocess.Popen`, not asyncio's subprocesses, so that one can start before
+any event loop exists: one-shot `kodisc render` starts the embedded server's first worker before
+it loads anything else (`prestart`), and the server adopts it. The server's loop then awaits a
+worker without threads: its first byte on stdout (`started`) and its exit (a pidfd).
+To keep that head start early this module loads only the standard library and `_sandbox`, and
+asyncio (~50 ms) only in the methods that await: a loop runs by then, so it is loaded already.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._paths import data_dir as kodisc_data_dir
+from ._sandbox import JOB_MOUNT, bwrap_problem, kill_session, render_env, sandboxed
+
+DEFAULT_RENDER_TIMEOUT = 600.0
+DEFAULT_MEMORY_LIMIT = 4 * 1024**3
+#: One output file may not grow past this (RLIMIT_FSIZE), and a render may start this many processes.
+MAX_FILE_BYTES = 2 * 1024**3
+RENDER_PROCESSES = 256
+#: How a pre-started worker's folder is named, in `renders_dir(data_dir)` (see `prestart`).
+PRESTARTED_PREFIX = "prestarted-"
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker starts with but its folder; a server adopts a pre-started worker only if equal."""
+
+    sandboxed: bool
+    timeout: float = DEFAULT_RENDER_TIMEOUT
+    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    hidden: tuple[Path, ...] = ()  # what a render must never see (data dir, homes)
+
+    def limits(self) -> list[str]:
+        """`_render_job`'s arguments: memory, CPU seconds, file size and process count."""
+        return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(MAX_FILE_BYTES),
+                str(_process_limit())]
+
+
+def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAULT_RENDER_TIMEOUT,
+                memory_limit: int = DEFAULT_MEMORY_LIMIT) -> tuple[WorkerSpec, str | None]:
+    """The spec of a server on `data_dir`, and why its renders are not sandboxed (None when they are).
+
+    `sandbox`: None = bwrap when it runs here; True = require it (a ValueError if it cannot run);
+    False = never (`--no-sandbox`).
+    """
+    problem = bwrap_problem() if sandbox is not False else "started with --no-sandbox"
+    if sandbox is True and problem:
+        raise ValueError(f"cannot sandbox renders: {problem}; or start without requiring the sandbox.")
+    hidden = (Path(data_dir).expanduser().resolve(), kodisc_data_dir(), Path.home())
+    return WorkerSpec(problem is None, timeout, memory_limit, hidden), problem
+
+
+def work_root(data_dir: Path) -> Path:
+    """Render folders for `data_dir`'s servers: in the temp dir (never inside the data dir), one per user and data dir."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    root = Path(tempfile.gettempdir()) / f"kodisc-work-{os.getuid()}" / digest
+    root.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(root.parent, 0o700)
+    return root
+
+
+def renders_dir(data_dir: Path) -> Path:
+    """Where servers on `data_dir` render: a folder per running server, and pre-started workers' folders."""
+    return work_root(data_dir) / "renders"
+
+
+def new_folder(parent: Path, prefix: str = "warm-") -> Path:
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent)).resolve()
+
+
+class RenderProcess:
+    """One worker, started now: it sets its limits, imports Manim, then reads its job from stdin."""
+
+    def __init__(self, spec: WorkerSpec, folder: Path) -> None:
+        self.spec, self.folder = spec, folder
+        seen_as = JOB_MOUNT if spec.sandboxed else str(folder)
+        argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
+        if spec.sandboxed:
+            argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*spec.hidden, folder.parent])
+        (folder / "tmp").mkdir(exist_ok=True)
+        with open(folder / "render.log", "wb") as log:
+            self._popen = subprocess.Popen(argv, cwd=folder, env=render_env(seen_as), stdin=subprocess.PIPE,
+                                           stdout=subprocess.PIPE, stderr=log, bufsize=0, start_new_session=True)
+        self.pid = self._popen.pid
+        self._started: bool | None = None
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
+
+    async def started(self, timeout: float) -> bool:
+        """Whether it signalled that its sandbox is set up (so its folder may be renamed); False if it died or hung."""
+        import asyncio
+
+        if self._started is None:
+            assert self._popen.stdout is not None
+            fd = self._popen.stdout.fileno()
+            try:
+                await asyncio.wait_for(_readable(fd), timeout)
+                self._started = os.read(fd, 1) == b"r"
+            except asyncio.TimeoutError:
+                self._started = False
+        return self._started
+
+    def send(self, job: dict) -> None:
+        """Its job as one JSON line, then the end of its input (a short line: the pipe takes it without blocking)."""
+        assert self._popen.stdin is not None
+        with contextlib.suppress(BrokenPipeError):  # it died already: its exit code tells why
+            self._popen.stdin.write(json.dumps(job).encode() + b"\n")
+        self._popen.stdin.close()
+
+    async def wait(self) -> int:
+        """Its exit code, awaited on the running loop."""
+        import asyncio
+
+        if self._popen.poll() is None:
+            try:
+                pidfd = os.pidfd_open(self.pid)
+            except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): look now and then
+                while self._popen.poll() is None:
+                    await asyncio.sleep(0.05)
+            else:
+                try:
+                    await _readable(pidfd)
+                finally:
+                    os.close(pidfd)
+        self._close_pipes()
+        return self._popen.wait()
+
+    def kill(self) -> None:
+        """End it and everything it started (under bwrap, the sandbox's whole PID namespace)."""
+        kill_session(self.pid)
+
+    async def end(self) -> None:
+        self.kill()
+        await self.wait()
+
+    def end_now(self) -> None:
+        """`end()` without a loop (a pre-started worker nobody adopted), its folder removed too."""
+        self.kill()
+        self._popen.wait()
+        self._close_pipes()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _close_pipes(self) -> None:
+        for pipe in (self._popen.stdin, self._popen.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def prestart(data_dir: Path) -> RenderProcess | None:
+    """A sandboxed worker for the default server on `data_dir`, started now, for that server to adopt.
+
+    None without bwrap (an unsandboxed worker sees its folder by its real path, so it cannot
+    move into a job's folder later). Its folder is named `PRESTARTED_PREFIX*`; a server starting
+    on the same data dir leaves such folders alone while they are young.
+    """
+    spec, problem = worker_spec(data_dir, sandbox=None)
+    if problem is not None:
+        return None
+    return RenderProcess(spec, new_folder(renders_dir(Path(data_dir).expanduser().resolve()), PRESTARTED_PREFIX))
+
+
+async def _readable(fd: int) -> None:
+    """Until `fd` is readable (data, end of file, or for a pidfd: the process exited)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_reader(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_reader(fd)
+
+
+def _process_limit() -> int:
+    """RLIMIT_NPROC counts all of the user's processes: leave room for the render above what runs now."""
+    try:
+        mine = sum(1 for entry in Path("/proc").iterdir() if entry.name.isdigit() and entry.stat().st_uid == os.getuid())
+    except OSError:
+        return 0
+    return mine + RENDER_PROCESSES
