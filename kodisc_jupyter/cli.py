@@ -9,9 +9,8 @@ import sys
 from typing import Any
 
 from ._exit_codes import EXIT_INTERRUPTED
+from ._head_start import head_start
 from ._redact import redact
-from .jobs_cli import register as register_jobs
-from .server.cli import register as register_server
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,6 +21,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .jobs_cli import register as register_jobs  # after head_start(): see there
+    from .server.cli import register as register_server
+
     parser = _Parser(prog="kodisc", description="Manim renders through Kodisc or a local Kodisc.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_jobs(commands)
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    head_start(argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)

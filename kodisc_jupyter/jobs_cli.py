@@ -99,7 +99,7 @@ def run_me(args: argparse.Namespace) -> int:
     except KodiscError as exc:
         return fail(COMMAND_LINE.say(exc), _exit_code(exc))
     finally:
-        stop_local_server()
+        stop_local_server(wait=False)  # the command ends next
 
 
 def run_jobs(args: argparse.Namespace) -> int:
@@ -223,7 +223,7 @@ def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], A
         job_id = progress.job_id
         return fail(f"interrupted; job {job_id} goes on: pick it up with `kodisc resume {job_id}`", EXIT_INTERRUPTED)
     finally:
-        stop_local_server()  # only if this command started the embedded one
+        stop_local_server(wait=False)  # only if this command started the embedded one; the command ends next
 
 
 def run_render(args: argparse.Namespace) -> int:

@@ -87,7 +87,7 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
     except KodiscError as exc:  # no backend at all (no key, no Manim): before anything was sent
         return fail(str(exc), EXIT_BAD_INPUT)
     finally:
-        stop_local_server()
+        stop_local_server(wait=False)  # the command ends next
 
 
 def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, start: bool) -> list[_Item]:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from ._worker import Worker
     from .history import History
     from .server import LocalServer
+    from .server._process import RenderProcess
 
 __all__ = ["Session", "current", "close_current"]
 
@@ -32,6 +33,7 @@ class Session:
         self._lock = threading.RLock()
         self._history: History | None = None
         self._server: LocalServer | None = None
+        self._prestarted: RenderProcess | None = None
         self._worker: Worker | None = None
         self._observers: list[Observer] = []
 
@@ -51,15 +53,30 @@ class Session:
             if self._server is None:
                 from .server import start_local_server
 
-                self._server = start_local_server(data_dir() / "server")
+                prestarted, self._prestarted = self._prestarted, None
+                self._server = start_local_server(data_dir() / "server", prestarted=prestarted)
             return self._server
 
-    def stop_local_server(self) -> None:
-        """Stop the embedded server if it runs (the next local render starts it again)."""
+    def prestart_local_server(self) -> None:
+        """Start the embedded server's first render worker now, before the server: a one-shot command
+        that will render locally calls this before loading anything else, so that Manim's import (about
+        a second, in the worker) overlaps the command's own start. Nothing is started without bwrap."""
+        from .server._process import prestart
+
+        with self._lock:
+            if self._server is None and self._prestarted is None:
+                self._prestarted = prestart(data_dir() / "server")
+
+    def stop_local_server(self, *, wait: bool = True) -> None:
+        """Stop the embedded server if it runs, or its pre-started worker (the next local render starts it again);
+        `wait=False` when the process exits next (see `LocalServer.stop`)."""
         with self._lock:
             server, self._server = self._server, None
+            prestarted, self._prestarted = self._prestarted, None
+        if prestarted is not None:  # never adopted: the render was cached, or failed before it started the server
+            prestarted.end_now()
         if server is not None:
-            server.stop()
+            server.stop(wait=wait)
 
     def worker(self) -> Worker:
         """The thread with its own event loop that follows `--no-wait` jobs, started on first use."""

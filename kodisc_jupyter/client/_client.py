@@ -38,7 +38,7 @@ from ..contract._errors import (
 )
 from ..contract._models import Account, Job
 from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
-from ._credentials import load_key
+from ._credentials import resolve_api_key
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
 
 __all__ = ["AsyncKodisc", "Kodisc"]
@@ -95,16 +95,6 @@ class _Secret:
 
     def __repr__(self) -> str:
         return f"<secret {key_prefix(self._value)}…>"
-
-
-def resolve_api_key(explicit: str | None) -> str | None:
-    """The argument, else $KODISC_API_KEY, else $KODISC_KEY, else the saved credentials file."""
-    if explicit is not None and not isinstance(explicit, str):
-        raise ValidationError(f"api_key must be a string; got {type(explicit).__name__}.", field="api_key")
-    for candidate in (explicit, os.environ.get("KODISC_API_KEY"), os.environ.get("KODISC_KEY")):
-        if candidate and candidate.strip():
-            return candidate.strip()
-    return load_key()
 
 
 def resolve_base_url(explicit: str | None) -> str:

@@ -6,6 +6,7 @@ only one); nothing else in the package ever writes it anywhere.
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from ..contract._rules import KEY_RE
 
 FILENAME = "credentials.json"
 
-__all__ = ["credentials_path", "forget_key", "load_key", "save_key"]
+__all__ = ["credentials_path", "forget_key", "load_key", "resolve_api_key", "save_key"]
 
 
 def credentials_path() -> Path:
@@ -57,3 +58,13 @@ def forget_key() -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+def resolve_api_key(explicit: str | None) -> str | None:
+    """The argument, else $KODISC_API_KEY, else $KODISC_KEY, else the saved credentials file."""
+    if explicit is not None and not isinstance(explicit, str):
+        raise ValidationError(f"api_key must be a string; got {type(explicit).__name__}.", field="api_key")
+    for candidate in (explicit, os.environ.get("KODISC_API_KEY"), os.environ.get("KODISC_KEY")):
+        if candidate and candidate.strip():
+            return candidate.strip()
+    return load_key()

@@ -170,4 +170,5 @@ class WebhookSender:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._http is not None:
-            await self._http.aclose()
+            http, self._http = self._http, None
+            await http.aclose()

@@ -6,6 +6,7 @@ print them again) and scratch folders. Nothing here imports Manim: renders run i
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -24,9 +25,10 @@ from ..contract._rules import key_prefix
 from ._app import create_app
 from ._delivery import WebhookSender
 from ._faults import FaultInjector
-from ._jobs import JobRunner, work_root
+from ._jobs import JobRunner
 from ._movie_cache import MovieCache
 from ._options import ServerOptions
+from ._process import RenderProcess, renders_dir, work_root, worker_spec
 from ._renderers import ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
 
@@ -36,9 +38,20 @@ _START_TIMEOUT = 15.0
 class LocalServer:
     """A Kodisc-compatible server for one data dir. Use `start_local_server()` (background thread) or `serve()`."""
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, options: ServerOptions | None = None,
-                 **overrides: Any) -> None:
-        self.options = o = ServerOptions.of(options, **overrides)
+    def __init__(self, data_dir: str | os.PathLike | None = None, options: ServerOptions | None = None, *,
+                 prestarted: RenderProcess | None = None, **overrides: Any) -> None:
+        """`prestarted`: a worker `prestart(data_dir)` started earlier, adopted by the Manim renderer
+        (or ended, if this server would not have started the same one)."""
+        adopted = False
+        try:
+            self._set_up(data_dir, ServerOptions.of(options, **overrides), prestarted)
+            adopted = True
+        finally:
+            if prestarted is not None and not adopted:
+                prestarted.end_now()
+
+    def _set_up(self, data_dir: str | os.PathLike | None, o: ServerOptions, prestarted: RenderProcess | None) -> None:
+        self.options = o
         if data_dir is None:
             from .._paths import data_dir as default_data_dir
 
@@ -52,15 +65,16 @@ class LocalServer:
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", o.credits)
             scratch = work_root(self.data_dir)
             engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples",
-                                                                                    timeout=o.render_timeout)
+                                                                          timeout=o.render_timeout)
             if o.renderer == "manim":
-                from .._paths import data_dir as kodisc_data_dir
-
-                engine = ManimRenderer(timeout=o.render_timeout, memory_limit=o.memory_limit, sandbox=o.sandbox,
-                                       trusted_user=self._owner.user_id,
-                                       hidden=(self.data_dir, kodisc_data_dir(), Path.home()),
+                spec, problem = worker_spec(self.data_dir, sandbox=o.sandbox, timeout=o.render_timeout,
+                                            memory_limit=o.memory_limit)
+                engine = ManimRenderer(spec, problem=problem, trusted_user=None if o.sandbox is False else
+                                       self._owner.user_id, warm=o.warm, adopt=prestarted,
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
-                                       else None, warm=o.warm)
+                                       else None)
+            elif prestarted is not None:
+                prestarted.end_now()  # a simulated server starts no workers
         except BaseException:
             self._socket.close()
             if hasattr(self, "_store"):
@@ -76,18 +90,26 @@ class LocalServer:
         #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
-                                          work_dir=scratch / "renders",
+                                          work_dir=renders_dir(self.data_dir),
                            workers=o.workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers")
 
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs
+
+        async def wind_down() -> None:  # twice is harmless: stop(wait=False) runs it before uvicorn's shutdown does
+            await runner.stop()
+            await sender.aclose()
+
         @contextlib.asynccontextmanager
         async def lifespan(app):
+            self._loop = asyncio.get_running_loop()
             await runner.start()
             try:
                 yield
             finally:
-                await runner.stop()
-                await sender.aclose()
+                await wind_down()
+
+        self._wind_down = wind_down
 
         app: Any = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
                          allow_http_webhooks=o.allow_http_webhooks, lifespan=lifespan)
@@ -146,17 +168,29 @@ class LocalServer:
                 signal.signal(sig, handler)
             self.stop()
 
-    def stop(self) -> None:
-        """Stop serving, kill renders in progress (their jobs fail on the next start) and close the store."""
-        self._uvicorn.should_exit = True
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-        self._close()
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving, kill renders in progress (their jobs fail on the next start) and close the store.
 
-    def _close(self) -> None:
+        `wait=False` is for a process about to exit (one-shot `kodisc render`): the workers end and
+        the store closes now, and uvicorn's own shutdown (0.1-0.2 s of fixed pauses, with no client
+        left to answer) is left to the daemon thread.
+        """
+        self._uvicorn.should_exit = True
+        thread = self._thread if self._thread is not threading.current_thread() else None
+        serving = thread is not None and thread.is_alive()
+        if serving and not wait and self._loop is not None:
+            with contextlib.suppress(Exception):  # the loop may have just stopped: then uvicorn wound down
+                asyncio.run_coroutine_threadsafe(self._wind_down(), self._loop).result(timeout=10)
+        elif thread is not None:
+            thread.join(timeout=10)
+            serving = False
+        self._close(close_socket=not serving)  # a serving uvicorn closes the socket itself
+
+    def _close(self, *, close_socket: bool = True) -> None:
         if not self._stopped:
             self._stopped = True
-            self._socket.close()
+            if close_socket:
+                self._socket.close()
             self._runner.instance.release()
             self._store.close()
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kodisc_jupyter._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from kodisc_jupyter.server._process import work_root
 
 
 def scene(name: str, body: str = "self.add(Circle())\n        self.wait(0.5)") -> str:
@@ -211,14 +212,26 @@ def test_interrupt_leaves_the_job_running(manim_server, monkeypatch, tmp_path):
 
 
 @pytest.mark.render
-def test_render_without_a_key_uses_the_embedded_local_server(tmp_path):
+def test_render_without_a_key_uses_the_embedded_local_server(tmp_path, isolated_kodisc_env):
     (tmp_path / "local.py").write_text(scene("Local", "self.play(Create(Square()), run_time=0.5)"))
     refused = kodisc("render", "local.py", "-ql", "--no-wait", cwd=tmp_path)
     assert refused.returncode == EXIT_BAD_INPUT and "--no-wait needs Kodisc" in one_line_error(refused)
     result = kodisc("render", "local.py", "-ql", cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
+    assert "Traceback" not in result.stderr and "Exception" not in result.stderr  # its quick exit is a clean one
+    work = work_root((isolated_kodisc_env / "server").resolve())
+    assert not (work / "renders").exists()  # the head start's worker rendered (or was ended): nothing is left
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _names(pid, str(work))]
     assert "Rendering locally" in result.stderr and "· local)" in result.stdout
     assert "%kodisc_login in a notebook" in result.stderr  # a shell cannot run the magic itself
     assert (tmp_path / "Local.mp4").stat().st_size > 0
     me = kodisc("me", cwd=tmp_path)
     assert me.returncode == EXIT_OK and me.stdout.rstrip().endswith("· local")
+
+
+def _names(pid: str, text: str) -> bool:
+    """Whether process `pid`'s command line mentions `text` (gone processes do not)."""
+    try:
+        return text.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
