@@ -37,7 +37,7 @@ from ..contract._errors import (
     missing_key_error,
 )
 from ..contract._models import Account, Job
-from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json
+from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json, is_number
 from ._credentials import resolve_api_key
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
 
@@ -141,7 +141,7 @@ def _check_job_id(job_or_id: Job | str) -> str:
 
 def _seconds(value: Any) -> bool:
     """A real number of seconds >= 0 (nan, and a bool, are not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    return is_number(value) and value >= 0
 
 
 def _check_wait_options(timeout: Any, on_update: Any, expected_seconds: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._redact import key_prefix, redact
 from ._errors import APIResponseError, RenderFailedError
-from ._rules import FAILED, TERMINAL_STATUSES, format_timestamp, parse_timestamp
+from ._rules import FAILED, TERMINAL_STATUSES, format_timestamp, is_number, parse_timestamp
 
 _MISSING: Any = object()
 
@@ -36,10 +36,6 @@ def _is_str(value: Any) -> bool:
 
 def _is_opt_str(value: Any) -> bool:
     return value is None or isinstance(value, str)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_opt_int(value: Any) -> bool:
@@ -111,7 +107,7 @@ class RenderProgress:
             return None
         animations: Any = data.get("animations")
         seconds: Any = data.get("seconds")
-        if type(animations) is not int or animations < 0 or not _is_number(seconds) or not 0 <= seconds < 1e9:
+        if type(animations) is not int or animations < 0 or not is_number(seconds) or not 0 <= seconds < 1e9:
             return None
         return cls(animations=animations, seconds=float(seconds))
 
@@ -176,7 +172,7 @@ class Job:
             job_id=job_id,
             status=status,
             endpoint=_field(data, "endpoint", _is_str, "a string", default="render"),
-            credits_cost=_field(data, "creditsCost", _is_number, "a number", **zero),
+            credits_cost=_field(data, "creditsCost", is_number, "a number", **zero),
             duration_ms=_field(data, "durationMs", _is_opt_int, "an integer or null", **optional),
             result=None if result is None else RenderResult.from_dict(result),
             error=_redacted(_field(data, "error", _is_opt_str, "a string or null", **optional)),
@@ -218,7 +214,7 @@ class Credits:
         if not isinstance(data, Mapping):
             raise APIResponseError(f"Kodisc sent an account whose `credits` is not an object ({data!r:.60}); "
                                    "report it.", field="credits")
-        return cls(**{name: _field(data, name, _is_number, "a number", where="credits object")
+        return cls(**{name: _field(data, name, is_number, "a number", where="credits object")
                       for name in ("paid", "free", "total")})
 
     def to_dict(self) -> dict[str, Any]:

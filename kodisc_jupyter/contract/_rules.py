@@ -20,7 +20,8 @@ __all__ = [
     "KEY_PREFIX_LENGTH", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES", "STATUSES", "TERMINAL_STATUSES", "UNSET",
     "MANIM_QUALITY_LETTERS", "STATUSES", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "PENDING_STATUSES",
     "MAX_FPS", "MAX_JSON_DEPTH", "MAX_METADATA_DEPTH", "MAX_URL_LENGTH",
-    "build_render_body", "check_json_depth", "encode_json", "format_timestamp", "key_prefix", "parse_timestamp",
+    "build_render_body", "check_json_depth", "encode_json", "format_timestamp", "is_number", "key_prefix",
+    "parse_timestamp",
     "redact", "validate_render_body", "webhook_url_parts",
 ]
 
@@ -100,6 +101,11 @@ def check_json_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
             if depth > limit:
                 raise ValidationError(f"body nests more than {limit} levels deep; metadata may nest at most "
                                       f"{MAX_METADATA_DEPTH} levels.", field="body")
+
+
+def is_number(value: Any) -> bool:
+    """An int or float that is neither a bool nor nan (both pass `isinstance(value, float)` checks)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
 
 
 def _type_name(value: Any) -> str:

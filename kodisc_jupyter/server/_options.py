@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
+from ..contract._rules import is_number
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
 from ._movie_cache import DEFAULT_CACHE_SIZE
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
@@ -54,10 +55,6 @@ class ServerOptions:
         return cls(**{**base, **overrides})
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not nan
-
-
 def _check(o: ServerOptions) -> None:
     if o.renderer not in RENDERERS:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {o.renderer!r}")
@@ -71,14 +68,14 @@ def _check(o: ServerOptions) -> None:
             raise ValueError(f"{name} must be an integer >= 0; got {value!r}")
     for name in ("render_timeout", "webhook_timeout"):
         value = getattr(o, name)
-        if not _is_number(value) or value <= 0 or value == float("inf"):
+        if not is_number(value) or value <= 0 or value == float("inf"):
             raise ValueError(f"{name} must be a number of seconds > 0; got {value!r}")
     for name in ("fault_5xx_rate", "fault_drop_rate", "fault_drop_after_create_rate"):
         rate = getattr(o, name)
-        if not _is_number(rate) or not 0.0 <= rate <= 1.0:
+        if not is_number(rate) or not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name} must be a number between 0 and 1; got {rate!r}")
     latency = o.fault_latency
-    if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(_is_number, latency))
+    if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(is_number, latency))
             and 0 <= latency[0] <= latency[1]):
         raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
     if type(o.warm) is not int or o.warm < 0:

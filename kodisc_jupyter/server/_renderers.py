@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._files import ASSET_FILES
+from ..contract._rules import is_number
 from ._movie_cache import MovieCache
 from ._process import DEFAULT_RENDER_TIMEOUT, RenderProcess, WorkerSpec, new_folder
 from ._render_job import CACHE_FOLDER
@@ -173,7 +174,7 @@ class SimulatedRenderer:
         plan = job.metadata.get("simulate") if isinstance(job.metadata, dict) else None
         plan = plan if isinstance(plan, dict) else {}
         seconds = plan.get("seconds", DEFAULT_SIMULATED_SECONDS)
-        ok = isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and math.isfinite(seconds)
+        ok = is_number(seconds) and math.isfinite(seconds)
         seconds = max(0.0, float(seconds)) if ok else DEFAULT_SIMULATED_SECONDS
         await asyncio.sleep(min(seconds, self.timeout))
         if seconds > self.timeout:
