@@ -65,7 +65,10 @@ class Session:
 
         with self._lock:
             if self._server is None and self._prestarted is None:
-                self._prestarted = prestart(data_dir() / "server")
+                try:
+                    self._prestarted = prestart(data_dir() / "server")
+                except OSError:  # a full temp dir, no fork: only the head start is lost (the server says why)
+                    logger.debug("no head start for the local server", exc_info=True)
 
     def stop_local_server(self, *, wait: bool = True) -> None:
         """Stop the embedded server if it runs, or its pre-started worker (the next local render starts it again);

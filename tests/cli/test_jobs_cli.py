@@ -229,6 +229,15 @@ def test_render_without_a_key_uses_the_embedded_local_server(tmp_path, isolated_
     assert me.returncode == EXIT_OK and me.stdout.rstrip().endswith("· local")
 
 
+@pytest.mark.render
+def test_a_command_that_fails_before_rendering_leaves_no_worker(tmp_path, isolated_kodisc_env):
+    failed = kodisc("render", "missing.py", cwd=tmp_path)  # its head start had started a worker
+    assert failed.returncode == EXIT_BAD_INPUT and "cannot read missing.py" in one_line_error(failed)
+    work = work_root((isolated_kodisc_env / "server").resolve())
+    assert not (work / "renders").exists() or not any((work / "renders").iterdir())  # ended at exit
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _names(pid, str(work))]
+
+
 def _names(pid: str, text: str) -> bool:
     """Whether process `pid`'s command line mentions `text` (gone processes do not)."""
     try:

@@ -121,3 +121,14 @@ def test_stop_without_waiting_ends_workers_and_store_at_once(tmp_path):
         user = User(again)
         assert user.wait(user.submit(), timeout=30).status == "completed"
         user.close()
+
+
+@needs_bwrap
+def test_a_head_start_that_cannot_start_is_only_a_lost_head_start(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "not-a-folder"))  # nowhere to make its folder
+    (tmp_path / "not-a-folder").write_text("")
+    try:
+        head_start(["render", "scene.py"])  # raises nothing: the command goes on and renders without it
+        assert session.current()._prestarted is None
+    finally:
+        session.close_current()
