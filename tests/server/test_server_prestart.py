@@ -85,6 +85,7 @@ def test_a_starting_server_removes_stale_folders_but_not_a_young_prestarted_one(
     with start_local_server(tmp_path / "server", renderer="simulate"):
         assert young.is_dir()  # another command's head start, about to be adopted by its own server
         assert not old.exists() and not dead.exists()
+    young.rmdir()  # the temp dir is shared: leave nothing behind
 
 
 @needs_bwrap
