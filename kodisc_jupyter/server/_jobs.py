@@ -57,19 +57,22 @@ class JobRunner:
         self._folders: dict[str, Path] = {}  # running jobs' render folders, for their progress
 
     async def start(self) -> None:
-        """Fail what stopped servers left unfinished, then start the workers (in the server's loop)."""
-        alive = live_instances(self.instances_dir)
-        for job_id in self.store.orphaned_job_ids(alive):
-            await self._notify(self.store.finish(job_id, error=STOPPED_ERROR, cost=0, duration_ms=0,
-                                           uncovered_error=UNCOVERED_ERROR))
-        if self.work_root.is_dir():
-            for folder in self.work_root.iterdir():
-                if folder.name not in alive and not _young_prestarted(folder):
-                    shutil.rmtree(folder, ignore_errors=True)
+        """Start the warm workers (first: they take longest), fail what stopped servers left unfinished and
+        remove their folders, then start taking jobs. Store and disk work run in a thread, off the loop."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
         await self.renderer.start(self.work_dir)
+        alive = await asyncio.to_thread(live_instances, self.instances_dir)
+        for job_id in await asyncio.to_thread(self.store.orphaned_job_ids, alive):
+            await self._notify(await asyncio.to_thread(self.store.finish, job_id, error=STOPPED_ERROR, cost=0,
+                                                       duration_ms=0, uncovered_error=UNCOVERED_ERROR))
+        await asyncio.to_thread(self._remove_stale_folders, alive)
         self._queue = asyncio.Queue()
         self._tasks = [asyncio.create_task(self._work()) for _ in range(self.workers)]
+
+    def _remove_stale_folders(self, alive: set[str]) -> None:
+        for folder in self.work_root.iterdir():
+            if folder.name not in alive and not _young_prestarted(folder):
+                shutil.rmtree(folder, ignore_errors=True)
 
     async def stop(self) -> None:
         """Stop the workers (killing renders in progress); their jobs are failed on the next start."""
