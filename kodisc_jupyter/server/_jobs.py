@@ -10,7 +10,6 @@ sibling server sharing the data dir are left alone (see `_instances`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import shutil
@@ -25,7 +24,7 @@ from ..contract._rules import QUALITIES
 from ._delivery import WebhookSender
 from ._instances import InstanceLock, live_instances
 from ._pricing import cost_for
-from ._process import PRESTARTED_PREFIX
+from ._process import PRESTARTED_PREFIX, discard
 from ._render_job import PROGRESS_FILE
 from ._renderers import OUTPUT_FILES, Renderer
 from ._store import Store, StoredJob
@@ -80,10 +79,7 @@ class JobRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.renderer.stop()
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-        for folder in (self.work_root, self.work_root.parent):  # no empty folders left in the temp dir
-            with contextlib.suppress(OSError):  # not empty: a sibling server's renders, or the movie cache
-                folder.rmdir()
+        discard(self.work_dir)  # no empty folders left in the temp dir
         self.instance.release()
 
     def submit(self, job_id: str) -> None:

@@ -62,23 +62,34 @@ def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAUL
     return WorkerSpec(problem is None, timeout, memory_limit, hidden), problem
 
 
-def work_root(data_dir: Path) -> Path:
-    """Render folders for `data_dir`'s servers: in the temp dir (never inside the data dir), one per user and data dir."""
+def work_root(data_dir: Path, *, create: bool = True) -> Path:
+    """Render folders for `data_dir`'s servers: in the temp dir (never inside the data dir), one per user and
+    data dir, made private; `create=False` only says where (a check that must leave nothing behind)."""
     digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
     root = Path(tempfile.gettempdir()) / f"kodisc-work-{os.getuid()}" / digest
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(root.parent, 0o700)
+    if create:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(root.parent, 0o700)
     return root
 
 
-def renders_dir(data_dir: Path) -> Path:
+def renders_dir(data_dir: Path, *, create: bool = True) -> Path:
     """Where servers on `data_dir` render: a folder per running server, and pre-started workers' folders."""
-    return work_root(data_dir) / "renders"
+    return work_root(data_dir, create=create) / "renders"
 
 
 def new_folder(parent: Path, prefix: str = "warm-") -> Path:
+    """A new private folder in `parent` (made if needed): a worker's, or a server's in `renders_dir`."""
     parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=prefix, dir=parent)).resolve()
+
+
+def discard(folder: Path) -> None:
+    """Remove a folder of `renders_dir`, then `renders_dir` and `work_root` too if that left them empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for parent in (folder.parent, folder.parent.parent):
+        with contextlib.suppress(OSError):  # not empty: other servers' renders, or the movie cache
+            parent.rmdir()
 
 
 class RenderProcess:
@@ -153,7 +164,7 @@ class RenderProcess:
         self.kill()
         self._popen.wait()
         self._close_pipes()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        discard(self.folder)
 
     def _close_pipes(self) -> None:
         for pipe in (self._popen.stdin, self._popen.stdout):

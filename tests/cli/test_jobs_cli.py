@@ -219,7 +219,7 @@ def test_render_without_a_key_uses_the_embedded_local_server(tmp_path, isolated_
     result = kodisc("render", "local.py", "-ql", cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
     assert "Traceback" not in result.stderr and "Exception" not in result.stderr  # its quick exit is a clean one
-    work = work_root((isolated_kodisc_env / "server").resolve())
+    work = work_root((isolated_kodisc_env / "server").resolve(), create=False)
     assert not (work / "renders").exists()  # the head start's worker rendered (or was ended): nothing is left
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _names(pid, str(work))]
     assert "Rendering locally" in result.stderr and "· local)" in result.stdout
@@ -233,7 +233,7 @@ def test_render_without_a_key_uses_the_embedded_local_server(tmp_path, isolated_
 def test_a_command_that_fails_before_rendering_leaves_no_worker(tmp_path, isolated_kodisc_env):
     failed = kodisc("render", "missing.py", cwd=tmp_path)  # its head start had started a worker
     assert failed.returncode == EXIT_BAD_INPUT and "cannot read missing.py" in one_line_error(failed)
-    work = work_root((isolated_kodisc_env / "server").resolve())
+    work = work_root((isolated_kodisc_env / "server").resolve(), create=False)
     assert not (work / "renders").exists() or not any((work / "renders").iterdir())  # ended at exit
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _names(pid, str(work))]
 

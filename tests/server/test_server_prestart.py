@@ -17,14 +17,14 @@ from kodisc_jupyter import session
 from kodisc_jupyter._head_start import head_start
 from kodisc_jupyter._paths import data_dir
 from kodisc_jupyter.server import start_local_server
-from kodisc_jupyter.server._process import PRESTARTED_PREFIX, RenderProcess, prestart, renders_dir
+from kodisc_jupyter.server._process import PRESTARTED_PREFIX, RenderProcess, discard, prestart, renders_dir
 from kodisc_jupyter.server._sandbox import bwrap_problem
 
 needs_bwrap = pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}")
 
 
 def prestarted_folders(server_dir: Path) -> list[Path]:
-    return sorted(renders_dir(server_dir.resolve()).glob(PRESTARTED_PREFIX + "*"))
+    return sorted(renders_dir(server_dir.resolve(), create=False).glob(PRESTARTED_PREFIX + "*"))
 
 
 def ended_unused(worker: RenderProcess) -> bool:
@@ -85,7 +85,7 @@ def test_a_starting_server_removes_stale_folders_but_not_a_young_prestarted_one(
     with start_local_server(tmp_path / "server", renderer="simulate"):
         assert young.is_dir()  # another command's head start, about to be adopted by its own server
         assert not old.exists() and not dead.exists()
-    young.rmdir()  # the temp dir is shared: leave nothing behind
+    discard(young)  # the temp dir is shared: leave nothing behind
 
 
 @needs_bwrap
@@ -117,7 +117,7 @@ def test_stop_without_waiting_ends_workers_and_store_at_once(tmp_path):
     assert len(workers_of(server)) == 1
     server.stop(wait=False)  # what a command does just before it exits
     assert workers_of(server) == set()
-    assert not renders_dir(server.data_dir).exists()
+    assert not renders_dir(server.data_dir, create=False).exists()
     with start_local_server(tmp_path / "server", renderer="simulate") as again:  # its lock and store were let go
         user = User(again)
         assert user.wait(user.submit(), timeout=30).status == "completed"
