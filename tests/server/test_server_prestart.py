@@ -112,6 +112,7 @@ def test_head_start_prestarts_only_for_a_one_shot_local_render(argv, environment
 
 
 @needs_bwrap
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")  # uvicorn's shutdown goes on cleanly
 def test_stop_without_waiting_ends_workers_and_store_at_once(tmp_path):
     server = start_local_server(tmp_path / "server", renderer="manim", warm=1)
     assert len(workers_of(server)) == 1
