@@ -42,15 +42,15 @@ class LocalServer:
                  prestarted: RenderProcess | None = None, **overrides: Any) -> None:
         """`prestarted`: a worker `prestart(data_dir)` started earlier, adopted by the Manim renderer
         (or ended, if this server would not have started the same one)."""
-        adopted = False
+        taken = False
         try:
-            self._set_up(data_dir, ServerOptions.of(options, **overrides), prestarted)
-            adopted = True
+            taken = self._set_up(data_dir, ServerOptions.of(options, **overrides), prestarted)
         finally:
-            if prestarted is not None and not adopted:
+            if prestarted is not None and not taken:
                 prestarted.end_now()
 
-    def _set_up(self, data_dir: str | os.PathLike | None, o: ServerOptions, prestarted: RenderProcess | None) -> None:
+    def _set_up(self, data_dir: str | os.PathLike | None, o: ServerOptions, prestarted: RenderProcess | None) -> bool:
+        """Everything `__init__` says; True when the Manim renderer took `prestarted` (it ends it if unfit)."""
         self.options = o
         if data_dir is None:
             from .._paths import data_dir as default_data_dir
@@ -73,8 +73,6 @@ class LocalServer:
                                        self._owner.user_id, warm=o.warm, adopt=prestarted,
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
                                        else None)
-            elif prestarted is not None:
-                prestarted.end_now()  # a simulated server starts no workers
         except BaseException:
             self._socket.close()
             if hasattr(self, "_store"):
@@ -121,6 +119,7 @@ class LocalServer:
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._stopped = False
+        return isinstance(engine, ManimRenderer)
 
     # what clients need -------------------------------------------------------------------
     @property

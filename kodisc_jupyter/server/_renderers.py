@@ -70,8 +70,7 @@ class ManimRenderer:
             if adopted.spec == self.spec and self.sandboxed and self.warm > 0:
                 self._warming.append(adopted)
             else:
-                await adopted.end()
-                shutil.rmtree(adopted.folder, ignore_errors=True)
+                await _drop(adopted)
         self._refill()
 
     async def stop(self) -> None:
@@ -91,8 +90,7 @@ class ManimRenderer:
             process = self._warming.pop(0)
             # its first byte: bwrap has mounted the folder, so renaming it is safe now
             if not await process.started(self.timeout) or process.returncode is not None:
-                await process.end()
-                shutil.rmtree(process.folder, ignore_errors=True)
+                await _drop(process)
                 continue
             os.rmdir(folder)  # the job's empty folder gives way to the worker's (bwrap mounted that one)
             os.rename(process.folder, folder)
@@ -131,6 +129,12 @@ class ManimRenderer:
         if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
             process.kill()
         return _read_outcome(folder, process.returncode)
+
+
+async def _drop(process: RenderProcess) -> None:
+    """End a worker that will render nothing, and remove its folder."""
+    await process.end()
+    shutil.rmtree(process.folder, ignore_errors=True)
 
 
 def _read_outcome(folder: Path, returncode: int | None) -> str | None:
