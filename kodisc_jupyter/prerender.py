@@ -11,12 +11,19 @@ import asyncio
 import os
 import sys
 import time
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tqdm import tqdm
+
+from . import pipeline
 from ._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED, fail
 from ._logging import quiet_logs
+from .backend import COMMAND_LINE, resolve_backend, stop_local_server
+from .contract._errors import KodiscError, RenderFailedError
+from .notebook_cells import NotebookError, render_cells
 from .views import format_credits, format_seconds, table_text
 
 if TYPE_CHECKING:
@@ -58,9 +65,6 @@ class _Item:
 
 def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: bool, backend_choice: str | None) -> int:
     """Plan every notebook's cells, then render (or list, with `dry_run`) what is not cached."""
-    from .backend import stop_local_server
-    from .errors import KodiscError
-    from .notebook_cells import NotebookError, render_cells
 
     try:
         cells = [cell for notebook in notebooks for cell in render_cells(notebook)]
@@ -94,8 +98,6 @@ def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, s
     """A flow per cell, pre-flighted and looked up in the cache; identical requests render once."""
     import dataclasses
 
-    from . import pipeline
-    from .backend import COMMAND_LINE, resolve_backend
 
     backends: dict[str, Backend] = {}
     by_key: dict[str | None, _Item] = {}
@@ -137,9 +139,7 @@ def _default_jobs(backends: set[Backend]) -> int:
 
 
 async def _render_all(pending: list[_Item], limit: int) -> None:
-    from contextlib import AsyncExitStack
 
-    from tqdm import tqdm
 
     gate = asyncio.Semaphore(limit)
     async with AsyncExitStack() as stack:
@@ -155,8 +155,6 @@ async def _render_all(pending: list[_Item], limit: int) -> None:
 
 
 async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: Any) -> None:
-    from . import pipeline
-    from .errors import KodiscError, RenderFailedError
 
     flow = item.flow
     assert flow is not None
@@ -188,8 +186,6 @@ async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: An
 
 async def _picked_up(item: _Item, client: Any) -> Any:
     """Wait for the job an interrupted batch left running; None (render anew) if the server lost it."""
-    from . import pipeline
-    from .errors import KodiscError, RenderFailedError
 
     assert item.pending_job is not None and item.flow is not None
     flow = pipeline.resume_flow(item.pending_job, item.flow.backend)
@@ -206,14 +202,13 @@ async def _picked_up(item: _Item, client: Any) -> Any:
 
 def _dry_run(items: list[_Item], pending: list[_Item]) -> int:
     """What would render and what it would cost (from the history: earlier renders of the same kind)."""
-    from .pipeline import history
 
     unknown = 0
     total = 0.0
     for item in pending:
         assert item.flow is not None
         item.status = "would render"
-        item.credits = history().estimated_credits(class_name=item.flow.class_name, quality=item.flow.request.quality,
+        item.credits = pipeline.history().estimated_credits(class_name=item.flow.class_name, quality=item.flow.request.quality,
                                                    backend=item.flow.backend.name)
         if item.credits is None:
             unknown += 1
