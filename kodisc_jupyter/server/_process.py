@@ -97,13 +97,13 @@ class RenderProcess:
 
     def __init__(self, spec: WorkerSpec, folder: Path) -> None:
         self.spec, self.folder = spec, folder
-        seen_as = JOB_MOUNT if spec.sandboxed else str(folder)
+        env = render_env(JOB_MOUNT if spec.sandboxed else str(folder))
         argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
         if spec.sandboxed:
-            argv = sandboxed(argv, folder, render_env(seen_as), hidden=[*spec.hidden, folder.parent])
+            argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent])
         (folder / "tmp").mkdir(exist_ok=True)
         with open(folder / "render.log", "wb") as log:
-            self._popen = subprocess.Popen(argv, cwd=folder, env=render_env(seen_as), stdin=subprocess.PIPE,
+            self._popen = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.PIPE,
                                            stdout=subprocess.PIPE, stderr=log, bufsize=0, start_new_session=True)
         self.pid = self._popen.pid
         self._started: bool | None = None
