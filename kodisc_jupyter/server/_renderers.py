@@ -105,20 +105,20 @@ class ManimRenderer:
             return refused
         process = await self._take_warm(folder) or RenderProcess(self.spec, folder)
         (folder / "scene.py").write_text(job.code, encoding="utf-8")
-        spec = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
+        order = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
                 "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None}
         if self.cache is not None:
             self.cache.check_out(job, folder / CACHE_FOLDER)
         try:
-            return await self._run(process, spec, folder)
+            return await self._run(process, order, folder)
         finally:
             if self.cache is not None:
                 self.cache.check_in(job, folder / CACHE_FOLDER)
             self._refill()
 
-    async def _run(self, process: RenderProcess, spec: dict, folder: Path) -> str | None:
+    async def _run(self, process: RenderProcess, order: dict, folder: Path) -> str | None:
         try:
-            process.send(spec)
+            process.send(order)
             await asyncio.wait_for(process.wait(), self.timeout)
         except asyncio.TimeoutError:
             await process.end()
