@@ -15,16 +15,19 @@ from typing import Any
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
 from .. import cell_options, session
-from ..backend import NOTEBOOK
+from .._logging import quiet_logs
+from ..backend import NOTEBOOK, backend_for, resolve_backend
 from ..cell_options import KodiscSettings, apply_pyproject_defaults
+from ..errors import KodiscError, NotFoundError, RenderFailedError, WaitTimeoutError
+from .display import CellError, error_bundle, notice_bundle, show
+from .frontend import frontend_has_widgets
+from .last_frame import last_frame_bundle
 
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
 
 
 def _parse(parser: Any, line: str) -> Any:
     """A magic's options; a bad option fails the cell like any render error (an error output, so papermill stops)."""
-    from .display import CellError
-
     try:
         return cell_options.parse(parser, line)
     except cell_options.OptionsError as exc:
@@ -57,16 +60,12 @@ class Kodisc(Magics, KodiscSettings):
     @cell_magic
     def kodisc(self, line: str, cell: str) -> None:
         """Render the Scene in this cell and show it with a live status bar, then the player."""
-        from .._logging import quiet_logs
-
         with quiet_logs():
             self._render_cell(_parse(cell_options.RENDER, line), cell)
 
     def _render_cell(self, args: Any, cell: str) -> None:
         from .. import pipeline
-        from ..errors import KodiscError
         from ..preflight import leading_config
-        from .display import CellError, error_bundle, show
 
         try:
             request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
@@ -89,8 +88,6 @@ class Kodisc(Magics, KodiscSettings):
 
     def _prelude_for(self, cell: str) -> str:
         """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it."""
-        from .display import notice_bundle, show
-
         namespace = self.shell.user_ns if self.shell is not None else None
         prelude, imports = cell_options.prelude_for(cell, self.prelude, namespace)
         if imports and not self._import_notice_shown:
@@ -106,8 +103,6 @@ class Kodisc(Magics, KodiscSettings):
     @line_cell_magic
     def kodisc_prelude(self, line: str, cell: str | None = None) -> None:
         """As a cell magic: code put in front of every later render (imports, styles). `--clear` drops it."""
-        from .display import CellError, notice_bundle, show
-
         args = _parse(cell_options.PRELUDE, line)
         if args.clear:
             self.prelude = ""
@@ -135,10 +130,6 @@ class Kodisc(Magics, KodiscSettings):
     def kodisc_resume(self, line: str) -> None:
         """Re-attach the status bar and player to a job, also after a kernel restart."""
         from .. import pipeline
-        from .._logging import quiet_logs
-        from ..backend import backend_for
-        from ..errors import KodiscError
-        from .display import CellError
 
         args = _parse(cell_options.RESUME, line)
         args.no_wait = False
@@ -159,9 +150,6 @@ class Kodisc(Magics, KodiscSettings):
     # -- helpers --------------------------------------------------------------------------------
 
     def _backend(self) -> Any:
-        from ..backend import resolve_backend
-        from .display import notice_bundle, show
-
         backend = resolve_backend(self.backend)
         if backend.notice and not self._notice_shown:
             self._notice_shown = True
@@ -169,8 +157,6 @@ class Kodisc(Magics, KodiscSettings):
         return backend
 
     def _show_warnings(self, warnings: tuple[str, ...]) -> None:
-        from .display import notice_bundle, show
-
         for warning in warnings:
             show(notice_bundle(f"Warning: {warning}", kind="warning"))
 
@@ -224,9 +210,6 @@ class _Presenter:
 
     def _get_job(self, client: Any, job_id: str) -> Any:
         """The job, or one line saying where it was looked for (the API's 404 text speaks of keys)."""
-        from ..errors import NotFoundError
-        from .display import CellError
-
         try:
             return client.get_job(job_id)
         except NotFoundError:
@@ -238,9 +221,6 @@ class _Presenter:
                             "past jobs: %kodisc_jobs") from None
 
     def _finish(self, outcome: Any) -> None:
-        from .display import notice_bundle, show
-        from .frontend import frontend_has_widgets
-        from .last_frame import last_frame_bundle
         from .result import Rendered
 
         rendered = Rendered(outcome)
@@ -270,8 +250,6 @@ class _Presenter:
         from .. import pipeline
 
         async def watch() -> None:
-            from .._logging import quiet_logs
-
             with quiet_logs(), self._failures(in_cell=False):
                 async with self.flow.backend.async_client() as client:
                     self._finish(await pipeline.wait_async(self.flow, client))
@@ -295,8 +273,6 @@ class _FailureGuard:
     def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is None:
             return False
-        from ..errors import KodiscError, RenderFailedError, WaitTimeoutError
-        from .display import CellError, error_bundle
 
         flow = self.presenter.flow
         job_id = flow.job.job_id if flow.job is not None else None
@@ -335,8 +311,6 @@ class _FailureGuard:
     def _left_running(self, message: str) -> dict[str, Any]:
         """A job still going on is no failure: not a red block. In a cell, the CellError below says what
         to do, so the bar just freezes at its last state; with --no-wait the block itself says it."""
-        from .display import notice_bundle
-
         if not self.in_cell:
             return notice_bundle(message, kind="warning")
         return notice_bundle(f"{self.presenter.bar.text()} · no longer followed here; the job goes on", kind="warning")
