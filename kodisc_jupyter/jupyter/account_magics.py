@@ -14,7 +14,8 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..backend import NOTEBOOK
+from ..backend import NOTEBOOK, resolve_backend
+from ..errors import AuthenticationError, KodiscError
 from ..views import STATUS_CHOICES, balance_line, format_credits, jobs_text
 
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
@@ -36,9 +37,6 @@ class AccountMagics(Magics):
     _panel: Any = None  # the newest %kodisc_panel: only it follows job changes
 
     def _backend(self) -> Any:
-        from ..backend import resolve_backend
-        from ..errors import KodiscError
-
         render_magics = self.shell.magics_manager.registry.get("Kodisc") if self.shell else None
         try:
             return resolve_backend(getattr(render_magics, "backend", "auto"))
@@ -53,7 +51,6 @@ class AccountMagics(Magics):
         """Show the account panel: balance, credits spent, and past jobs with their players."""
         from IPython.display import display
 
-        from ..errors import KodiscError
         from .panel import Panel
 
         args = parse_argstring(self.kodisc_panel, line)
@@ -71,8 +68,6 @@ class AccountMagics(Magics):
     @line_magic
     def kodisc_credits(self, line: str) -> None:
         """Print the balance in one line: total, paid, free, the key's prefix and the backend."""
-        from ..errors import KodiscError
-
         if line.strip():
             raise UsageError("%kodisc_credits takes no argument.")
         backend = self._backend()
@@ -108,7 +103,6 @@ class AccountMagics(Magics):
         """Ask for a Kodisc API key (hidden input), check it with Kodisc, then save it for later sessions."""
         from ..client import KEY_RE, Kodisc, key_prefix
         from ..credentials import save_key
-        from ..errors import AuthenticationError, KodiscError
 
         if line.strip():
             raise UsageError(_KEY_IN_CELL)
