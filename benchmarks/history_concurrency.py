@@ -19,7 +19,7 @@ WRITER = r"""
 import json, sys, threading, time
 from datetime import datetime, timezone
 from kodisc_jupyter.client import Job
-from kodisc_jupyter.history import History
+from kodisc_jupyter.rendering.history import History
 
 path, name, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 history = History(path)
@@ -57,7 +57,7 @@ def run(writers: int) -> list[object]:
             process.stdin.write("go\n")
             process.stdin.flush()
         latencies = sorted(x for process in processes for x in json.loads(process.communicate()[0]))
-        from kodisc_jupyter.history import History
+        from kodisc_jupyter.rendering.history import History
 
         with History(path) as history:
             found = history.count()

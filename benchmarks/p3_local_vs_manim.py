@@ -91,7 +91,7 @@ def eight(edited: bool) -> str:
 
 def main() -> None:
     from kodisc_jupyter import Kodisc, start_local_server
-    from kodisc_jupyter.backend import local_poll_policy  # what the embedded default polls with
+    from kodisc_jupyter.rendering.backend import local_poll_policy  # what the embedded default polls with
 
     rows = []
     with workdir("p3") as tmp:

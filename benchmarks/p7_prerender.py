@@ -43,7 +43,7 @@ def counted_run(argv: list[str]) -> tuple[int, float, Counter]:
     """Run `kodisc` in-process, counting the client's requests by kind."""
     import httpx
 
-    from kodisc_jupyter.cli import main
+    from kodisc_jupyter.cli.main import main
 
     requests: Counter = Counter()
     send = httpx.AsyncClient.send
@@ -66,7 +66,7 @@ def counted_run(argv: list[str]) -> tuple[int, float, Counter]:
 
 def main() -> None:
     from kodisc_jupyter import start_local_server
-    from kodisc_jupyter.prerender import KODISC_JOBS
+    from kodisc_jupyter.cli.batch import KODISC_JOBS
 
     rows = []
     with workdir("p7") as tmp, start_local_server(tmp / "server", renderer="simulate", workers=WORKERS) as server:

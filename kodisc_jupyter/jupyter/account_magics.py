@@ -14,9 +14,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..backend import NOTEBOOK, resolve_backend
 from ..errors import AuthenticationError, KodiscError
-from ..views import STATUS_CHOICES, balance_line, format_credits, jobs_text
+from ..rendering.backend import NOTEBOOK, resolve_backend
+from ..rendering.views import STATUS_CHOICES, balance_line, format_credits, jobs_text
 
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
                 "Run %kodisc_login alone and paste the key at the prompt.")
@@ -86,7 +86,7 @@ class AccountMagics(Magics):
         """Show past jobs from the local history (the Kodisc API cannot list jobs) as a table."""
         from IPython.display import display
 
-        from ..history import History
+        from ..rendering.history import History
         from .panel import jobs_html, thumbnail_data_url
 
         args = parse_argstring(self.kodisc_jobs, line)

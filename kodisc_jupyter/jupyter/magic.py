@@ -14,11 +14,12 @@ from typing import Any
 
 from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
 
-from .. import cell_options, session
 from .._logging import quiet_logs
-from ..backend import NOTEBOOK, backend_for, resolve_backend
-from ..cell_options import KodiscSettings, apply_pyproject_defaults
+from ..cells import options as cell_options
+from ..cells.options import KodiscSettings, apply_pyproject_defaults
 from ..errors import KodiscError, NotFoundError, RenderFailedError, WaitTimeoutError
+from ..rendering import session
+from ..rendering.backend import NOTEBOOK, backend_for, resolve_backend
 from .display import CellError, error_bundle, notice_bundle, show
 from .frontend import frontend_has_widgets
 from .last_frame import last_frame_bundle
@@ -64,8 +65,8 @@ class Kodisc(Magics, KodiscSettings):
             self._render_cell(_parse(cell_options.RENDER, line), cell)
 
     def _render_cell(self, args: Any, cell: str) -> None:
-        from .. import pipeline
-        from ..preflight import leading_config
+        from ..rendering import pipeline
+        from ..rendering.preflight import leading_config
 
         try:
             request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
@@ -129,7 +130,7 @@ class Kodisc(Magics, KodiscSettings):
     @line_magic
     def kodisc_resume(self, line: str) -> None:
         """Re-attach the status bar and player to a job, also after a kernel restart."""
-        from .. import pipeline
+        from ..rendering import pipeline
 
         args = _parse(cell_options.RESUME, line)
         args.no_wait = False
@@ -183,7 +184,7 @@ class _Presenter:
             self.bar.show()
 
     def render(self) -> None:
-        from .. import pipeline
+        from ..rendering import pipeline
 
         with self._failures():
             if self.args.no_wait:
@@ -196,7 +197,7 @@ class _Presenter:
             self._finish(outcome)
 
     def resume(self, job_id: str, record: Any) -> None:
-        from .. import pipeline
+        from ..rendering import pipeline
 
         with self._failures():
             saved = self.flow.recorded_outcome(record) if record is not None else None
@@ -247,7 +248,7 @@ class _Presenter:
         return None  # None: embed where a linked file cannot play (Colab, VS Code)
 
     def _watch_in_background(self) -> None:
-        from .. import pipeline
+        from ..rendering import pipeline
 
         async def watch() -> None:
             with quiet_logs(), self._failures(in_cell=False):

@@ -19,13 +19,13 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from ..assets import vtt_has_cues
-from ..backend import backend_for, resolve_backend
 from ..contract._errors import KodiscError, RenderFailedError
 from ..contract._rules import FAILED, PENDING_STATUSES, QUEUED, TERMINAL_STATUSES
-from ..pipeline import history as shared_history
-from ..pipeline import resume_flow, subscribe
-from ..views import (
+from ..rendering.assets import vtt_has_cues
+from ..rendering.backend import backend_for, resolve_backend
+from ..rendering.pipeline import history as shared_history
+from ..rendering.pipeline import resume_flow, subscribe
+from ..rendering.views import (
     COLUMNS,
     STATUS_CHOICES,
     balance_line,

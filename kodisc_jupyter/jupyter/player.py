@@ -24,7 +24,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..assets import vtt_has_cues
+from ..rendering.assets import vtt_has_cues
 
 __all__ = ["PLAYER_MIME", "player_data", "player_html", "player_text", "data_url", "UNTRUSTED_HINT"]
 

@@ -20,20 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import pipeline
 from .._files import write_atomic
 from .._logging import quiet_logs
 from .._mp4 import has_aac_track
-from ..assets import vtt_has_cues
-from ..backend import resolve_backend
-from ..views import format_seconds, short_id
+from ..rendering import pipeline
+from ..rendering.assets import vtt_has_cues
+from ..rendering.backend import resolve_backend
+from ..rendering.views import format_seconds, short_id
 from . import frontend
 from .display import notice_bundle
 from .player import PLAYER_MIME, data_url, player_data, player_html, player_text
 
 if TYPE_CHECKING:
     from ..client import Job
-    from ..pipeline import Outcome
+    from ..rendering.pipeline import Outcome
 
 __all__ = ["Rendered", "render", "MEDIA_FOLDER", "DEFAULT_EMBED_MAX_MB"]
 

@@ -23,12 +23,12 @@ import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..contract._rules import COMPLETED, PENDING_STATUSES, RUNNING, TERMINAL_STATUSES
-from ..views import format_seconds, short_id
+from ..rendering.views import format_seconds, short_id
 from .frontend import frontend_has_widgets
 
 if TYPE_CHECKING:
     from ..contract._models import RenderProgress
-    from ..pipeline import Progress
+    from ..rendering.pipeline import Progress
 
 __all__ = ["StatusBar"]
 

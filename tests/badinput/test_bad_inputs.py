@@ -333,7 +333,7 @@ def test_verify_refuses_a_payload_that_is_not_text():
 @pytest.fixture
 def cli(capsys, monkeypatch, server, tmp_path):
     """`kodisc ARGS` in this process against the session server: (exit code, its one stderr line)."""
-    from kodisc_jupyter.cli import main
+    from kodisc_jupyter.cli.main import main
 
     monkeypatch.setenv("KODISC_API_KEY", server.api_key)
     monkeypatch.setenv("KODISC_BASE_URL", server.base_url)
@@ -393,7 +393,7 @@ def test_cli_answers_bad_input_in_one_line(cli, server, args, code, fragment):
 def shell(monkeypatch, server):
     from IPython.testing import globalipapp
 
-    from kodisc_jupyter import pipeline
+    from kodisc_jupyter.rendering import pipeline
 
     monkeypatch.setenv("KODISC_API_KEY", server.api_key)
     monkeypatch.setenv("KODISC_BASE_URL", server.base_url)

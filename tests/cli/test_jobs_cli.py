@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kodisc_jupyter._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
+from kodisc_jupyter.cli.exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED
 from kodisc_jupyter.server._process import work_root
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kodisc_jupyter._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
+from kodisc_jupyter.cli.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED
 
 REPO = Path(__file__).resolve().parents[2]
 SIM = "--metadata '{\"simulate\": {\"seconds\": 0.3}}'"
@@ -174,7 +174,7 @@ def test_a_batch_interrupted_while_waiting_picks_its_jobs_up_instead_of_paying_t
     before = sim_server.job_count()
     first = subprocess.Popen([sys.executable, "-m", "kodisc_jupyter", "render", "slow.ipynb"], cwd=tmp_path, env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    from kodisc_jupyter.pipeline import history  # the same KODISC_HOME as the command's
+    from kodisc_jupyter.rendering.pipeline import history  # the same KODISC_HOME as the command's
 
     deadline = time.monotonic() + 60
     while history().count("queued") + history().count("running") == 0 and time.monotonic() < deadline:

@@ -69,7 +69,7 @@ def test_messages_say_what_to_do(make_client):
 
 
 def test_the_notebook_and_the_command_line_say_the_advice_in_their_words(make_client):
-    from kodisc_jupyter.backend import COMMAND_LINE, NOTEBOOK
+    from kodisc_jupyter.rendering.backend import COMMAND_LINE, NOTEBOOK
 
     client, _, _ = make_client(sequence(error_response(402, "insufficient_credits", "Not enough credits.")))
     with pytest.raises(InsufficientCreditsError) as caught:

@@ -58,7 +58,7 @@ def test_quiet_logs_drops_our_and_the_http_stacks_records_inside_only(caplog):
     from kodisc_jupyter._logging import quiet_logs
 
     caplog.set_level(logging.DEBUG)
-    ours = get_logger("kodisc_jupyter.pipeline")
+    ours = get_logger("kodisc_jupyter.rendering.pipeline")
     client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200)))
     with quiet_logs():
         client.get("http://kodisc.test/inside")

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from kodisc_jupyter.assets import vtt_has_cues
+from kodisc_jupyter.rendering.assets import vtt_has_cues
 
 REPO = Path(__file__).resolve().parents[2]
 COURSE = REPO / "notebooks" / "course"

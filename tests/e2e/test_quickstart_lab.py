@@ -75,7 +75,7 @@ def record_job_from_elsewhere(monkeypatch, kodisc_home) -> str:
     """A job written to the shared history by another process (as another kernel would), which
     this kernel's panel can only learn about through its Refresh button."""
     from kodisc_jupyter.client import Job, format_timestamp
-    from kodisc_jupyter.history import History
+    from kodisc_jupyter.rendering.history import History
 
     monkeypatch.setenv("KODISC_HOME", str(kodisc_home))
     job = Job.from_dict({

@@ -41,7 +41,7 @@ KEY_RE = re.compile(r"kdsc_live_[0-9a-f]{48}")
 # wait gave up stays pending for ever), then a moment for the players to be put in place: nbclient
 # records display updates only while a cell runs.
 WAIT_FOR_BACKGROUND = """import time
-from kodisc_jupyter.history import History
+from kodisc_jupyter.rendering.history import History
 history = History()
 pending = lambda: history.count("queued") + history.count("running")
 last, changed, deadline = pending(), time.monotonic(), time.monotonic() + 60

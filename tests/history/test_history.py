@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kodisc_jupyter.client import Job, RenderResult
-from kodisc_jupyter.history import SCHEMA_VERSION, History, HistoryUnavailableWarning, JobRecord, cache_key
+from kodisc_jupyter.rendering.history import SCHEMA_VERSION, History, HistoryUnavailableWarning, JobRecord, cache_key
 
 KEY = "kdsc_live_" + "3f9a" + "0123456789abcdef" * 2 + "deadbeefcafebabe"
 T0 = datetime(2026, 4, 28, 17, 14, 2, 118000, tzinfo=timezone.utc)
@@ -240,7 +240,7 @@ def test_a_write_blocked_by_another_kernel_is_skipped_not_raised(tmp_path, caplo
     other_kernel.execute("BEGIN EXCLUSIVE")  # holds the write lock
     history = History(path, busy_timeout=0.2)
     try:
-        with caplog.at_level("WARNING", logger="kodisc_jupyter.history"):
+        with caplog.at_level("WARNING", logger="kodisc_jupyter.rendering.history"):
             submit(history, job("blocked"))  # returns after ~0.2 s instead of raising or hanging
         assert "busy" in caplog.text and str(path) in caplog.text
     finally:

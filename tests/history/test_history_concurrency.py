@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 
 from kodisc_jupyter.client import Job
-from kodisc_jupyter.history import History
+from kodisc_jupyter.rendering.history import History
 
 ROWS = 200
 
@@ -17,7 +17,7 @@ WRITER = """
 import sys
 from datetime import datetime, timezone
 from kodisc_jupyter.client import Job, RenderResult
-from kodisc_jupyter.history import History
+from kodisc_jupyter.rendering.history import History
 
 path, name, rows = sys.argv[1], sys.argv[2], int(sys.argv[3])
 history = History(path)

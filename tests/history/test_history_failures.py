@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from kodisc_jupyter.client import Job
-from kodisc_jupyter.history import History, HistoryUnavailableWarning
+from kodisc_jupyter.rendering.history import History, HistoryUnavailableWarning
 
 NOW = datetime(2026, 4, 28, 17, 14, 2, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import warnings
 
 import kodisc_jupyter
-from kodisc_jupyter.history import HistoryUnavailableWarning
+from kodisc_jupyter.rendering.history import HistoryUnavailableWarning
 
 SCENE = "from manim import *\n\nclass Hello(Scene):\n    def construct(self):\n        self.add(Dot())\n"
 

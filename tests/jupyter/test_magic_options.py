@@ -8,7 +8,7 @@ import sys
 import pytest
 from IPython.testing import globalipapp
 
-from kodisc_jupyter import cell_options
+from kodisc_jupyter.cells import options as cell_options
 from kodisc_jupyter.jupyter import magic
 from kodisc_jupyter.jupyter.display import CellError
 
@@ -194,7 +194,7 @@ def test_kernels_with_their_own_shell_class_get_widgets(monkeypatch):
 
 
 def test_resume_of_an_unknown_job_on_the_local_server(shell):
-    from kodisc_jupyter.backend import stop_local_server
+    from kodisc_jupyter.rendering.backend import stop_local_server
 
     shell.run_line_magic("config", 'Kodisc.backend = "local"')
     try:

@@ -75,7 +75,7 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
         "import logging\nprint(logging.getLogger().handlers, logging.getLogger().level)",
         "import manim as mn\nfrom manim import Square as Box",
         "%%kodisc -ql\nclass Aliased(mn.Scene):\n    def construct(self):\n        self.play(mn.FadeIn(Box()), run_time=0.2)\n",
-        "from kodisc_jupyter import pipeline\nprint(pipeline.history().list(limit=1)[0].code.splitlines()[:3])",
+        "from kodisc_jupyter.rendering import pipeline\nprint(pipeline.history().list(limit=1)[0].code.splitlines()[:3])",
         "import kodisc_jupyter\nclip = kodisc_jupyter.render('from manim import *\\nclass Plain(Scene):\\n    def construct(self):\\n"
         "        self.play(FadeIn(Dot()), run_time=0.2)\\n', quality='low')\nprint(clip.job.status)",
     ], timeout=240)
@@ -116,12 +116,12 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
     # `kodisc render NOTEBOOK` (no kernel) builds the very code the kernel sent, import included,
     # so a pre-rendered course in Manim's docs pattern is all cache hits when executed. (In a
     # subprocess: reading the notebook imports Manim, which would configure this process's logging.)
-    from kodisc_jupyter.history import History
+    from kodisc_jupyter.rendering.history import History
 
     sent = {record.class_name: record.code for record in History(run_cells.home / "history.sqlite3").list(limit=50)}
     assert set(sent) == {"SquareToCircle", "Example1", "HelloManim", "Configured", "Aliased", "Plain"}
     del sent["Plain"]  # render(), not a %%kodisc cell
-    script = ("import json, sys; from pathlib import Path; from kodisc_jupyter.notebook_cells import render_cells; "
+    script = ("import json, sys; from pathlib import Path; from kodisc_jupyter.cells.notebook import render_cells; "
               "print(json.dumps([c.request.full_code for c in render_cells(Path(sys.argv[1])) if c.request]))")
     listed = subprocess.run([sys.executable, "-c", script, str(run_cells.work / "test.ipynb")], capture_output=True,
                             text=True, timeout=120, check=True, env=kernel_env(run_cells.home, None))

@@ -163,9 +163,9 @@ def test_interrupt_ends_the_wait_not_the_job_and_resume_picks_it_up(run_cells, s
         "%load_ext kodisc_jupyter",
         # Pre-flight lists Manim's names once per home (a subprocess importing Manim, seconds on a busy
         # machine): done first, so the 2 s interrupt lands in the wait this test is about.
-        "from kodisc_jupyter.preflight import manim_names\nassert manim_names()",
+        "from kodisc_jupyter.rendering.manim_names import manim_names\nassert manim_names()",
         slow,
-        "from kodisc_jupyter import pipeline\njob_id = pipeline.history().list(limit=1)[0].job_id",
+        "from kodisc_jupyter.rendering import pipeline\njob_id = pipeline.history().list(limit=1)[0].job_id",
         "%kodisc_resume $job_id",
     ], server=sim_server, timeout_func=lambda cell: 2 if cell.source == slow else 60)
     nb.cells = nb.cells[1:]  # the warm-up cell aside, cells are numbered as the user wrote them

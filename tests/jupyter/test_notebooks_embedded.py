@@ -79,7 +79,7 @@ def test_resume_after_a_kernel_restart_finds_the_embedded_server_again(run_cells
     from nbrun import scene
 
     first = run_cells(["%load_ext kodisc_jupyter", f"%%kodisc -ql\n{scene('Restarted')}",
-                       "from kodisc_jupyter import pipeline\nprint(pipeline.history().list(limit=1)[0].job_id)"])
+                       "from kodisc_jupyter.rendering import pipeline\nprint(pipeline.history().list(limit=1)[0].job_id)"])
     job_id = text_of(first.cells[2]).strip()
     assert error_of(first.cells[1]) is None and "Restarted" in text_of(first.cells[1])
     for saved in (run_cells.home / "media" / job_id).iterdir():  # the local copies are gone: ask the server

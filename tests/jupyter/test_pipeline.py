@@ -11,10 +11,10 @@ import types
 import pytest
 from nbrun import scene
 
-from kodisc_jupyter import pipeline
-from kodisc_jupyter.backend import LOCAL_NOTICE, backend_for, resolve_backend, stop_local_server
 from kodisc_jupyter.errors import AuthenticationError, RenderFailedError
 from kodisc_jupyter.jupyter.result import Rendered, render
+from kodisc_jupyter.rendering import pipeline
+from kodisc_jupyter.rendering.backend import LOCAL_NOTICE, backend_for, resolve_backend, stop_local_server
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from kodisc_jupyter.backend import Backend
 from kodisc_jupyter.client import Job, RenderProgress
 from kodisc_jupyter.jupyter.status import StatusBar
-from kodisc_jupyter.pipeline import Progress
+from kodisc_jupyter.rendering.backend import Backend
+from kodisc_jupyter.rendering.pipeline import Progress
 
 BODY = {"jobId": "c" + "a" * 24, "endpoint": "render", "status": "running", "creditsCost": 0, "durationMs": None,
         "result": None, "error": None, "metadata": None, "createdAt": "2026-01-01T00:00:00.000Z", "completedAt": None}

@@ -1,9 +1,9 @@
 """Renders through the pipeline for the panel tests (the simulated server takes its plan from metadata)."""
 from __future__ import annotations
 
-from kodisc_jupyter import pipeline
-from kodisc_jupyter.backend import resolve_backend
 from kodisc_jupyter.errors import RenderFailedError
+from kodisc_jupyter.rendering import pipeline
+from kodisc_jupyter.rendering.backend import resolve_backend
 
 #: A failure message with markup in it: every view must show it escaped.
 HOSTILE_ERROR = '<script>alert("x")</script> & <b>boom</b>'

@@ -13,10 +13,10 @@ import pytest
 from panel_helpers import HOSTILE_ERROR, run, scene, simulated, submit
 
 from kodisc_jupyter import Panel
-from kodisc_jupyter.backend import Backend
 from kodisc_jupyter.jupyter.player import PLAYER_MIME
-from kodisc_jupyter.pipeline import history
-from kodisc_jupyter.views import format_credits
+from kodisc_jupyter.rendering.backend import Backend
+from kodisc_jupyter.rendering.pipeline import history
+from kodisc_jupyter.rendering.views import format_credits
 
 
 def widgets_with_class(widget, css_class):

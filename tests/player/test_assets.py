@@ -11,8 +11,8 @@ from datetime import datetime, timezone
 import httpx
 import pytest
 
-from kodisc_jupyter.assets import Assets, afetch_assets, fetch_assets, media_dir, vtt_has_cues
 from kodisc_jupyter.client import APIError, AsyncKodisc, Job, Kodisc, RenderResult
+from kodisc_jupyter.rendering.assets import Assets, afetch_assets, fetch_assets, media_dir, vtt_has_cues
 
 SCENE = "from manim import *\n\nclass Hello(Scene):\n    def construct(self):\n        self.add(Dot())\n"
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from kodisc_jupyter import _mp4
-from kodisc_jupyter.backend import Backend
 from kodisc_jupyter.contract import Job, RenderResult
 from kodisc_jupyter.jupyter import frontend, result
 from kodisc_jupyter.jupyter.result import SILENT_SOUND_NOTE, Rendered
-from kodisc_jupyter.pipeline import Outcome
+from kodisc_jupyter.rendering.backend import Backend
+from kodisc_jupyter.rendering.pipeline import Outcome
 from kodisc_jupyter.server._sample_media import ensure_sample_media
 
 CDN = "https://cdn.kodisc.com/renders/abc/video.mp4"

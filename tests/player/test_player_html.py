@@ -197,15 +197,15 @@ def test_importing_the_player_does_not_import_ipython_or_widgets():
 def test_a_local_render_links_its_folder_and_says_once_how_to_make_it_portable(monkeypatch, tmp_path):
     from kodisc_jupyter.jupyter import result
     from kodisc_jupyter.jupyter.result import PORTABLE_HINT, Rendered
-    from kodisc_jupyter.pipeline import Outcome
+    from kodisc_jupyter.rendering.pipeline import Outcome
 
     monkeypatch.setattr(result, "_portable_hint_shown", False)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "source.mp4").write_bytes(b"not decoded here")
     from datetime import datetime, timezone
 
-    from kodisc_jupyter.backend import Backend
     from kodisc_jupyter.contract import Job, RenderResult
+    from kodisc_jupyter.rendering.backend import Backend
 
     job = Job(job_id="local123456", status="completed", created_at=datetime.now(timezone.utc), duration_ms=800,
               result=RenderResult(video="http://127.0.0.1:1/r/local123456/video.mp4"))
@@ -237,10 +237,10 @@ def test_the_cdn_fallback_is_an_escaped_http_url_read_by_a_constant_handler():
 def test_only_a_kodisc_render_gets_the_players_fallback(tmp_path, monkeypatch, backend, video_url, fallback):
     from datetime import datetime, timezone
 
-    from kodisc_jupyter.backend import Backend
     from kodisc_jupyter.contract import Job, RenderResult
     from kodisc_jupyter.jupyter.result import Rendered
-    from kodisc_jupyter.pipeline import Outcome
+    from kodisc_jupyter.rendering.backend import Backend
+    from kodisc_jupyter.rendering.pipeline import Outcome
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "source.mp4").write_bytes(b"not decoded here")

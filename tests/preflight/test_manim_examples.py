@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kodisc_jupyter.preflight import preflight
+from kodisc_jupyter.rendering.preflight import preflight
 
 MANIM_SPEC = importlib.util.find_spec("manim")
 pytestmark = [pytest.mark.manim, pytest.mark.skipif(MANIM_SPEC is None, reason="Manim is not installed")]

@@ -8,8 +8,8 @@ import textwrap
 
 import pytest
 
-from kodisc_jupyter import preflight as preflight_module
-from kodisc_jupyter.preflight import join_prelude, manim_names, preflight
+from kodisc_jupyter.rendering.manim_names import listed_names, manim_names
+from kodisc_jupyter.rendering.preflight import join_prelude, preflight
 
 
 # These read Manim's own namespace (no render): they say so, and skip where Manim is absent.
@@ -330,14 +330,17 @@ def test_without_manim_installed_star_import_accepts_any_name(monkeypatch):
 
 
 @needs_manim
-def test_manim_names_are_cached_on_disk_per_version(monkeypatch, isolated_kodisc_env):
-    monkeypatch.setattr(preflight_module, "_manim_names_cache", {})
-    listed = manim_names()
-    cached = list((isolated_kodisc_env / "cache").glob("manim-names-*.json"))
-    assert len(cached) == 1 and set(json.loads(cached[0].read_text())) == listed
-    cached[0].write_text(json.dumps(["Scene", "OnlyThisName"]))  # a later kernel reads the file, no subprocess
-    monkeypatch.setattr(preflight_module, "_manim_names_cache", {})
-    assert manim_names() == {"Scene", "OnlyThisName"}
+def test_manim_names_are_cached_on_disk_per_version(isolated_kodisc_env):
+    listed_names.cache_clear()
+    try:
+        listed = manim_names()
+        cached = list((isolated_kodisc_env / "cache").glob("manim-names-*.json"))
+        assert len(cached) == 1 and set(json.loads(cached[0].read_text())) == listed
+        cached[0].write_text(json.dumps(["Scene", "OnlyThisName"]))  # a later kernel reads the file, no subprocess
+        listed_names.cache_clear()
+        assert manim_names() == {"Scene", "OnlyThisName"}
+    finally:
+        listed_names.cache_clear()  # later tests list the real names again
 
 
 # -- local files ----------------------------------------------------------------------------------------
@@ -392,7 +395,7 @@ def test_an_absolute_path_is_flagged_only_for_kodisc(tmp_path):
 
 
 def test_source_is_exactly_what_the_pipeline_sends():
-    from kodisc_jupyter.pipeline import RenderRequest
+    from kodisc_jupyter.rendering.pipeline import RenderRequest
 
     prelude, code = "from manim import *\nBRAND = BLUE  \n\n\n", "class A(Scene):\n    pass\n"
     assert preflight(code, prelude=prelude).source == RenderRequest(code=code, prelude=prelude).full_code
@@ -400,7 +403,7 @@ def test_source_is_exactly_what_the_pipeline_sends():
 
 
 def test_leading_config_reads_the_settings_at_the_top_of_a_cell():
-    from kodisc_jupyter.preflight import leading_config
+    from kodisc_jupyter.rendering.preflight import leading_config
 
     cell = ('config.media_width = "75%"\nconfig["media_embed"] = True\nconfig.background_color = RED\n'
             'config.frame_rate = 24\n\nclass A(Scene):\n    pass\nconfig.pixel_width = 1\n')
@@ -410,7 +413,7 @@ def test_leading_config_reads_the_settings_at_the_top_of_a_cell():
 
 
 def test_free_names_are_what_the_cell_uses_without_binding():
-    from kodisc_jupyter.preflight import free_names
+    from kodisc_jupyter.rendering.preflight import free_names
 
     cell = "import numpy as np\nclass A(Scene):\n    def construct(self):\n        self.add(Circle(radius=np.pi * r))\n"
     assert free_names(cell) == ["Circle", "Scene", "r"]
@@ -423,7 +426,7 @@ def test_kernel_manim_imports_count_only_manims_own_objects(monkeypatch):
     import sys
     import types
 
-    from kodisc_jupyter.preflight import kernel_manim_imports
+    from kodisc_jupyter.rendering.preflight import kernel_manim_imports
 
     manim = types.ModuleType("manim")
     geometry = types.ModuleType("manim.mobject.geometry")

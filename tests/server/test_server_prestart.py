@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from server_helpers import User, workers_of
 
-from kodisc_jupyter import session
-from kodisc_jupyter._head_start import head_start
 from kodisc_jupyter._paths import data_dir
+from kodisc_jupyter.cli.head_start import head_start
+from kodisc_jupyter.rendering import session
 from kodisc_jupyter.server import start_local_server
 from kodisc_jupyter.server._process import PRESTARTED_PREFIX, RenderProcess, discard, prestart, renders_dir
 from kodisc_jupyter.server._sandbox import bwrap_problem

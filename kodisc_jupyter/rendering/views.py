@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from .contract._rules import STATUSES
+from ..contract._rules import STATUSES
 
 STATUS_CHOICES = ("all", *STATUSES)
 COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from .._argtypes import fraction, non_negative_int, port, positive_int, positive_seconds, seconds_list, seconds_range
-from .._exit_codes import EXIT_BAD_INPUT, EXIT_OK
 from .._paths import data_dir as default_data_dir
 from .._redact import redact
+from .exit_codes import EXIT_BAD_INPUT, EXIT_OK
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,8 +75,8 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from ._local import LocalServer
-    from ._options import ServerOptions
+    from ..server._local import LocalServer
+    from ..server._options import ServerOptions
 
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
              "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays,
@@ -117,7 +117,7 @@ def run_keys_create(args: argparse.Namespace) -> int:
 
 
 def run_keys_set_webhook(args: argparse.Namespace) -> int:
-    from ._delivery import webhook_url_problem
+    from ..server._delivery import webhook_url_problem
 
     url = None if args.url.lower() == "none" else args.url
     problem = url and webhook_url_problem(url, allow_http=True)
@@ -142,8 +142,8 @@ def _server_dir(data_dir: str | None):
 
 
 def _open_store(data_dir: str | None):
-    from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS
-    from ._store import Store
+    from ..server._pricing import DEFAULT_MONTHLY_FREE_CREDITS
+    from ..server._store import Store
 
     folder = _server_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)

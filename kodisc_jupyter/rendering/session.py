@@ -11,14 +11,14 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._logging import get_logger
-from ._paths import data_dir
+from .._logging import get_logger
+from .._paths import data_dir
 
 if TYPE_CHECKING:
-    from ._worker import Worker
+    from ..server import LocalServer
+    from ..server._process import RenderProcess
     from .history import History
-    from .server import LocalServer
-    from .server._process import RenderProcess
+    from .worker import Worker
 
 __all__ = ["Session", "current", "close_current"]
 
@@ -51,7 +51,7 @@ class Session:
         """The embedded local Kodisc, started on first use (its data outlives it: restarts keep jobs)."""
         with self._lock:
             if self._server is None:
-                from .server import start_local_server
+                from ..server import start_local_server
 
                 prestarted, self._prestarted = self._prestarted, None
                 self._server = start_local_server(data_dir() / "server", prestarted=prestarted)
@@ -61,7 +61,7 @@ class Session:
         """Start the embedded server's first render worker now, before the server: a one-shot command
         that will render locally calls this before loading anything else, so that Manim's import (about
         a second, in the worker) overlaps the command's own start. Nothing is started without bwrap."""
-        from .server._process import prestart
+        from ..server._process import prestart
 
         with self._lock:
             if self._server is None and self._prestarted is None:
@@ -83,7 +83,7 @@ class Session:
 
     def worker(self) -> Worker:
         """The thread with its own event loop that follows `--no-wait` jobs, started on first use."""
-        from ._worker import Worker
+        from .worker import Worker
 
         with self._lock:
             if self._worker is None or not self._worker.alive:

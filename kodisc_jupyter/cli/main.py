@@ -1,6 +1,6 @@
 """The `kodisc` command line: one argparse tree; each area registers its own subcommands.
 
-Exit codes: `kodisc_jupyter._exit_codes`.
+Exit codes: `kodisc_jupyter.cli.exit_codes`.
 """
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import argparse
 import sys
 from typing import Any
 
-from ._exit_codes import EXIT_INTERRUPTED
-from ._head_start import head_start
-from ._redact import redact
+from .._redact import redact
+from .exit_codes import EXIT_INTERRUPTED
+from .head_start import head_start
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,8 +21,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .jobs_cli import register as register_jobs  # after head_start(): see there
-    from .server.cli import register as register_server
+    from .jobs import register as register_jobs  # after head_start(): see there
+    from .serve import register as register_server
 
     parser = _Parser(prog="kodisc", description="Manim renders through Kodisc or a local Kodisc.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -18,19 +18,19 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
-from . import pipeline
-from ._exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED, fail
-from ._logging import quiet_logs
-from .backend import COMMAND_LINE, resolve_backend, stop_local_server
-from .contract._errors import KodiscError, RenderFailedError
-from .notebook_cells import NotebookError, render_cells
-from .views import format_credits, format_seconds, table_text
+from .._logging import quiet_logs
+from ..cells.notebook import NotebookError, render_cells
+from ..contract._errors import KodiscError, RenderFailedError
+from ..rendering import pipeline
+from ..rendering.backend import COMMAND_LINE, resolve_backend, stop_local_server
+from ..rendering.views import format_credits, format_seconds, table_text
+from .exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED, fail
 
 if TYPE_CHECKING:
-    from .backend import Backend
-    from .history import JobRecord
-    from .notebook_cells import RenderCell
-    from .pipeline import RenderFlow
+    from ..cells.notebook import RenderCell
+    from ..rendering.backend import Backend
+    from ..rendering.history import JobRecord
+    from ..rendering.pipeline import RenderFlow
 
 __all__ = ["prerender", "KODISC_JOBS"]
 

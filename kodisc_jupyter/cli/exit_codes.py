@@ -2,7 +2,7 @@
 module of their own, so the subcommands and the parser that registers them import no one but this)."""
 import sys
 
-from ._redact import redact
+from .._redact import redact
 
 EXIT_OK = 0
 EXIT_RENDER_FAILED = 1  # the render (or one render of a batch) failed

@@ -27,17 +27,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ._logging import get_logger
-from ._paths import data_dir
-from ._redact import key_prefix as display_prefix
-from ._redact import redact
-from ._sqlite import SchemaTooNewError, migrate, rollback
-from ._timestamps import format_timestamp, parse_timestamp
-from .contract._models import Job, RenderResult
-from .contract._rules import COMPLETED
+from .._logging import get_logger
+from .._paths import data_dir
+from .._redact import key_prefix as display_prefix
+from .._redact import redact
+from .._sqlite import SchemaTooNewError, migrate, rollback
+from .._timestamps import format_timestamp, parse_timestamp
+from ..contract._models import Job, RenderResult
+from ..contract._rules import COMPLETED
 
 if TYPE_CHECKING:
-    from .client import Job
+    from ..client import Job
 
 __all__ = ["History", "JobRecord", "HistoryUnavailableWarning", "cache_key", "SCHEMA_VERSION"]
 

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
-from ._argtypes import identifier, positive_seconds, webhook_url
-from ._manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
-from ._redact import redact
-from .contract import ASPECT_RATIOS, QUALITIES
+from .._argtypes import identifier, positive_seconds, webhook_url
+from .._redact import redact
+from ..contract import ASPECT_RATIOS, QUALITIES
+from .manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
 
 if TYPE_CHECKING:
-    from .pipeline import RenderRequest
+    from ..rendering.pipeline import RenderRequest
 
 __all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "KodiscSettings", "pyproject_table",
            "apply_pyproject_defaults", "prelude_for", "render_request"]
@@ -161,7 +161,7 @@ def prelude_for(cell: str, prelude: str, namespace: Mapping[str, Any] | None) ->
 
     A cell that uses names the notebook got from its own `from manim import *` (Manim's docs do it in a
     cell of its own) is sent that import too: a render sees only the code it is sent."""
-    from .preflight import free_names, join_prelude, kernel_manim_imports
+    from ..rendering.preflight import free_names, join_prelude, kernel_manim_imports
 
     names = free_names(cell, prelude)
     imports = kernel_manim_imports(names, namespace) if names and namespace is not None else ""
@@ -172,7 +172,7 @@ def prelude_for(cell: str, prelude: str, namespace: Mapping[str, Any] | None) ->
 
 def render_request(args: argparse.Namespace, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:
     """The request a `%%kodisc` cell with options `args` sends, given the settings and prelude in force."""
-    from .pipeline import RenderRequest
+    from ..rendering.pipeline import RenderRequest
 
     return RenderRequest(
         code=code, class_name=args.class_name, quality=args.quality or settings.quality,

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import cell_options
+from . import options as cell_options
 
 if TYPE_CHECKING:
-    from .pipeline import RenderRequest
+    from ..rendering.pipeline import RenderRequest
 
 __all__ = ["NotebookError", "RenderCell", "render_cells"]
 

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._logging import get_logger
+from ..contract._errors import ValidationError
+from ..contract._rules import COMPLETED, build_render_body
 from . import session
-from ._logging import get_logger
 from .assets import afetch_assets, fetch_assets
-from .contract._errors import ValidationError
-from .contract._rules import COMPLETED, build_render_body
 from .history import cache_key
 from .preflight import join_prelude, preflight
 
 if TYPE_CHECKING:
+    from ..client import AsyncKodisc, Job, Kodisc
     from .backend import Backend
-    from .client import AsyncKodisc, Job, Kodisc
     from .history import History, JobRecord
 
 __all__ = ["PreflightError", "RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._files import ASSET_FILES, write_atomic
-from ._logging import get_logger
-from ._paths import data_dir
-from .contract._errors import APIResponseError
+from .._files import ASSET_FILES, write_atomic
+from .._logging import get_logger
+from .._paths import data_dir
+from ..contract._errors import APIResponseError
 
 if TYPE_CHECKING:
-    from .client import AsyncKodisc, Job, Kodisc
+    from ..client import AsyncKodisc, Job, Kodisc
 
 __all__ = ["Assets", "fetch_assets", "afetch_assets", "media_dir", "vtt_has_cues"]
 

@@ -2,7 +2,7 @@
 
 `render` goes through the same pipeline as `%%kodisc` (backend choice, pre-flight, cache,
 history), so a course build and a notebook share one cache and one job history. Problems are
-one line on stderr, never a traceback; the exit code says which kind (see `kodisc_jupyter.cli`).
+one line on stderr, never a traceback; the exit code says which kind (see `kodisc_jupyter.cli.exit_codes`).
 """
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import pipeline
-from ._argtypes import fps, positive_int
-from ._exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
-from .backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
-from .contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
-from .contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
-from .views import STATUS_CHOICES, balance_line, jobs_text
+from .._argtypes import fps, positive_int
+from ..contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
+from ..contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
+from ..rendering import pipeline
+from ..rendering.backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
+from ..rendering.views import STATUS_CHOICES, balance_line, jobs_text
+from .exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
@@ -240,7 +240,7 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
-    from .prerender import prerender
+    from .batch import prerender
 
     file_only = [flag for flag, value in (("-q", args.quality), ("--aspect", args.aspect), ("--fps", args.fps),
                                           ("-o", args.output), ("--no-wait", args.no_wait)) if value]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from . import session
+from ..rendering import session
 
 
 def head_start(argv: Sequence[str]) -> None:
@@ -21,8 +21,8 @@ def head_start(argv: Sequence[str]) -> None:
     if choice not in ("auto", "local"):
         return
     session.current().prestart_local_server()
-    from .backend import resolve_backend
-    from .contract._errors import KodiscError
+    from ..contract._errors import KodiscError
+    from ..rendering.backend import resolve_backend
 
     try:
         local = resolve_backend(choice, start=False).name == "local"

@@ -16,14 +16,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import contextlib
 import functools
-import importlib.metadata
-import importlib.util
-import json
 import operator
 import re
-import subprocess
 import sys
 import types
 from collections.abc import Callable, Mapping
@@ -31,11 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._files import write_atomic
-from ._logging import get_logger
-from ._paths import data_dir
+from .._logging import get_logger
+from .manim_names import manim_names
 
-__all__ = ["Preflight", "preflight", "join_prelude", "manim_names", "free_names", "kernel_manim_imports", "leading_config"]
+__all__ = ["Preflight", "preflight", "join_prelude", "free_names", "kernel_manim_imports", "leading_config"]
 
 logger = get_logger("kodisc_jupyter.preflight")
 
@@ -58,8 +52,6 @@ _FILE_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 _FILE_LIKE_RE = re.compile(r"[^\s/\\]\.[A-Za-z0-9]{1,5}$")
 _URL_RE = re.compile(r"^(?:https?|data|ftp)://|^data:", re.IGNORECASE)
-_MANIM_NAMES_SCRIPT = "import json, manim; print(json.dumps(sorted(n for n in dir(manim) if not n.startswith('_'))))"
-_manim_names_cache: dict[str, frozenset[str] | None] = {}
 
 
 @dataclass(frozen=True)
@@ -418,39 +410,3 @@ def _is_local_file(text: str) -> bool:
         return Path(text).expanduser().exists()
     except (OSError, ValueError):
         return False
-
-
-def manim_names() -> frozenset[str] | None:
-    """The names `from manim import *` provides, or None if unknown (then any name is accepted).
-
-    Listed once per Manim version by a short subprocess (importing Manim in the kernel is slow
-    and configures its logging), kept in memory and under `data_dir()/cache/`.
-    """
-    if importlib.util.find_spec("manim") is None:
-        return None
-    try:
-        version = importlib.metadata.version("manim")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    if version not in _manim_names_cache:
-        _manim_names_cache[version] = _load_manim_names(version)
-    return _manim_names_cache[version]
-
-
-def _load_manim_names(version: str) -> frozenset[str] | None:
-    cache_file = data_dir() / "cache" / f"manim-names-{version}.json"
-    try:
-        return frozenset(json.loads(cache_file.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        pass
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-c", _MANIM_NAMES_SCRIPT], capture_output=True, text=True, timeout=120, check=True
-        )
-        names = json.loads(completed.stdout.strip().splitlines()[-1])
-    except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
-        logger.debug("could not list Manim's names (%s); star imports accept any name", exc)
-        return None
-    with contextlib.suppress(OSError):  # an unwritable cache only costs the next kernel a lookup
-        write_atomic(cache_file, json.dumps(names))
-    return frozenset(names)

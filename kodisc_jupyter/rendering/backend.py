@@ -12,12 +12,12 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..contract._errors import AuthenticationError, ValidationError
+from ..contract._rules import key_prefix
 from . import session
-from .contract._errors import AuthenticationError, ValidationError
-from .contract._rules import key_prefix
 
 if TYPE_CHECKING:
-    from .client import AsyncKodisc, Kodisc, PollPolicy
+    from ..client import AsyncKodisc, Kodisc, PollPolicy
 
 __all__ = ["Backend", "Hints", "NOTEBOOK", "COMMAND_LINE", "resolve_backend", "local_poll_policy", "backend_for",
            "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
@@ -79,13 +79,13 @@ class Backend:
 
     def client(self) -> Kodisc:
         """A new synchronous client for this backend (the caller closes it)."""
-        from .client import Kodisc
+        from ..client import Kodisc
 
         return Kodisc(self._api_key or None, base_url=self.base_url, poll_policy=self._poll_policy())
 
     def async_client(self) -> AsyncKodisc:
         """A new asynchronous client for this backend (the caller closes it)."""
-        from .client import AsyncKodisc
+        from ..client import AsyncKodisc
 
         return AsyncKodisc(self._api_key or None, base_url=self.base_url, poll_policy=self._poll_policy())
 
@@ -96,7 +96,7 @@ class Backend:
 def local_poll_policy() -> PollPolicy:
     """Kodisc gets the client's default (<= 1 request/s); the embedded server is ours, on loopback,
     where a poll costs about 2 ms, so a finished local render is noticed within ~0.05 s."""
-    from .client import PollPolicy
+    from ..client import PollPolicy
 
     return PollPolicy(rate=10.0, burst=10.0, steady_interval=0.1, dense_interval=0.04)
 
@@ -143,13 +143,13 @@ def stop_local_server(*, wait: bool = True) -> None:
 
 
 def _configured_key() -> str | None:
-    from .client._credentials import resolve_api_key
+    from ..client._credentials import resolve_api_key
 
     return resolve_api_key(None)
 
 
 def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
-    from .client._client import resolve_base_url
+    from ..client._client import resolve_base_url
 
     return Backend("kodisc", resolve_base_url(base_url), key_prefix(key), None, key)
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ._logging import get_logger
+from .._logging import get_logger
 
 __all__ = ["Worker"]
 
