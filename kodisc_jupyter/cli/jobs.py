@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .._argtypes import fps, positive_int
+from .._redact import redact
 from ..contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
 from ..contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
 from ..rendering import pipeline
@@ -41,7 +42,10 @@ def register(subparsers: Any) -> None:
         render.add_argument(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
     render.add_argument("--aspect", choices=ASPECT_RATIOS, default=None, help="aspect ratio (default 16:9; .py only)")
     render.add_argument("--fps", type=fps, help="frames per second (default: the quality's; .py only)")
-    render.add_argument("-o", "--output", type=Path, help="where to save the MP4 (default ./ClassName.mp4; .py only)")
+    render.add_argument("-o", "--output", type=Path,
+                        help="where to save the MP4 (default ./ClassName.mp4; with -s a .png, ./ClassName.png; .py only)")
+    render.add_argument("-s", "--save_last_frame", action="store_true",
+                        help="save the last frame as a PNG instead of the video, as Manim's -s (.py only)")
     render.add_argument("--backend", choices=("auto", "cloud", "local"), default=None,
                         help="auto (default): Kodisc when a key is set, else the local server; for notebooks, "
                              "overrides their %%config Kodisc.backend")
@@ -176,12 +180,21 @@ class ProgressLine:
             self._stream.flush()
 
 
-def _save(outcome: Any, output: Path | None) -> list[Path]:
-    """Copy the MP4 to `output` (default ./ClassName.mp4) and the captions beside it as .vtt."""
+def _save(outcome: Any, output: Path | None, *, last_frame: bool = False) -> list[Path]:
+    """Copy the MP4 to `output` (default ./ClassName.mp4) and the captions beside it as .vtt; with
+    `last_frame`, only the video's last frame as a PNG (default ./ClassName.png), as `%%kodisc -s` shows it."""
     if outcome.video is None:
         raise FileNotFoundError(f"job {outcome.job.job_id} completed but its video could not be saved locally")
-    target = output or Path(f"{outcome.class_name}.mp4")
+    target = output or Path(f"{outcome.class_name}.{'png' if last_frame else 'mp4'}")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if last_frame:
+        from .._frames import last_frame as decode_last_frame
+
+        image = decode_last_frame(outcome.video)
+        if image is None:
+            raise FileNotFoundError(f"the video of job {outcome.job.job_id} has no frame")
+        image.save(target, "PNG")
+        return [target]
     shutil.copyfile(outcome.video, target)
     saved = [target]
     if outcome.captions is not None and Path(outcome.captions).stat().st_size > 0:
@@ -190,8 +203,8 @@ def _save(outcome: Any, output: Path | None) -> list[Path]:
     return saved
 
 
-def _report(outcome: Any, output: Path | None) -> int:
-    saved = _save(outcome, output)
+def _report(outcome: Any, output: Path | None, last_frame: bool) -> int:
+    saved = _save(outcome, output, last_frame=last_frame)
     job = outcome.job
     if outcome.cached:
         how = f"reused the cached render of job {job.job_id}: 0 credits; --force renders again"
@@ -203,13 +216,13 @@ def _report(outcome: Any, output: Path | None) -> int:
     return EXIT_OK
 
 
-def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], Any]) -> int:
+def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], Any], *, last_frame: bool = False) -> int:
     """Run `start()` (which returns an outcome, or None for a job left running) and report it."""
 
     try:
         with progress:
             outcome = start()
-        return EXIT_OK if outcome is None else _report(outcome, output)
+        return EXIT_OK if outcome is None else _report(outcome, output, last_frame)
     except RenderFailedError as exc:
         job = exc.job
         return fail(f"render failed (job {job.job_id}): {job.error or 'no reason given'}", EXIT_RENDER_FAILED)
@@ -243,7 +256,8 @@ def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
     from .batch import prerender
 
     file_only = [flag for flag, value in (("-q", args.quality), ("--aspect", args.aspect), ("--fps", args.fps),
-                                          ("-o", args.output), ("--no-wait", args.no_wait)) if value]
+                                          ("-o", args.output), ("--no-wait", args.no_wait),
+                                          ("-s", args.save_last_frame)) if value]
     if file_only:
         return fail(f"{file_only[0]} applies to a .py file; a notebook's cells render with their own options and "
                      "%config Kodisc.* (so that executing the notebook finds them cached)", EXIT_BAD_INPUT)
@@ -256,8 +270,12 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return fail(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}", EXIT_BAD_INPUT)
-    if args.output is not None and args.output.suffix.lower() != ".mp4":
-        return fail(f"-o must name an .mp4 file; got {args.output}", EXIT_BAD_INPUT)
+    suffix = ".png" if args.save_last_frame else ".mp4"
+    if args.output is not None and args.output.suffix.lower() != suffix:
+        return fail(f"-o must name a {suffix} file{' with -s' if args.save_last_frame else ''}; got {args.output}",
+                    EXIT_BAD_INPUT)
+    if args.save_last_frame and args.no_wait:
+        return fail("-s saves the finished render's last frame: leave out --no-wait", EXIT_BAD_INPUT)
     request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or "medium",
                                      aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force, unit="file")
     progress = ProgressLine(sys.stderr)
@@ -271,6 +289,9 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
         if backend.notice:
             print(backend.notice, file=sys.stderr)
         flow = pipeline.RenderFlow(request, backend, observers=[progress])
+        flow.check()
+        for warning in flow.warnings:  # before anything is sent, as the notebook shows them
+            print(f"kodisc: warning: {redact(warning)}", file=sys.stderr)
         if not args.no_wait:
             return pipeline.run(flow)
         outcome = pipeline.submit(flow)
@@ -279,7 +300,7 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
             print(f"Submitted job {flow.job.job_id}; pick it up with: kodisc resume {flow.job.job_id}")
         return outcome
 
-    return _run_flow(progress, args.output, start)
+    return _run_flow(progress, args.output, start, last_frame=args.save_last_frame)
 
 
 def run_resume(args: argparse.Namespace) -> int:

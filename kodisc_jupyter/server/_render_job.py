@@ -80,7 +80,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
     from manim import Scene, config
 
     config.pixel_width, config.pixel_height, config.frame_rate = width, height, fps
-    config.frame_width = config.frame_height * width / height
+    config.frame_width = config.frame_height * frame_ratio(width, height)
     config.media_dir = str(folder / "media")
     config.disable_caching = not cache  # Manim reuses a partial movie only when its animation's hash matches
     if cache:
@@ -110,6 +110,13 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
     srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
     (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
     write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+
+
+def frame_ratio(width: int, height: int) -> float:
+    """The frame's width / height: exactly 16:9 or 9:16, as Manim's CLI keeps it (its frame_width is
+    8 * 1920 / 1080 = 14.2222 at every quality), not the pixels' ratio: -ql's 854x480 is 16:9 rounded to
+    whole pixels, and 854 / 480 would zoom the picture by 0.08%."""
+    return 16 / 9 if width >= height else 9 / 16
 
 
 def _report_progress(scene, path: Path) -> None:
