@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--free-credits", type=non_negative_int, default=None,
                        help="monthly free allowance of every user (default 1000)")
     serve.add_argument("--workers", type=positive_int, default=None, help="renders at once (default: CPU count)")
+    serve.add_argument("--per-user", type=positive_int, default=None, metavar="N",
+                       help="renders of one user at once (default: every worker while only the first user has "
+                            "work, all but one (at least 1) once another user has)")
     serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
                        help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
     serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
@@ -79,6 +82,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from ..server._options import ServerOptions
 
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
+             "per_user": args.per_user,
              "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays,
              "warm": args.warm, "cache_size": None if args.cache_size is None else args.cache_size * 1024**2}
     try:
@@ -97,6 +101,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"KODISC_API_KEY={server.api_key}", flush=True)
         print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; "
               f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
+        if server.cleaned:
+            print(server.cleaned, flush=True)
         if server.sandbox_problem and not args.no_sandbox:
             print(f"Renders are not sandboxed ({server.sandbox_problem}): only the first user's scenes render; "
                   "--no-sandbox renders everyone's.", file=sys.stderr, flush=True)

@@ -86,7 +86,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
                              f"Not enough credits to start a render: a {quality} render reserves "
                              f"{reserve_for(quality)} credits and the balance is {paid + free}. Add credits or wait "
                              "for the monthly free allowance.") from None
-        runner.submit(job.job_id)
+        runner.submit(job)
         return JSONResponse({"jobId": job.job_id, "status": job.status, "endpoint": "render"}, status_code=202)
 
     def validate(raw: Any) -> dict[str, Any]:
@@ -108,8 +108,8 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         job = await asyncio.to_thread(store.get_job, job_id, key.user_id)
         if job is None:
             raise APIProblem(404, "not_found", f"No job {job_id} for this key: check the job id and the key.")
-        return JSONResponse(job_view(job, public_url, progress=runner.progress(job_id) if job.status == "running"
-                                     else None))
+        progress = await runner.progress(job_id) if job.status == "running" else None
+        return JSONResponse(job_view(job, public_url, progress=progress))
 
     async def me(request: Request) -> Response:
         key = await authenticate(request)

@@ -90,7 +90,8 @@ class LocalServer:
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
                                           work_dir=renders_dir(self.data_dir),
                            workers=o.workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
-                           instances_dir=self.data_dir / "servers")
+                           instances_dir=self.data_dir / "servers", per_user=o.per_user,
+                           first_user=self._owner.user_id)
 
         self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs
 
@@ -126,6 +127,11 @@ class LocalServer:
     def api_key(self) -> str:
         """The first user's key (never logged: show `key_prefix(api_key)` instead)."""
         return self._owner.api_key
+
+    @property
+    def cleaned(self) -> str | None:
+        """What this server cleaned at start after stopped servers on its data dir (one line), if anything."""
+        return self._runner.cleaned
 
     @property
     def webhook_secret(self) -> str:

@@ -26,6 +26,7 @@ class ServerOptions:
     credits: int = DEFAULT_PAID_CREDITS  # the first user's paid credits, when it is created
     free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS  # every user's monthly allowance
     workers: int | None = None  # renders at once; None: the CPU count
+    per_user: int | None = None  # one user's renders at once; None: all but one once a second user has work
     renderer: str = "manim"  # or "simulate" (no Manim: benchmarks and fast tests)
     sandbox: bool | None = None  # None: bubblewrap when it runs here; False: never (trusted scenes only)
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
@@ -60,6 +61,8 @@ def _check(o: ServerOptions) -> None:
         raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}; got {o.renderer!r}")
     if o.workers is not None and (type(o.workers) is not int or o.workers < 1):
         raise ValueError(f"workers must be an integer >= 1 (or None for the CPU count); got {o.workers!r}")
+    if o.per_user is not None and (type(o.per_user) is not int or o.per_user < 1):
+        raise ValueError(f"per_user must be an integer >= 1 (or None for all workers but one); got {o.per_user!r}")
     if type(o.port) is not int or not 0 <= o.port <= 65535:
         raise ValueError(f"port must be an integer 0..65535 (0 = any free port); got {o.port!r}")
     for name in ("credits", "free_credits"):

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from .._files import ASSET_FILES
 from ..contract._rules import is_number
+from ._leftovers import read_capped, remove_tree
 from ._movie_cache import MovieCache
 from ._process import DEFAULT_RENDER_TIMEOUT, RenderProcess, WorkerSpec, new_folder
 from ._render_job import CACHE_FOLDER
@@ -29,7 +30,13 @@ DEFAULT_SIMULATED_SECONDS = 0.3
 DEFAULT_WARM_WORKERS = 1
 
 
+#: The most of result.json that is read: `{"ok": ...}` and an error, itself cut to a few KB by the store.
+MAX_RESULT_BYTES = 64 * 1024
+
+
 class Renderer(Protocol):
+    timeout: float
+
     async def start(self, work_dir: Path) -> None: ...
     async def stop(self) -> None: ...
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
@@ -108,13 +115,15 @@ class ManimRenderer:
         order = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
                 "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None}
         if self.cache is not None:
-            self.cache.check_out(job, folder / CACHE_FOLDER)
+            await asyncio.to_thread(self.cache.check_out, job, folder / CACHE_FOLDER)
         try:
             return await self._run(process, order, folder)
         finally:
-            if self.cache is not None:
-                self.cache.check_in(job, folder / CACHE_FOLDER)
-            self._refill()
+            try:
+                if self.cache is not None:  # the scene could write there: check-in reads it warily, in a thread
+                    await asyncio.to_thread(self.cache.check_in, job, folder / CACHE_FOLDER)
+            finally:
+                self._refill()
 
     async def _run(self, process: RenderProcess, order: dict, folder: Path) -> str | None:
         try:
@@ -128,19 +137,23 @@ class ManimRenderer:
             raise
         if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
             process.kill()
-        return _read_outcome(folder, process.returncode)
+        return await asyncio.to_thread(_read_outcome, folder, process.returncode)
 
 
 async def _drop(process: RenderProcess) -> None:
     """End a worker that will render nothing, and remove its folder."""
     await process.end()
-    shutil.rmtree(process.folder, ignore_errors=True)
+    await asyncio.to_thread(remove_tree, process.folder)
 
 
 def _read_outcome(folder: Path, returncode: int | None) -> str | None:
+    """The render's error from its result.json (None: it rendered), read like anything a scene wrote."""
+    data = read_capped(folder / "result.json", MAX_RESULT_BYTES)
     try:
-        outcome = json.loads((folder / "result.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        outcome = json.loads(data) if data is not None else None
+    except ValueError:
+        outcome = None
+    if not isinstance(outcome, dict):
         if returncode is not None and returncode < 0:
             reason = f"was killed by signal {-returncode}"
             if -returncode == signal.SIGKILL:
@@ -148,10 +161,11 @@ def _read_outcome(folder: Path, returncode: int | None) -> str | None:
         else:
             reason = f"exited with code {returncode} without a result"
         return f"the render process {reason}; simplify the scene and render again."
-    if outcome.get("ok"):
+    if outcome.get("ok") is True:
         missing = [name for name in OUTPUT_FILES if not (folder / name).is_file()]
         return f"the render produced no {', '.join(missing)}." if missing else None
-    return str(outcome.get("error") or "the render failed for an unknown reason.")
+    error = outcome.get("error")
+    return error if isinstance(error, str) and error else "the render failed for an unknown reason."
 
 
 def timed_out(timeout: float) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 
 from .._sqlite import Migration, migrate
 from ..contract._rules import key_prefix, redact
+from ._leftovers import cap_error
 
 JOB_ID_ALPHABET = string.ascii_lowercase + string.digits
 #: 25 characters like the contract's example (`clx9f0a1b0000abcd1234efgh`): 'c' + 24 random ones.
@@ -276,10 +277,12 @@ class Store:
             return self._job(db, job_id)
 
     def finish(self, job_id: str, *, error: str | None, cost: int, duration_ms: int,
-               uncovered_error: str) -> StoredJob | None:
+               uncovered_error: str, charge_failure: bool = False) -> StoredJob | None:
         """The terminal transition: refund the reserve, then charge `cost` if the job completed.
 
         When the balance cannot cover `cost` the job fails with `uncovered_error` and costs nothing.
+        A failed job with `charge_failure` (it held its worker long: see `_pricing`) pays `cost`, or
+        what the balance has left. The error is stored capped (see `cap_error`).
         """
         done = now_ms()
         with self._transaction() as db:
@@ -293,7 +296,12 @@ class Store:
                     charged = cost
                 else:
                     error = uncovered_error.format(cost=cost)
-            error = redact(error) if error else error  # stored as shown: a key in a scene's error never lands
+            elif charge_failure:
+                paid, free = self._balance(db, job.user_id, done)
+                charged = min(cost, paid + free)
+                if charged:
+                    self._spend(db, job.user_id, job_id, "charge", charged, done)
+            error = cap_error(error, redact) if error else error  # stored as shown: a key in a scene's error never lands
             db.execute("UPDATE jobs SET status = ?, error = ?, credits_cost = ?, duration_ms = ?, completed_ms = ?"
                        " WHERE id = ?", ("failed" if error else "completed", error, charged, duration_ms, done, job_id))
             return self._written_job(db, job_id)

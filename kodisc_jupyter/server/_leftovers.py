@@ -1,0 +1,89 @@
+"""What a scene leaves in its folder, handled as hostile: read warily, removed whatever it is.
+
+A render's folder is written by scene code. Its result.json may be a FIFO (a blocking read
+hangs whoever reads it), a link to a host file or /dev/zero, or gigabytes; its tree may be
+thousands of levels deep (past recursion limits and PATH_MAX) with folders it made unreadable.
+So files are opened without following links, non-blocking, and only read when regular, up to
+a cap; and trees are removed by something that cannot fail on shape, depth or modes.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from .._logging import get_logger
+
+logger = get_logger("kodisc_jupyter.server")
+
+#: The most of a job's `error` that is stored and shown; the rest is cut (see `cap_error`).
+MAX_ERROR_CHARS = 4000
+CUT_MARK = " … cut ({count} more characters)"
+
+
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """Up to `limit` bytes of `path` if it is a regular file (no link followed, never blocking), else None.
+
+    More than `limit` bytes is None too: a scene's result that big is not ours."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        data = os.read(fd, limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def cap_error(error: str, clean: Callable[[str], str] = str) -> str:
+    """`error` passed through `clean` (redaction) and cut to MAX_ERROR_CHARS, with a mark saying how much went.
+
+    Only the kept part (and a margin, so a key across the cut is still recognised) is cleaned:
+    an error of hundreds of megabytes costs what a short one does."""
+    if len(error) <= MAX_ERROR_CHARS and len(cleaned := clean(error)) <= MAX_ERROR_CHARS:
+        return cleaned
+    keep = MAX_ERROR_CHARS - len(CUT_MARK.format(count=len(error)))  # room for the longest mark
+    return clean(error[:keep + 200])[:keep] + CUT_MARK.format(count=len(error) - keep)
+
+
+def remove_tree(path: Path) -> bool:
+    """Remove `path` whatever it holds; never raises. True when it is gone.
+
+    The common case is shutil.rmtree. A tree it cannot remove (too deep for its recursion, names
+    past PATH_MAX, folders made unreadable) goes to coreutils, whose `chmod -R` and `rm -rf` walk
+    by descriptor at any depth and never follow links or leave this file system."""
+    try:
+        if not os.path.lexists(path):
+            return True
+        if os.path.islink(path) or not os.path.isdir(path):
+            os.unlink(path)
+            return True
+        shutil.rmtree(path)
+        return True
+    except (OSError, RecursionError):
+        pass
+    except Exception:  # noqa: BLE001 - whatever it was, the fallback below still runs
+        logger.debug("rmtree failed on %s", path, exc_info=True)
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        subprocess.run(["chmod", "-R", "--", "u+rwx", str(path)], capture_output=True, timeout=600, check=False)
+        subprocess.run(["rm", "-rf", "--one-file-system", "--", str(path)], capture_output=True, timeout=600,
+                       check=False)
+    gone = not os.path.lexists(path)
+    if not gone:
+        logger.warning("could not remove %s; remove it by hand", path)
+    return gone
+
+
+def count_blocks(info: os.stat_result) -> int:
+    """Bytes a file really takes on disk (a sparse file's size says nothing)."""
+    return max(info.st_blocks * 512, 0)
