@@ -182,7 +182,6 @@ class _Core:
     # -- requests ---------------------------------------------------------------------------
 
     def _build(self, method: str, url: str, body: Any, authenticate: bool, timeout: float) -> httpx.Request:
-
         headers = {"Accept": "application/json", "User-Agent": f"kodisc-jupyter/{__version__}"}
         if authenticate:
             if self.secret is None:
@@ -234,14 +233,16 @@ class _Core:
             if response.is_success:
                 return response
             status = response.status_code
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
             if status >= 500 or status in _RETRY_STATUSES:
-                delay = self._retry_delay(attempt, deadline, parse_retry_after(response.headers.get("retry-after")))
+                delay = self._retry_delay(attempt, deadline, retry_after)
                 if delay is not None:
                     attempt += 1
                     yield _Sleep(delay)
                     continue
             raise api_error_for(status, self._json_or_none(response), resource=resource,
-                                not_found_hint=not_found_hint or (None if authenticate else _EXPIRED_ASSET_HINT))
+                                not_found_hint=not_found_hint or (None if authenticate else _EXPIRED_ASSET_HINT),
+                                headers=response.headers, retry_after=retry_after)
 
     def _connection_error(self, method: str, url: str, exc: Exception, attempt: int) -> APIConnectionError:
         what = type(exc).__name__

@@ -1,16 +1,18 @@
 """Every exception kodisc-jupyter raises, as one tree.
 
     KodiscError
-    ├── APIError                  Kodisc answered with an error status (.status_code, .code, .message)
+    ├── APIError                  Kodisc answered with an error status (.status_code, .code, .message,
+    │                             .request_id when Kodisc sends one, .headers)
     │   ├── BadRequestError       400: a field is invalid; fix it, retrying unchanged fails again
     │   ├── AuthenticationError   401 (or no key at all): set a valid key
     │   ├── InsufficientCreditsError  402: no job was created; top up or wait for the monthly reset
     │   ├── NotFoundError         404: no such job for this key
-    │   ├── RateLimitError        429 after the retries ran out
+    │   ├── RateLimitError        429 after the retries ran out (.retry_after: seconds, when the answer said)
     │   └── ServerError           5xx after the retries ran out
     ├── APIConnectionError        no usable answer (refused, timed out, dropped); for a POST, a job may exist
     ├── APIResponseError          a 2xx body that breaks the contract (.field names what is wrong)
     ├── ValidationError           (also a ValueError) a bad argument, caught before any request (.field)
+    │   └── PreflightError        the scene cannot render as written (.errors: every problem found)
     ├── RenderFailedError         the job ended `failed` (.job)
     ├── WaitTimeoutError          (also a TimeoutError) wait() ran out of time (.job: the last Job seen)
     └── WebhookVerificationError  a webhook delivery failed verification (.reason)
@@ -19,6 +21,7 @@ Each message is one line that says what to do next, and never contains an API ke
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._redact import redact
@@ -26,7 +29,7 @@ from .._redact import redact
 #: The public tree; `kodisc_jupyter.errors` re-exports exactly these.
 __all__ = [
     "APIConnectionError", "APIError", "APIResponseError", "AuthenticationError", "BadRequestError",
-    "InsufficientCreditsError", "KodiscError", "NotFoundError", "RateLimitError", "RenderFailedError",
+    "InsufficientCreditsError", "KodiscError", "NotFoundError", "PreflightError", "RateLimitError", "RenderFailedError",
     "ServerError", "ValidationError", "WaitTimeoutError", "WebhookVerificationError",
 ]
 
@@ -58,15 +61,23 @@ class KodiscError(Exception):
         super().__init__(f"{self.summary} -- {SCRIPT_STEPS[next_step]}." if next_step else self.summary)
 
 
+#: Where an answer names itself for a support request (Kodisc documents none yet; these are the usual ones).
+REQUEST_ID_HEADERS = ("request-id", "x-request-id")
+
+
 class APIError(KodiscError):
-    """Kodisc answered with an error status. `code` is the body's `error`, `message` its `message`."""
+    """Kodisc answered with an error status. `code` is the body's `error`, `message` its `message`;
+    `headers` the answer's headers and `request_id` the id it gave itself, if any (quote it to support)."""
 
     def __init__(self, text: str, *, status_code: int | None = None, code: str | None = None,
-                 message: str | None = None, next_step: str | None = None) -> None:
+                 message: str | None = None, next_step: str | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
         super().__init__(text, next_step=next_step)
         self.status_code = status_code
         self.code = redact(code) if code else code  # for a 400 it may be a sentence quoting the request
         self.message = _one_line(message) if message else None
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.request_id = next((self.headers[name] for name in REQUEST_ID_HEADERS if self.headers.get(name)), None)
 
 
 class BadRequestError(APIError):
@@ -86,7 +97,12 @@ class NotFoundError(APIError):
 
 
 class RateLimitError(APIError):
-    """429: too many requests, still refused after the retries."""
+    """429: too many requests, still refused after the retries; `retry_after`: the seconds the answer's
+    `Retry-After` asked for (None when it did not say)."""
+
+    def __init__(self, text: str, *, retry_after: float | None = None, **fields: Any) -> None:
+        super().__init__(text, **fields)
+        self.retry_after = retry_after
 
 
 class ServerError(APIError):
@@ -111,6 +127,15 @@ class ValidationError(KodiscError, ValueError):
     def __init__(self, message: str, *, field: str | None = None, next_step: str | None = None) -> None:
         super().__init__(message, next_step=next_step)
         self.field = field
+
+
+class PreflightError(ValidationError):
+    """The scene cannot render as written; `errors` lists every problem found (nothing was sent)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(f"Cannot render: {errors[0]}{more}.", field="code")
+        self.errors = list(errors)
 
 
 class RenderFailedError(KodiscError):
@@ -143,7 +168,7 @@ class WebhookVerificationError(KodiscError):
 
 _STATUS_CLASSES: dict[int, type[APIError]] = {
     400: BadRequestError, 401: AuthenticationError, 402: InsufficientCreditsError,
-    404: NotFoundError, 429: RateLimitError,
+    404: NotFoundError,
 }
 
 
@@ -151,8 +176,10 @@ def missing_key_error() -> AuthenticationError:
     return AuthenticationError("No Kodisc API key", next_step="set_key")
 
 
-def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_hint: str | None = None) -> APIError:
-    """The APIError subclass and one-line message for an error response (classified by status)."""
+def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_hint: str | None = None,
+                  headers: Mapping[str, str] | None = None, retry_after: float | None = None) -> APIError:
+    """The APIError subclass and one-line message for an error response (classified by status);
+    `retry_after` (a 429's `Retry-After`, in seconds) is kept on the `RateLimitError`."""
     code = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
     server_message = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
     detail = server_message or code or "no details"
@@ -176,8 +203,12 @@ def api_error_for(status_code: int, body: Any, *, resource: str = "", not_found_
         text = f"Kodisc had a server error ({label}): {detail} -- try again in a few minutes."
     else:
         text = f"Kodisc answered HTTP {label}: {detail} -- check the request; report it if it persists."
+    fields: dict[str, Any] = {"status_code": status_code, "code": code, "message": server_message, "next_step": step,
+                              "headers": headers}
+    if status_code == 429:
+        return RateLimitError(text, retry_after=retry_after, **fields)
     cls = _STATUS_CLASSES.get(status_code, ServerError if status_code >= 500 else APIError)
-    return cls(text, status_code=status_code, code=code, message=server_message, next_step=step)
+    return cls(text, **fields)
 
 
 for _name in __all__:  # reported (tracebacks, reprs, pickles) under the public module, like httpx's tree

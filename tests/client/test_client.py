@@ -58,6 +58,30 @@ def test_each_status_maps_to_its_error(make_client, status, cls):
     assert recorder.count() == (2 if retried else 1)
 
 
+def test_an_error_keeps_the_answers_headers_and_request_id(make_client):
+    client, _, _ = make_client(sequence(error_response(400, "bad_field", "fps is wrong.",
+                                                       **{"X-Request-Id": "req_7f3a", "X-Extra": "kept"})))
+    with pytest.raises(BadRequestError) as caught:
+        client.get_job("j1")
+    assert caught.value.request_id == "req_7f3a"
+    assert caught.value.headers["x-extra"] == "kept" and caught.value.headers["X-Request-Id"] == "req_7f3a"
+    client, _, _ = make_client(sequence(error_response(404, "not_found", "No such job.")))
+    with pytest.raises(NotFoundError) as caught:
+        client.get_job("j1")
+    assert caught.value.request_id is None  # Kodisc sent none: no id is made up
+
+
+@pytest.mark.parametrize("header, expected", [("12", 12.0), (None, None), ("soon", None)])
+def test_a_rate_limit_that_outlasts_the_retries_says_how_long_to_wait(make_client, header, expected):
+    headers = {"Retry-After": header} if header is not None else {}
+    client, recorder, _ = make_client(sequence(*[error_response(429, "rate_limited", "Slow down.", **headers)] * 2),
+                                      max_retries=1)
+    with pytest.raises(RateLimitError) as caught:
+        client.get_job("j1")
+    assert caught.value.retry_after == expected and recorder.count() == 2
+    assert caught.value.status_code == 429 and caught.value.code == "rate_limited"
+
+
 def test_messages_say_what_to_do(make_client):
     client, _, _ = make_client(sequence(error_response(402, "insufficient_credits", "Not enough credits.")))
     with pytest.raises(InsufficientCreditsError, match="top up.*monthly"):
