@@ -54,7 +54,7 @@ def render_cells(notebook: Path) -> list[RenderCell]:
         magic, line, body = _cell_magic(source)
         try:
             if magic == "kodisc":
-                args = cell_options.parse(cell_options.RENDER, line)
+                args = cell_options.CellOptions.from_namespace(cell_options.parse(cell_options.RENDER, line))
                 sent, _ = cell_options.prelude_for(body, prelude, namespace)
                 request = cell_options.render_request(args, settings, body, sent)
                 found.append(RenderCell(notebook, number, settings.backend, request))

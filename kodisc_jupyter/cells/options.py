@@ -7,6 +7,7 @@ defaults) and one `render_request()`, so a pre-rendered cell and the executed ce
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -19,14 +20,15 @@ from traitlets.config import Configurable
 
 from .._argtypes import identifier, positive_seconds, webhook_url
 from .._redact import redact
-from ..contract import ASPECT_RATIOS, QUALITIES
+from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
+from ..rendering.backend import CHOICES as BACKEND_CHOICES
 from .manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
 
 if TYPE_CHECKING:
     from ..rendering.pipeline import RenderRequest
 
-__all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "KodiscSettings", "pyproject_table",
-           "apply_pyproject_defaults", "prelude_for", "render_request"]
+__all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "CellOptions", "KodiscSettings",
+           "pyproject_table", "apply_pyproject_defaults", "prelude_for", "render_request"]
 
 
 class OptionsError(ValueError):
@@ -95,6 +97,35 @@ PRELUDE = _prelude_parser()
 RESUME = _resume_parser()
 
 
+@dataclasses.dataclass(frozen=True)
+class CellOptions:
+    """What one `%%kodisc` (or `%kodisc_resume`) line asks for, read once: the magic changes nothing in it,
+    it derives a new value (`dataclasses.replace`), e.g. with the player settings of the cell's config lines."""
+
+    class_name: str | None = None
+    quality: str | None = None  # None: the settings' (%config Kodisc.quality, [tool.kodisc])
+    aspect: str | None = None
+    fps: int | None = None
+    save_last_frame: bool = False
+    metadata: Any = None
+    webhook_url: str | None = None
+    no_wait: bool = False
+    embed: bool | None = None
+    force: bool = False
+    timeout: float | None = None
+    out: str | None = None
+    width: str | None = None  # the player's width from the cell's `config.media_width` (None: the settings')
+
+    @classmethod
+    def from_namespace(cls, parsed: argparse.Namespace) -> CellOptions:
+        """The options `parse()` read with RENDER or RESUME; Manim's terminal-only flags (and the job id) stay out."""
+        given = vars(parsed)
+        return cls(**{name: given[name] for name in _OPTION_NAMES if name in given})
+
+
+_OPTION_NAMES = tuple(item.name for item in dataclasses.fields(CellOptions))
+
+
 def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     """A magic's options with POSIX shell quoting (IPython's own splitter keeps the quotes)."""
     try:
@@ -107,10 +138,10 @@ def parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
 class KodiscSettings(Configurable):
     """The defaults of `%%kodisc` (`%config Kodisc.*`; the magic is this class under the name Kodisc)."""
 
-    backend = Enum(("auto", "cloud", "local"), default_value="auto",
+    backend = Enum(BACKEND_CHOICES, default_value="auto",
                    help="auto: Kodisc when a key is configured, else the embedded local server").tag(config=True)
-    quality = Enum(tuple(QUALITIES), default_value="medium", help="default render quality").tag(config=True)
-    aspect = Enum(ASPECT_RATIOS, default_value="16:9", help="default aspect ratio").tag(config=True)
+    quality = Enum(tuple(QUALITIES), default_value=DEFAULT_QUALITY, help="default render quality").tag(config=True)
+    aspect = Enum(ASPECT_RATIOS, default_value=DEFAULT_ASPECT_RATIO, help="default aspect ratio").tag(config=True)
     embed = Bool(False, help="embed videos in the notebook (data: URLs) instead of linking kodisc_media/ "
                  "(always on in Colab and VS Code, which cannot play a linked file)").tag(config=True)
     embed_max_mb = Float(20.0, help="videos larger than this are linked even when embedding").tag(config=True)
@@ -170,7 +201,7 @@ def prelude_for(cell: str, prelude: str, namespace: Mapping[str, Any] | None) ->
     return (join_prelude(prelude, imports) if prelude.strip() else imports), imports
 
 
-def render_request(args: argparse.Namespace, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:
+def render_request(args: CellOptions, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:
     """The request a `%%kodisc` cell with options `args` sends, given the settings and prelude in force."""
     from ..rendering.pipeline import RenderRequest
 

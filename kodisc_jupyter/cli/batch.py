@@ -8,6 +8,7 @@ duplicates are not sent. One tqdm bar follows the batch; a table sums it up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import time
@@ -65,7 +66,6 @@ class _Item:
 
 def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: bool, backend_choice: str | None) -> int:
     """Plan every notebook's cells, then render (or list, with `dry_run`) what is not cached."""
-
     try:
         cells = [cell for notebook in notebooks for cell in render_cells(notebook)]
     except NotebookError as exc:
@@ -96,9 +96,6 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
 
 def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, start: bool) -> list[_Item]:
     """A flow per cell, pre-flighted and looked up in the cache; identical requests render once."""
-    import dataclasses
-
-
     backends: dict[str, Backend] = {}
     by_key: dict[str | None, _Item] = {}
     items = []
@@ -118,7 +115,7 @@ def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, s
         except pipeline.PreflightError as exc:
             item.status, item.error = "failed", str(exc)
             continue
-        if flow.cached() is not None:
+        if flow.prepare() is not None:
             item.status, item.credits = "cached", 0.0
         elif flow.cache_key in by_key:
             first = by_key[flow.cache_key]
@@ -127,7 +124,7 @@ def _plan(cells: list[RenderCell], backend_choice: str | None, *, force: bool, s
         else:
             by_key[flow.cache_key] = item
             if not request.force and flow.cache_key is not None:
-                item.pending_job = pipeline.history().find_pending(flow.cache_key)
+                item.pending_job = flow.history.find_pending(flow.cache_key)
     return items
 
 
@@ -155,7 +152,6 @@ async def _render_all(pending: list[_Item], limit: int) -> None:
 
 
 async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: Any) -> None:
-
     flow = item.flow
     assert flow is not None
     async with gate:
@@ -186,9 +182,8 @@ async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: An
 
 async def _picked_up(item: _Item, client: Any) -> Any:
     """Wait for the job an interrupted batch left running; None (render anew) if the server lost it."""
-
     assert item.pending_job is not None and item.flow is not None
-    flow = pipeline.resume_flow(item.pending_job, item.flow.backend)
+    flow = pipeline.RenderFlow.following(item.pending_job, item.flow.backend, history=item.flow.history)
     try:
         outcome = await pipeline.wait_async(flow, client)
     except RenderFailedError:
@@ -202,14 +197,15 @@ async def _picked_up(item: _Item, client: Any) -> Any:
 
 def _dry_run(items: list[_Item], pending: list[_Item]) -> int:
     """What would render and what it would cost (from the history: earlier renders of the same kind)."""
-
     unknown = 0
     total = 0.0
     for item in pending:
         assert item.flow is not None
         item.status = "would render"
-        item.credits = pipeline.history().estimated_credits(class_name=item.flow.class_name, quality=item.flow.request.quality,
-                                                   backend=item.flow.backend.name)
+        assert item.flow.request is not None
+        item.credits = item.flow.history.estimated_credits(class_name=item.flow.class_name,
+                                                           quality=item.flow.request.quality,
+                                                           backend=item.flow.backend.name)
         if item.credits is None:
             unknown += 1
         else:

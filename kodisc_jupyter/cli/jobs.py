@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 from .._argtypes import fps, positive_int
 from .._redact import redact
-from ..contract import ASPECT_RATIOS, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
+from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
 from ..contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
 from ..rendering import pipeline
-from ..rendering.backend import COMMAND_LINE, backend_for, resolve_backend, stop_local_server
+from ..rendering.backend import CHOICES, COMMAND_LINE, resolve_backend, stop_local_server
 from ..rendering.views import STATUS_CHOICES, balance_line, jobs_text
 from .exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
 
@@ -37,16 +37,17 @@ def register(subparsers: Any) -> None:
                     "and [tool.kodisc]), running nothing else, so a later execution finds every render cached.")
     render.add_argument("files", metavar="FILE", nargs="+",
                         help="FILE.py [ClassName] (ClassName optional when FILE defines one Scene), or NOTEBOOK.ipynb ...")
-    render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default=None, help="render quality (default medium; .py only)")
+    render.add_argument("-q", "--quality", choices=tuple(QUALITIES), default=None,
+                        help=f"render quality (default {DEFAULT_QUALITY}; .py only)")
     for letter, quality in MANIM_QUALITY_LETTERS.items():
         render.add_argument(f"-q{letter}", dest="quality", action="store_const", const=quality, help=f"--quality {quality}")
-    render.add_argument("--aspect", choices=ASPECT_RATIOS, default=None, help="aspect ratio (default 16:9; .py only)")
+    render.add_argument("--aspect", choices=ASPECT_RATIOS, default=None, help=f"aspect ratio (default {DEFAULT_ASPECT_RATIO}; .py only)")
     render.add_argument("--fps", type=fps, help="frames per second (default: the quality's; .py only)")
     render.add_argument("-o", "--output", type=Path,
                         help="where to save the MP4 (default ./ClassName.mp4; with -s a .png, ./ClassName.png; .py only)")
     render.add_argument("-s", "--save_last_frame", action="store_true",
                         help="save the last frame as a PNG instead of the video, as Manim's -s (.py only)")
-    render.add_argument("--backend", choices=("auto", "cloud", "local"), default=None,
+    render.add_argument("--backend", choices=CHOICES, default=None,
                         help="auto (default): Kodisc when a key is set, else the local server; for notebooks, "
                              "overrides their %%config Kodisc.backend")
     render.add_argument("--force", action="store_true", help="render again even if an identical render is cached")
@@ -74,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 
 def _backend_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("auto", "cloud", "local"), default="auto",
+    parser.add_argument("--backend", choices=CHOICES, default="auto",
                         help="auto (default): Kodisc when a key is set, else the local server")
 
 
@@ -82,7 +83,6 @@ def _backend_option(parser: argparse.ArgumentParser) -> None:
 
 def _exit_code(exc: BaseException) -> int:
     """Bad input (ours or a 400), a failed render, or a problem talking to the API."""
-
     if isinstance(exc, (ValidationError, BadRequestError)):
         return EXIT_BAD_INPUT
     if isinstance(exc, RenderFailedError):
@@ -94,7 +94,6 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def run_me(args: argparse.Namespace) -> int:
-
     try:
         backend = resolve_backend(args.backend, hints=COMMAND_LINE)
         with backend.client() as client:
@@ -107,10 +106,9 @@ def run_me(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
-
     status = None if args.status == "all" else args.status
-    records = pipeline.history().list(limit=args.limit, status=status)
-    print(jobs_text(records, total=pipeline.history().count(status), status=status))
+    history = pipeline.history()
+    print(jobs_text(history.list(limit=args.limit, status=status), total=history.count(status), status=status))
     return EXIT_OK
 
 
@@ -218,7 +216,6 @@ def _report(outcome: Any, output: Path | None, last_frame: bool) -> int:
 
 def _run_flow(progress: ProgressLine, output: Path | None, start: Callable[[], Any], *, last_frame: bool = False) -> int:
     """Run `start()` (which returns an outcome, or None for a job left running) and report it."""
-
     try:
         with progress:
             outcome = start()
@@ -265,7 +262,6 @@ def _run_notebooks(args: argparse.Namespace, notebooks: list[Path]) -> int:
 
 
 def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> int:
-
     try:
         code = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -276,14 +272,14 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
                     EXIT_BAD_INPUT)
     if args.save_last_frame and args.no_wait:
         return fail("-s saves the finished render's last frame: leave out --no-wait", EXIT_BAD_INPUT)
-    request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or "medium",
-                                     aspect_ratio=args.aspect or "16:9", fps=args.fps, force=args.force, unit="file")
+    request = pipeline.RenderRequest(code=code, class_name=class_name, quality=args.quality or DEFAULT_QUALITY,
+                                     aspect_ratio=args.aspect or DEFAULT_ASPECT_RATIO, fps=args.fps, force=args.force,
+                                     unit="file")
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
         backend = resolve_backend(args.backend or "auto", hints=COMMAND_LINE)
         if args.no_wait and backend.name == "local":
-
             raise ValidationError("--no-wait needs Kodisc: the local server stops when this command exits "
                                   "(set KODISC_API_KEY, or leave out --no-wait)", field="no_wait")
         if backend.notice:
@@ -304,16 +300,11 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
 
 
 def run_resume(args: argparse.Namespace) -> int:
-
-    record = pipeline.history().get(args.job_id)
-    if record is None:
-        return fail(f"job {args.job_id} is not in the local history (see `kodisc jobs`)", EXIT_BAD_INPUT)
+    """Follow a job of the local history to its end (the API cannot say which class a bare id renders)."""
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
-        backend = backend_for(record.backend, record.base_url, hints=COMMAND_LINE)
-        flow = pipeline.resume_flow(record, backend, observers=[progress])
-        with backend.client() as client:
-            return pipeline.wait(flow, client)
+        flow = pipeline.resume_flow(args.job_id, history=pipeline.history(), observers=[progress], hints=COMMAND_LINE)
+        return pipeline.resume(flow)
 
     return _run_flow(progress, args.output, start)

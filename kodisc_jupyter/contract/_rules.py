@@ -18,7 +18,7 @@ from ._errors import ValidationError
 __all__ = [
     "ASPECT_RATIOS", "CLASS_NAME_RE", "DEFAULT_ASPECT_RATIO", "DEFAULT_BASE_URL", "DEFAULT_QUALITY", "KEY_LIKE_RE",
     "KEY_PREFIX_LENGTH", "KEY_RE", "MAX_BODY_BYTES", "QUALITIES", "STATUSES", "TERMINAL_STATUSES", "UNSET",
-    "MANIM_QUALITY_LETTERS", "STATUSES", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "PENDING_STATUSES",
+    "MANIM_QUALITY_LETTERS", "QUEUED", "RUNNING", "COMPLETED", "FAILED", "PENDING_STATUSES",
     "MAX_FPS", "MAX_JSON_DEPTH", "MAX_METADATA_DEPTH", "MAX_URL_LENGTH",
     "build_render_body", "check_json_depth", "encode_json", "format_timestamp", "is_number", "key_prefix",
     "parse_timestamp",

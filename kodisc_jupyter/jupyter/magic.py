@@ -8,6 +8,7 @@ first render.
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,10 @@ from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, 
 
 from .._logging import quiet_logs
 from ..cells import options as cell_options
-from ..cells.options import KodiscSettings, apply_pyproject_defaults
+from ..cells.options import CellOptions, KodiscSettings, apply_pyproject_defaults
 from ..errors import KodiscError, NotFoundError, RenderFailedError, WaitTimeoutError
 from ..rendering import session
-from ..rendering.backend import NOTEBOOK, backend_for, resolve_backend
+from ..rendering.backend import NOTEBOOK, resolve_backend
 from .display import CellError, error_bundle, notice_bundle, show
 from .frontend import frontend_has_widgets
 from .last_frame import last_frame_bundle
@@ -27,7 +28,7 @@ from .last_frame import last_frame_bundle
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
 
 
-def _parse(parser: Any, line: str) -> Any:
+def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     """A magic's options; a bad option fails the cell like any render error (an error output, so papermill stops)."""
     try:
         return cell_options.parse(parser, line)
@@ -62,14 +63,14 @@ class Kodisc(Magics, KodiscSettings):
     def kodisc(self, line: str, cell: str) -> None:
         """Render the Scene in this cell and show it with a live status bar, then the player."""
         with quiet_logs():
-            self._render_cell(_parse(cell_options.RENDER, line), cell)
+            self._render_cell(CellOptions.from_namespace(_parse(cell_options.RENDER, line)), cell)
 
-    def _render_cell(self, args: Any, cell: str) -> None:
+    def _render_cell(self, options: CellOptions, cell: str) -> None:
         from ..rendering import pipeline
         from ..rendering.preflight import leading_config
 
         try:
-            request = cell_options.render_request(args, self, cell, self._prelude_for(cell))
+            request = cell_options.render_request(options, self, cell, self._prelude_for(cell))
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
         except KeyboardInterrupt:  # pre-flight may be listing Manim's names (once per Manim version)
@@ -82,10 +83,9 @@ class Kodisc(Magics, KodiscSettings):
             raise CellError(NOTEBOOK.say(exc)) from None
         self._show_warnings(flow.warnings)
         settings = leading_config(cell)  # %%manim's player settings, read from the cell's config lines
-        args.width = str(settings.get("media_width", "")).strip() or None
-        if settings.get("media_embed") is True:
-            args.embed = True
-        _Presenter(self, flow, args).render()
+        options = dataclasses.replace(options, width=str(settings.get("media_width", "")).strip() or None,
+                                      embed=True if settings.get("media_embed") is True else options.embed)
+        _Presenter(self, flow, options).render()
 
     def _prelude_for(self, cell: str) -> str:
         """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it."""
@@ -132,21 +132,15 @@ class Kodisc(Magics, KodiscSettings):
         """Re-attach the status bar and player to a job, also after a kernel restart."""
         from ..rendering import pipeline
 
-        args = _parse(cell_options.RESUME, line)
-        args.no_wait = False
-        args.save_last_frame, args.width = False, None
-        record = pipeline.history().get(args.job_id)
-        try:
-            if record is not None:
-                flow = pipeline.resume_flow(record, backend_for(record.backend, record.base_url))
-            else:
-                flow = pipeline.RenderFlow(pipeline.RenderRequest(code=""), self._backend(), class_name="job")
+        parsed = _parse(cell_options.RESUME, line)
+        options = CellOptions.from_namespace(parsed)
+        timeout = options.timeout if options.timeout is not None else self.timeout
+        try:  # a job the history does not know is looked for on the backend in use (another machine's job)
+            flow = pipeline.resume_flow(parsed.job_id, self._backend, timeout=timeout)
         except KodiscError as exc:
             raise CellError(NOTEBOOK.say(exc)) from None
-        timeout = args.timeout if args.timeout is not None else self.timeout
-        flow.request = dataclasses.replace(flow.request, timeout=timeout)
         with quiet_logs():
-            _Presenter(self, flow, args).resume(args.job_id, record)
+            _Presenter(self, flow, options).resume(parsed.job_id)
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -169,12 +163,12 @@ class Kodisc(Magics, KodiscSettings):
 class _Presenter:
     """Drives one flow for a cell: status bar, waiting, and the final output or one-line failure."""
 
-    def __init__(self, magic: Kodisc, flow: Any, args: Any) -> None:
+    def __init__(self, magic: Kodisc, flow: Any, options: CellOptions) -> None:
         from .status import StatusBar
 
         self.magic = magic
         self.flow = flow
-        self.args = args
+        self.options = options
         self.bar = StatusBar(flow.class_name or "job", flow.backend.label)
         flow.observers.append(self._observe)
 
@@ -187,7 +181,7 @@ class _Presenter:
         from ..rendering import pipeline
 
         with self._failures():
-            if self.args.no_wait:
+            if self.options.no_wait:
                 outcome = pipeline.submit(self.flow)
                 if outcome is None:
                     self._watch_in_background()
@@ -196,30 +190,24 @@ class _Presenter:
                 outcome = pipeline.run(self.flow)
             self._finish(outcome)
 
-    def resume(self, job_id: str, record: Any) -> None:
+    def resume(self, job_id: str) -> None:
         from ..rendering import pipeline
 
         with self._failures():
-            saved = self.flow.recorded_outcome(record) if record is not None else None
-            if saved is not None:
-                self._finish(saved)
-                return
-            with self.flow.backend.client() as client:
-                self.flow.job = self._get_job(client, job_id)
-                self.flow.update(self.flow.job)
-                self._finish(pipeline.wait(self.flow, client))
+            try:
+                outcome = pipeline.resume(self.flow)
+            except NotFoundError:
+                raise self._not_found(job_id) from None
+            assert outcome is not None  # it waited for the end
+            self._finish(outcome)
 
-    def _get_job(self, client: Any, job_id: str) -> Any:
-        """The job, or one line saying where it was looked for (the API's 404 text speaks of keys)."""
-        try:
-            return client.get_job(job_id)
-        except NotFoundError:
-            local = self.flow.backend.name == "local"
-            where = "the local server" if local else self.flow.backend.label
-            whose = "" if local else " (and that the key in use created it)"
-            shown = job_id if len(job_id) <= 40 else job_id[:37] + "…"  # whatever was pasted, briefly
-            raise CellError(f"No job {shown} in the history or on {where}: check the id{whose}; "
-                            "past jobs: %kodisc_jobs") from None
+    def _not_found(self, job_id: str) -> CellError:
+        """One line saying where the job was looked for (the API's 404 text speaks of keys)."""
+        local = self.flow.backend.name == "local"
+        where = "the local server" if local else self.flow.backend.label
+        whose = "" if local else " (and that the key in use created it)"
+        shown = job_id if len(job_id) <= 40 else job_id[:37] + "…"  # whatever was pasted, briefly
+        return CellError(f"No job {shown} in the history or on {where}: check the id{whose}; past jobs: %kodisc_jobs")
 
     def _finish(self, outcome: Any) -> None:
         from .result import Rendered
@@ -227,10 +215,10 @@ class _Presenter:
         rendered = Rendered(outcome)
         rendered.embed = self._embed()
         note = None
-        if self.args.save_last_frame:  # -s, as %%manim -s: the last frame instead of the player
+        if self.options.save_last_frame:  # -s, as %%manim -s: the last frame instead of the player
             bundle, note = last_frame_bundle(rendered)
         elif frontend_has_widgets():
-            width = (self.args.width or self.magic.width).strip()
+            width = (self.options.width or self.magic.width).strip()
             bundle = rendered.bundle(embed=rendered.embed, embed_max_mb=self.magic.embed_max_mb,
                                      colab_max_mb=self.magic.colab_max_mb,
                                      width=int(width) if width.isdigit() else width or None)
@@ -239,11 +227,11 @@ class _Presenter:
         self.bar.replace(bundle)
         if note:
             show(notice_bundle(note, kind="warning"))
-        if self.args.out and self.magic.shell is not None:
-            self.magic.shell.user_ns[self.args.out] = rendered
+        if self.options.out and self.magic.shell is not None:
+            self.magic.shell.user_ns[self.options.out] = rendered
 
     def _embed(self) -> bool | None:
-        if self.args.embed or self.magic.embed:
+        if self.options.embed or self.magic.embed:
             return True
         return None  # None: embed where a linked file cannot play (Colab, VS Code)
 

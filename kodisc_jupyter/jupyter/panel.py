@@ -22,9 +22,9 @@ from typing import Any
 from ..contract._errors import KodiscError, RenderFailedError
 from ..contract._rules import FAILED, PENDING_STATUSES, QUEUED, TERMINAL_STATUSES
 from ..rendering.assets import vtt_has_cues
-from ..rendering.backend import backend_for, resolve_backend
+from ..rendering.backend import resolve_backend
 from ..rendering.pipeline import history as shared_history
-from ..rendering.pipeline import resume_flow, subscribe
+from ..rendering.pipeline import resume, resume_flow, subscribe
 from ..rendering.views import (
     COLUMNS,
     STATUS_CHOICES,
@@ -234,7 +234,6 @@ class Panel:
     # -- data ----------------------------------------------------------------------------
     def refresh(self, *, balance: bool = True) -> None:
         """Reload the balance from `/me` (unless `balance=False`) and the rows from the history, then redraw."""
-
         with self._lock:
             if balance:
                 try:
@@ -292,7 +291,6 @@ class Panel:
 
     def repoll(self, job_id: str) -> None:
         """Ask the job's backend for its state now; a finished job gets its media saved, like a render."""
-
         with self._lock:
             record = self._history.get(job_id)
             if record is None:
@@ -300,15 +298,10 @@ class Panel:
                 self._redraw()
                 return
             try:
-                backend = backend_for(record.backend, record.base_url)
-                flow = resume_flow(record, backend)
-                with backend.client() as client:
-                    job = client.get_job(job_id)
-                    if job.done:
-                        flow.finish(job, flow.fetch(job, client))
-                    else:
-                        flow.update(job)
-                self._message = f"Job {job_id} is {job.status}."
+                flow = resume_flow(job_id, history=self._history)
+                resume(flow, wait_for_end=False)
+                assert flow.job is not None
+                self._message = f"Job {job_id} is {flow.job.status}."
             except RenderFailedError as exc:
                 self._message = f"Job {job_id} failed: {exc.job.error or 'no reason given'}"
             except KodiscError as exc:

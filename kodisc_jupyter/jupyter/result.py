@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._files import write_atomic
 from .._logging import quiet_logs
 from .._mp4 import has_aac_track
+from ..contract._rules import DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY
 from ..rendering import pipeline
 from ..rendering.assets import vtt_has_cues
 from ..rendering.backend import resolve_backend
@@ -83,7 +84,6 @@ class Rendered:
 
     def summary(self) -> str:
         """One line: render time, credits, short job id, backend, and "cached" when it was."""
-
         parts = []
         if self.job.duration_ms is not None:
             parts.append(f"rendered in {format_seconds(self.job.duration_ms / 1000)}")
@@ -113,7 +113,6 @@ class Rendered:
 
     def text(self) -> str:
         """The text/plain view: what was rendered, the summary, and where the MP4 is."""
-
         return player_text(title=self.class_name, file=str(self.video) if self.video else None, summary=self.summary())
 
     def bundle(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,
@@ -275,7 +274,8 @@ class _Media:
     fallback: str | None
 
 
-def render(code: str, class_name: str | None = None, *, quality: str = "medium", aspect_ratio: str = "16:9",
+def render(code: str, class_name: str | None = None, *, quality: str = DEFAULT_QUALITY,
+           aspect_ratio: str = DEFAULT_ASPECT_RATIO,
            fps: int | None = None, metadata: Any = None, embed: bool | None = None, force: bool = False,
            timeout: float | None = None, backend: str = "auto") -> Rendered:
     """Render `class_name` from `code` (blocking) with the same backend, pre-flight, cache and history as

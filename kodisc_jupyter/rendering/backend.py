@@ -155,7 +155,6 @@ def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:
 
 
 def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
-
     if importlib.util.find_spec("manim") is None:
 
         raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")

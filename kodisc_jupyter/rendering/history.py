@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from .._logging import get_logger
 from .._paths import data_dir
@@ -36,19 +36,15 @@ from .._timestamps import format_timestamp, parse_timestamp
 from ..contract._models import Job, RenderResult
 from ..contract._rules import COMPLETED
 
-if TYPE_CHECKING:
-    from ..client import Job
-
 __all__ = ["History", "JobRecord", "HistoryUnavailableWarning", "cache_key", "SCHEMA_VERSION"]
 
 logger = get_logger("kodisc_jupyter.history")
-
-#: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
 
 DEFAULT_BUSY_TIMEOUT = 5.0  # seconds a write may wait for another kernel's before it is skipped
 _WARNED: set[str] = set()  # files already warned about in this process: warn once per session
 _T = TypeVar("_T")
 
+#: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
 _MIGRATIONS: tuple[str, ...] = (
     # 0 -> 1
     """
@@ -150,7 +146,6 @@ class JobRecord:
 
     def to_job(self) -> Job:
         """The client's `Job` as last recorded (so a cached or resumed job reads like a fresh one)."""
-
         urls = (self.video_url, self.thumbnail_url, self.captions_url)
         result = None
         if self.status == COMPLETED or any(urls):

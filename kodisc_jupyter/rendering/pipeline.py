@@ -1,26 +1,26 @@
 """The one render flow behind `%%kodisc`, `kodisc_jupyter.render()` and `kodisc render`.
 
-    preflight -> cache lookup -> POST -> history row -> wait -> history -> assets -> history
+    prepare (preflight, cache key, estimate, cache lookup) -> POST -> submitted (history row)
+      -> wait (update per poll) -> fetch (assets) -> finish (history, observers)
 
-`RenderFlow` holds every step that does not touch the network, so the synchronous runner
-(`run`, `wait`) and the asynchronous one (`run_async`, `wait_async`, used by the `--no-wait`
-worker) differ only in how they call the client. Each state change is reported to the flow's
-observers (the status bar, the CLI's progress line) and to every `subscribe()`r of this process
-(the jobs panel refreshes on it).
+`RenderFlow` holds every step that does not touch the network; the runners below (`run`, `submit`,
+`wait`, `resume`, and `run_async`, `wait_async` for the `--no-wait` worker) call them in that order and
+are the only code that does, so they differ only in how they call the client. Each state change is
+reported to the flow's observers (the status bar, the CLI's progress line) and to every
+`subscribe()`r of this process (the jobs panel refreshes on it).
 """
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._logging import get_logger
-from ..contract._errors import ValidationError
-from ..contract._rules import COMPLETED, build_render_body
+from ..contract._errors import PreflightError, ValidationError
+from ..contract._rules import COMPLETED, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, build_render_body
 from . import session
 from .assets import afetch_assets, fetch_assets
 from .history import cache_key
@@ -28,26 +28,16 @@ from .preflight import join_prelude, preflight
 
 if TYPE_CHECKING:
     from ..client import AsyncKodisc, Job, Kodisc
-    from .backend import Backend
+    from .backend import Backend, Hints
     from .history import History, JobRecord
 
 __all__ = ["PreflightError", "RenderRequest", "Progress", "Outcome", "RenderFlow", "run", "wait", "run_async", "wait_async",
-           "submit", "resume_flow", "subscribe", "history"]
+           "submit", "resume_flow", "resume", "subscribe", "history"]
 
 logger = get_logger("kodisc_jupyter.pipeline")
 
 Observer = Callable[["Progress"], None]
 Files = tuple[Path | None, Path | None, Path | None]  # video, thumbnail, captions
-
-
-
-class PreflightError(ValidationError):
-    """The cell cannot render as written; `errors` lists every problem found (nothing was sent)."""
-
-    def __init__(self, errors: list[str]) -> None:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        super().__init__(f"Cannot render: {errors[0]}{more}.", field="code")
-        self.errors = list(errors)
 
 
 def subscribe(callback: Observer) -> Callable[[], None]:
@@ -66,8 +56,8 @@ class RenderRequest:
 
     code: str
     class_name: str | None = None
-    quality: str = "medium"
-    aspect_ratio: str = "16:9"
+    quality: str = DEFAULT_QUALITY
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
     fps: int | None = None
     metadata: Any = None
     webhook_url: Any = None  # None: leave the field out (the key's default webhook applies)
@@ -78,7 +68,6 @@ class RenderRequest:
 
     @property
     def full_code(self) -> str:
-
         return join_prelude(self.prelude, self.code)
 
 
@@ -118,19 +107,33 @@ class Outcome:
 
 @dataclass
 class RenderFlow:
-    """The network-free steps of one render; the runners below drive them."""
+    """The network-free steps of one render, in the order the runners below call them:
 
-    request: RenderRequest
+        check -> prepare -> (submitting -> submitted) -> update ... -> fetch -> finish
+
+    `prepare()` computes what the later steps use (the cache key, the estimates), so nothing else
+    calls the steps. `request` is None for a job picked up by id that the history does not know
+    (submitted elsewhere): there is nothing to send, only a job to follow.
+    """
+
+    request: RenderRequest | None
     backend: Backend
     observers: list[Observer] = field(default_factory=list)
+    history: History = field(default_factory=lambda: session.current().history())
     class_name: str = ""
     warnings: tuple[str, ...] = ()
     job: Job | None = None
+    timeout: float | None = None  # how long `wait` waits (None: the request's, or no limit)
     started: float = field(default_factory=time.monotonic)
+    followed_id: str | None = None  # the job a flow without a request follows, before its first state is seen
     _checked: bool = False
     _cache_key: str | None = None
     _expected: float | None = None
     _previous: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout is None and self.request is not None:
+            self.timeout = self.request.timeout
 
     # -- before anything is sent -----------------------------------------------------------------
 
@@ -139,9 +142,8 @@ class RenderFlow:
         no "submitting" state is shown for what the client would refuse); keeps warnings and the class name."""
         if self._checked:
             return
-
-        report = preflight(self.request.code, self.request.class_name, prelude=self.request.prelude,
-                           unit=self.request.unit)
+        request = self._request()
+        report = preflight(request.code, request.class_name, prelude=request.prelude, unit=request.unit)
         if report.errors:
             raise PreflightError(report.errors)
         self.class_name = report.class_name or ""
@@ -149,22 +151,23 @@ class RenderFlow:
         self.warnings = tuple(report.warnings)
         self._checked = True
 
-    def cached(self) -> Outcome | None:
-        """The completed result of an identical earlier request whose media can still be played."""
-
-        request = self.request
+    def prepare(self) -> Outcome | None:
+        """Check, then key the request and estimate its time from the history; returns the completed
+        result of an identical earlier request whose media can still be played (unless `force`)."""
+        self.check()
+        request = self._request()
         self._cache_key = cache_key(code=request.full_code, class_name=self.class_name, quality=request.quality,
                                     aspect_ratio=request.aspect_ratio, fps=request.fps, backend=self.backend.name,
                                     base_url=_cache_base_url(self.backend))
         self._estimate(request.quality)
         if request.force:
             return None
-        record = history().find_cached(self._cache_key)
+        record = self.history.find_cached(self._cache_key)
         return self.recorded_outcome(record, cached=True) if record is not None else None
 
     @property
     def cache_key(self) -> str | None:
-        """The request's identity once `cached()` ran (identical requests in one batch render once)."""
+        """The request's identity once `prepare()` ran (identical requests in one batch render once)."""
         return self._cache_key
 
     def recorded_outcome(self, record: JobRecord, *, cached: bool = False) -> Outcome | None:
@@ -175,18 +178,15 @@ class RenderFlow:
         return self._outcome(record.video_path, record.thumbnail_path, record.captions_path, cached=cached)
 
     def render_kwargs(self) -> dict[str, Any]:
-        request = self.request
+        request = self._request()
         kwargs: dict[str, Any] = {"quality": request.quality, "aspect_ratio": request.aspect_ratio,
                                   "fps": request.fps, "metadata": request.metadata}
         if request.webhook_url is not None:
             kwargs["webhook_url"] = request.webhook_url
         return {"code": request.full_code, "class_name": self.class_name, **kwargs}
 
-    def wait_kwargs(self, wait_method: Callable[..., Any]) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"timeout": self.request.timeout, "on_update": self.update}
-        if self._expected and "expected_seconds" in inspect.signature(wait_method).parameters:
-            kwargs["expected_seconds"] = self._expected
-        return kwargs
+    def wait_kwargs(self) -> dict[str, Any]:
+        return {"timeout": self.timeout, "on_update": self.update, "expected_seconds": self._expected}
 
     # -- as the job moves -------------------------------------------------------------------------
 
@@ -195,8 +195,8 @@ class RenderFlow:
 
     def submitted(self, job: Job) -> None:
         """Right after the POST succeeded: the history row exists before the first poll."""
-        request = self.request
-        history().record_submitted(
+        request = self._request()
+        self.history.record_submitted(
             job, backend=self.backend.name, base_url=self.backend.base_url, key_prefix=self.backend.key_prefix,
             class_name=self.class_name, quality=request.quality, aspect_ratio=request.aspect_ratio,
             fps=request.fps, code=request.full_code, metadata=request.metadata, cache_key=self._cache_key)
@@ -204,7 +204,7 @@ class RenderFlow:
         self._notify(job.status)
 
     def update(self, job: Job) -> None:
-        history().record_update(job)
+        self.history.record_update(job)
         self.job = job
         if not job.done:  # terminal states are announced by finish(), once the media are saved
             self._notify(job.status)
@@ -213,23 +213,21 @@ class RenderFlow:
         """Save the finished job's files locally and record where (a failed job has none)."""
         if job.status != COMPLETED or job.result is None:
             return None, None, None
-
         return self.saved(job, fetch_assets(client, job))
 
     async def afetch(self, job: Job, client: AsyncKodisc) -> Files:
         """`fetch()` with the async client (the history write runs in a thread, off the event loop)."""
         if job.status != COMPLETED or job.result is None:
             return None, None, None
-
         return await asyncio.to_thread(self.saved, job, await afetch_assets(client, job))
 
     def saved(self, job: Job, assets: Any) -> Files:
-        history().set_assets(job.job_id, video=assets.video, thumbnail=assets.thumbnail, captions=assets.captions)
+        self.history.set_assets(job.job_id, video=assets.video, thumbnail=assets.thumbnail, captions=assets.captions)
         return assets.video, assets.thumbnail, assets.captions
 
     def finish(self, job: Job, files: Files) -> Outcome:
         """The terminal state: returns the outcome, or raises `RenderFailedError` for a failed job."""
-        history().record_update(job)
+        self.history.record_update(job)
         self.job = job
         self._notify(job.status)
         job.raise_for_status()
@@ -237,18 +235,25 @@ class RenderFlow:
 
     # -- plumbing ---------------------------------------------------------------------------------
 
+    def _request(self) -> RenderRequest:
+        if self.request is None:
+            raise ValidationError("this job was submitted elsewhere: there is no request to send again", field="code")
+        return self.request
+
     def _outcome(self, video: Path | None, thumbnail: Path | None, captions: Path | None, *,
                  cached: bool) -> Outcome:
         assert self.job is not None
+        request = self.request
         return Outcome(job=self.job, backend=self.backend, class_name=self.class_name,
-                       quality=self.request.quality, aspect_ratio=self.request.aspect_ratio, video=video,
+                       quality=request.quality if request else None,
+                       aspect_ratio=request.aspect_ratio if request else None, video=video,
                        thumbnail=thumbnail, captions=captions, cached=cached, warnings=self.warnings)
 
     def _estimate(self, quality: str | None) -> None:
         """Expected seconds from the history: any render of this quality, and the last one of this class."""
-        median = history().median_duration_ms(quality=quality, backend=self.backend.name)
+        median = self.history.median_duration_ms(quality=quality, backend=self.backend.name)
         self._expected = median / 1000 if median else None
-        last = history().last_duration_ms(class_name=self.class_name, quality=quality, backend=self.backend.name)
+        last = self.history.last_duration_ms(class_name=self.class_name, quality=quality, backend=self.backend.name)
         self._previous = last / 1000 if last else None
 
     def _notify(self, state: str) -> None:
@@ -256,15 +261,18 @@ class RenderFlow:
                             started=self.started, expected_seconds=self._expected, previous_seconds=self._previous)
         session.current().publish(progress, self.observers)
 
-
-def resume_flow(record: JobRecord, backend: Backend, observers: list[Observer] | None = None) -> RenderFlow:
-    """A flow for a job already submitted (from the history), to wait for it again."""
-    request = RenderRequest(code=record.code, class_name=record.class_name, quality=record.quality or "medium",
-                            aspect_ratio=record.aspect_ratio or "16:9", fps=record.fps, metadata=record.metadata)
-    flow = RenderFlow(request, backend, observers=list(observers or []), class_name=record.class_name)
-    flow._estimate(record.quality)
-    flow.job = record.to_job()
-    return flow
+    @classmethod
+    def following(cls, record: JobRecord, backend: Backend, *, history: History,
+                  observers: Sequence[Observer] = (), timeout: float | None = None) -> RenderFlow:
+        """A flow for a job already submitted (from its history row), to follow it again."""
+        request = RenderRequest(code=record.code, class_name=record.class_name,
+                                quality=record.quality or DEFAULT_QUALITY,
+                                aspect_ratio=record.aspect_ratio or DEFAULT_ASPECT_RATIO, fps=record.fps,
+                                metadata=record.metadata)
+        flow = cls(request, backend, observers=list(observers), history=history, class_name=record.class_name,
+                   job=record.to_job(), timeout=timeout)
+        flow._estimate(record.quality)
+        return flow
 
 
 # -- the synchronous runner -----------------------------------------------------------------------
@@ -281,8 +289,7 @@ def run(flow: RenderFlow) -> Outcome:
 
 def submit(flow: RenderFlow) -> Outcome | None:
     """Check and submit without waiting (`--no-wait`); returns the cached outcome when there is one."""
-    flow.check()
-    hit = flow.cached()
+    hit = flow.prepare()
     if hit is not None:
         return hit
     with flow.backend.client() as client:
@@ -294,8 +301,48 @@ def submit(flow: RenderFlow) -> Outcome | None:
 def wait(flow: RenderFlow, client: Kodisc) -> Outcome:
     """Wait for the flow's submitted job, then save its media."""
     assert flow.job is not None
-    job = client.wait(flow.job, **flow.wait_kwargs(client.wait))
+    job = client.wait(flow.job, **flow.wait_kwargs())
     return flow.finish(job, flow.fetch(job, client))
+
+
+def resume_flow(job_id: str, backend: Backend | Callable[[], Backend] | None = None, *,
+                history: History | None = None, observers: Sequence[Observer] = (), timeout: float | None = None,
+                hints: Hints | None = None) -> RenderFlow:
+    """A flow that follows a job submitted earlier: with its request and backend from the history, or,
+    for a job the history does not know, on `backend` (a callable is called only then) with no request.
+    Raises `NotFoundError` for an unknown job when no `backend` is given."""
+    from .backend import NOTEBOOK, backend_for
+
+    history = history if history is not None else session.current().history()
+    record = history.get(job_id)
+    if record is not None:
+        own = backend_for(record.backend, record.base_url, hints=hints or NOTEBOOK)
+        return RenderFlow.following(record, own, history=history, observers=observers, timeout=timeout)
+    if backend is None:
+        raise ValidationError(f"job {job_id[:40]} is not in the local history", field="job_id", next_step="past_jobs")
+    chosen = backend() if callable(backend) else backend
+    return RenderFlow(None, chosen, observers=list(observers), history=history, class_name="job", timeout=timeout,
+                      followed_id=job_id)
+
+
+def resume(flow: RenderFlow, *, wait_for_end: bool = True) -> Outcome | None:
+    """Pick a job up again (`%kodisc_resume`, the panel's re-poll, `kodisc resume`): its saved outcome when
+    the history has its playable media; else its state from the backend, then (unless `wait_for_end` is
+    False: one look, None while it runs) waits for it to end and saves its media as a render does."""
+    job_id = flow.job.job_id if flow.job is not None else flow.followed_id
+    assert job_id is not None
+    record = flow.history.get(job_id)
+    saved = flow.recorded_outcome(record) if record is not None else None
+    if saved is not None:
+        return saved
+    with flow.backend.client() as client:
+        job = client.get_job(job_id)
+        flow.update(job)
+        if job.done:
+            return flow.finish(job, flow.fetch(job, client))
+        if not wait_for_end:
+            return None
+        return wait(flow, client)
 
 
 # -- the asynchronous runner (the --no-wait worker's own event loop) ---------------------------------
@@ -304,8 +351,8 @@ def wait(flow: RenderFlow, client: Kodisc) -> Outcome:
 async def run_async(flow: RenderFlow, client: AsyncKodisc | None = None) -> Outcome:
     """`run()` on an event loop: the same steps, with `AsyncKodisc` (`client`: one shared by a batch);
     SQLite work runs in threads, so the history (and the observers it calls) never blocks the loop's other jobs."""
-    flow.check()
-    hit = await asyncio.to_thread(flow.cached)
+    flow.check()  # on the loop: an error here is the caller's, before any thread
+    hit = await asyncio.to_thread(flow.prepare)
     if hit is not None:
         return hit
     if client is None:
@@ -326,7 +373,7 @@ async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
     async def update(job: Job) -> None:
         await asyncio.to_thread(flow.update, job)
 
-    job = await client.wait(flow.job, **{**flow.wait_kwargs(client.wait), "on_update": update})
+    job = await client.wait(flow.job, **{**flow.wait_kwargs(), "on_update": update})
     files = await flow.afetch(job, client)
     return await asyncio.to_thread(flow.finish, job, files)
 

@@ -189,3 +189,31 @@ def test_local_file_warning_tells_the_truth_about_the_local_server(manim_server,
             pipeline.run(absolute)
     else:
         assert pipeline.run(absolute).video.stat().st_size > 0
+
+
+def test_resume_follows_a_submitted_job_to_its_end_and_then_answers_from_the_history(to_sim):
+    submitted = pipeline.RenderFlow(request("Later", 0.5), resolve_backend())
+    assert pipeline.submit(submitted) is None
+    job_id = submitted.job.job_id
+    look = pipeline.resume_flow(job_id)
+    assert pipeline.resume(look, wait_for_end=False) is None  # one look: still running
+    assert look.job.status in ("queued", "running") and pipeline.history().get(job_id).status == look.job.status
+    outcome = pipeline.resume(pipeline.resume_flow(job_id))
+    assert outcome.job.status == "completed" and outcome.class_name == "Later" and outcome.video.stat().st_size > 0
+    assert pipeline.history().get(job_id).video_path == outcome.video
+    mtime = outcome.video.stat().st_mtime_ns
+    again = pipeline.resume(pipeline.resume_flow(job_id))  # the saved media: nothing fetched again
+    assert (again.video, again.quality, again.video.stat().st_mtime_ns) == (outcome.video, "low", mtime)
+
+
+def test_resume_of_a_job_the_history_does_not_know(to_sim):
+    from kodisc_jupyter.errors import NotFoundError, ValidationError
+
+    with pytest.raises(ValidationError, match="not in the local history"):
+        pipeline.resume_flow("clx_elsewhere")  # no backend to look on
+    flow = pipeline.resume_flow("clx_elsewhere", resolve_backend)
+    assert flow.request is None and flow.class_name == "job" and flow.backend.base_url == to_sim.base_url
+    with pytest.raises(NotFoundError):
+        pipeline.resume(flow)
+    with pytest.raises(ValidationError, match="no request to send again"):
+        pipeline.submit(flow)
