@@ -28,7 +28,7 @@ from ._faults import FaultInjector
 from ._jobs import JobRunner
 from ._movie_cache import MovieCache
 from ._options import ServerOptions
-from ._process import RenderProcess, renders_dir, work_root, worker_spec
+from ._process import RenderProcess, renders_dir, scene_files, work_root, worker_spec
 from ._renderers import ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
 
@@ -59,6 +59,8 @@ class LocalServer:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # webhook secrets live in it
         os.chmod(self.data_dir, 0o700)  # also when it existed with a wider mode
+        #: The folder renders read (`options.scene_files`, if it may be shared), else None and why not.
+        self.scene_files, self.scene_files_problem = scene_files(o.scene_files)
         self._socket = _bind(o.host, o.port)
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=o.free_credits)
@@ -68,7 +70,7 @@ class LocalServer:
                                                                           timeout=o.render_timeout)
             if o.renderer == "manim":
                 spec, problem = worker_spec(self.data_dir, sandbox=o.sandbox, timeout=o.render_timeout,
-                                            memory_limit=o.memory_limit)
+                                            memory_limit=o.memory_limit, scene_files=self.scene_files)
                 engine = ManimRenderer(spec, problem=problem, trusted_user=None if o.sandbox is False else
                                        self._owner.user_id, warm=o.warm, adopt=prestarted,
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size

@@ -6,6 +6,7 @@ Every bad value is a one-line `ValueError` before anything is bound or created.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -33,6 +34,9 @@ class ServerOptions:
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     warm: int = DEFAULT_WARM_WORKERS  # sandboxed workers with Manim imported, waiting for a job
     cache_size: int = DEFAULT_CACHE_SIZE  # bytes of Manim's partial-movie cache across renders; 0: off
+    #: A folder every render may read and runs in: the embedded single-user server's notebook folder
+    #: (`_process.scene_files`); a shared `kodisc serve` never sets it.
+    scene_files: str | os.PathLike | None = None
     allow_http_webhooks: bool = False  # local development: http:// and loopback handlers
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout: float = ANSWER_TIMEOUT
@@ -85,5 +89,7 @@ def _check(o: ServerOptions) -> None:
         raise ValueError(f"warm must be an integer >= 0 (0 = no warm workers); got {o.warm!r}")
     if type(o.cache_size) is not int or o.cache_size < 0:
         raise ValueError(f"cache_size must be a number of bytes >= 0 (0 = no cache); got {o.cache_size!r}")
+    if o.scene_files is not None and not isinstance(o.scene_files, (str, os.PathLike)):
+        raise ValueError(f"scene_files must be a folder's path (or None); got {o.scene_files!r}")
     if o.sandbox not in (None, True, False):
         raise ValueError(f"sandbox must be None (bwrap when it runs here), True or False; got {o.sandbox!r}")

@@ -41,6 +41,8 @@ class WorkerSpec:
     timeout: float = DEFAULT_RENDER_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT
     hidden: tuple[Path, ...] = ()  # what a render must never see (data dir, homes)
+    #: A folder every render may read and runs in (the embedded server's notebook folder; see `scene_files`).
+    scene_files: Path | None = None
 
     def limits(self) -> list[str]:
         """`_render_job`'s arguments: memory, CPU seconds, file size and process count."""
@@ -49,7 +51,7 @@ class WorkerSpec:
 
 
 def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAULT_RENDER_TIMEOUT,
-                memory_limit: int = DEFAULT_MEMORY_LIMIT) -> tuple[WorkerSpec, str | None]:
+                memory_limit: int = DEFAULT_MEMORY_LIMIT, scene_files: Path | None = None) -> tuple[WorkerSpec, str | None]:
     """The spec of a server on `data_dir`, and why its renders are not sandboxed (None when they are).
 
     `sandbox`: None = bwrap when it runs here; True = require it (a ValueError if it cannot run);
@@ -59,7 +61,22 @@ def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAUL
     if sandbox is True and problem:
         raise ValueError(f"cannot sandbox renders: {problem}; or start without requiring the sandbox.")
     hidden = (Path(data_dir).expanduser().resolve(), kodisc_data_dir(), Path.home())
-    return WorkerSpec(problem is None, timeout, memory_limit, hidden), problem
+    return WorkerSpec(problem is None, timeout, memory_limit, hidden, scene_files), problem
+
+
+def scene_files(folder: str | os.PathLike | None) -> tuple[Path | None, str | None]:
+    """The folder a single-user server's renders may read, as `ImageMobject("diagram.png")` beside a
+    notebook needs (read-only, and their working directory), or None and why not: a folder that holds
+    the home (or is /) would show all of it, so only a folder of its own is shared."""
+    if folder is None:
+        return None, None
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        return None, f"{path} is not a folder"
+    if Path.home().resolve().is_relative_to(path):
+        return None, (f"renders do not see {path}: it holds your whole home folder; keep the notebook and its "
+                      "files in a folder of their own")
+    return path, None
 
 
 def work_root(data_dir: Path, *, create: bool = True) -> Path:
@@ -100,7 +117,8 @@ class RenderProcess:
         env = render_env(JOB_MOUNT if spec.sandboxed else str(folder))
         argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
         if spec.sandboxed:
-            argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent])
+            argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent],
+                             readable=[spec.scene_files] if spec.scene_files else [])
         (folder / "tmp").mkdir(exist_ok=True)
         with open(folder / "render.log", "wb") as log:
             self._popen = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.PIPE,
@@ -172,14 +190,15 @@ class RenderProcess:
                 pipe.close()
 
 
-def prestart(data_dir: Path) -> RenderProcess | None:
-    """A sandboxed worker for the default server on `data_dir`, started now, for that server to adopt.
+def prestart(data_dir: Path, files: Path | None = None) -> RenderProcess | None:
+    """A sandboxed worker for the default server on `data_dir` (its renders reading `files`, see
+    `scene_files`), started now, for that server to adopt.
 
     None without bwrap (an unsandboxed worker sees its folder by its real path, so it cannot
     move into a job's folder later). Its folder is named `PRESTARTED_PREFIX*`; a server starting
     on the same data dir leaves such folders alone while they are young.
     """
-    spec, problem = worker_spec(data_dir, sandbox=None)
+    spec, problem = worker_spec(data_dir, sandbox=None, scene_files=scene_files(files)[0])
     if problem is not None:
         return None
     return RenderProcess(spec, new_folder(renders_dir(Path(data_dir).expanduser().resolve()), PRESTARTED_PREFIX))

@@ -2,8 +2,9 @@
 
 `python -m kodisc_jupyter.server._render_job MEMORY CPU_SECONDS FILE_BYTES PROCESSES` sets those
 limits, imports Manim, then reads one JSON line from stdin, `{"folder", "class_name", "width",
-"height", "fps"}`, so a worker can be started (and warmed) before its job exists. It renders the
-scene class of FOLDER/scene.py and leaves FOLDER/video.mp4, thumb.jpg and captions.vtt (always a
+"height", "fps", "cache", "files"}` (`files`: the folder relative file names resolve in, see
+`mirror`), so a worker can be started (and warmed) before its job exists. It renders the scene
+class of FOLDER/scene.py and leaves FOLDER/video.mp4, thumb.jpg and captions.vtt (always a
 valid WebVTT file, without cues when the scene has no subcaptions). It always ends by writing
 FOLDER/result.json: `{"ok": true}` or `{"ok": false, "error": "..."}`, where the error names the
 exception and the line of the user's own code, never Manim's internals or our paths.
@@ -25,6 +26,10 @@ from pathlib import Path
 SCENE_FILE = "scene.py"
 #: Manim's partial movies of this (user, class, quality, aspect, fps), kept between renders by the server.
 CACHE_FOLDER = "cache"
+#: The render's working directory when it reads the files beside a notebook (see `mirror`).
+BESIDE_FOLDER = "beside"
+#: How many files and folders `mirror` links one by one; past it, a folder is linked whole.
+MIRRORED_ENTRIES = 2000
 #: Written after each animation, read by the server for a running job's `progress`.
 PROGRESS_FILE = "progress.json"
 
@@ -53,6 +58,8 @@ def main(argv: list[str]) -> int:
         return 0
     spec = json.loads(line)
     folder = Path(spec["folder"])
+    if spec.get("files"):  # ImageMobject("diagram.png") finds the notebook's files, as under %%manim
+        os.chdir(mirror(Path(spec["files"]), folder / BESIDE_FOLDER))
     try:
         render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"], cache=spec.get("cache", False))
         outcome: dict = {"ok": True}
@@ -119,6 +126,30 @@ def frame_ratio(width: int, height: int) -> float:
     return 16 / 9 if width >= height else 9 / 16
 
 
+def mirror(source: Path, target: Path) -> Path:
+    """`target`: a writable copy of the folder tree `source` (read-only in the sandbox) made of links to its
+    files, breadth first, up to MIRRORED_ENTRIES entries (deeper folders are then linked whole). Relative
+    names resolve as in `source`, and Manim may still write beside a file (SVGMobject writes `logo_.svg`
+    next to `logo.svg`), while the files themselves stay read-only."""
+    budget = MIRRORED_ENTRIES
+    target.mkdir()
+    pending = [(source, target)]
+    while pending:
+        here, there = pending.pop(0)
+        try:
+            entries = sorted(os.scandir(here), key=lambda entry: entry.name)
+        except OSError:  # unreadable, or covered by the sandbox's tmpfs: shown empty
+            continue
+        for entry in entries:
+            budget -= 1
+            if budget >= 0 and entry.is_dir(follow_symlinks=False):
+                (there / entry.name).mkdir()
+                pending.append((Path(entry.path), there / entry.name))
+            else:
+                (there / entry.name).symlink_to(entry.path)
+    return target
+
+
 def _report_progress(scene, path: Path) -> None:
     """After each animation (a wait counts), `{"animations": N, "seconds": S}` in `path`, replaced whole."""
     renderer = scene.renderer
@@ -183,7 +214,10 @@ def describe_error(exc: BaseException, scene_path: Path) -> str:
     if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == scene_path:
         line = (exc.text or "").strip()
         return f"SyntaxError: {exc.msg} (line {exc.lineno}: {line})" if line else f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    from ._tex import tex_error_message
+
+    message = tex_error_message(exc, scene_path.parent) or (f"{type(exc).__name__}: {exc}" if str(exc)
+                                                             else type(exc).__name__)
     if isinstance(exc, MemoryError):
         message += " (the render ran out of its memory limit)"
     folder = str(scene_path.parent)  # the server's own work folder means nothing to the author

@@ -113,7 +113,8 @@ class ManimRenderer:
         process = await self._take_warm(folder) or RenderProcess(self.spec, folder)
         (folder / "scene.py").write_text(job.code, encoding="utf-8")
         order = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
-                "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None}
+                "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None,
+                "files": str(self.spec.scene_files) if self.spec.scene_files else None}
         if self.cache is not None:
             await asyncio.to_thread(self.cache.check_out, job, folder / CACHE_FOLDER)
         try:

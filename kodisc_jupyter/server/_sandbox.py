@@ -1,6 +1,7 @@
 """How a render process is confined: bubblewrap (`bwrap`) where it runs, an allowlisted environment always.
 
-Scene code is hostile. Under bwrap a render sees the system and this interpreter read-only, one
+Scene code is hostile. Under bwrap a render sees the system, this interpreter and TeX (see `_tex`)
+read-only, the embedded server's `scene_files` folder read-only too (the notebook's own), one
 writable folder (mounted at `/job`) holding only its own scene and outputs, no network, its own
 PID namespace (killing the outer `bwrap` ends every process the scene started, detached ones
 too, and no scene can signal the server) and no capabilities. The data dir, `KODISC_HOME` and
@@ -17,7 +18,10 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from ._tex import find_tex
 
 #: The job's folder as the sandboxed render sees it.
 JOB_MOUNT = "/job"
@@ -52,8 +56,9 @@ def _bwrap_flags(bwrap: str) -> list[str]:
             "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--disable-userns"]
 
 
-def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: list[Path]) -> list[str]:
-    """`argv` wrapped in bwrap, with `folder` writable at /job and `hidden` never visible."""
+def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: list[Path],
+              readable: Sequence[Path] = ()) -> list[str]:
+    """`argv` wrapped in bwrap, with `folder` writable at /job, TeX and `readable` read-only, `hidden` never visible."""
     command = _bwrap_flags(shutil.which("bwrap") or "bwrap")
     # An empty /tmp first: the binds below may lie under /tmp (a venv or checkout there) and must
     # stay visible on top of it, while everything else in /tmp (other renders) stays out of sight.
@@ -64,7 +69,8 @@ def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: lis
             command += ["--symlink", os.readlink(path), name]
         elif path.is_dir():
             command += ["--ro-bind", name, name]
-    command += _read_only_mounts([Path(p) for p in _SYSTEM_DIRS] + _interpreter_paths(), hidden)
+    command += _read_only_mounts([Path(p) for p in _SYSTEM_DIRS] + _interpreter_paths() + [*find_tex().binds, *readable],
+                                 hidden)
     command += ["--bind", str(folder), JOB_MOUNT, "--chdir", JOB_MOUNT, "--clearenv"]
     for name, value in env.items():
         command += ["--setenv", name, value]
@@ -98,7 +104,10 @@ def render_env(folder: str) -> dict[str, str]:
     env = {name: os.environ[name] for name in _PASSED_VARIABLES if os.environ.get(name)}
     paths = [str(_PACKAGE_ROOT), *env.get("PYTHONPATH", "").split(os.pathsep)]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, paths)))
-    env.update(PATH=os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+    tex = find_tex()  # TeX Live or TinyTeX outside /usr/bin, with the server's TEXINPUTS etc.
+    env.update(tex.env)
+    path = [os.path.dirname(sys.executable), *tex.path, "/usr/local/bin", "/usr/bin", "/bin"]
+    env.update(PATH=os.pathsep.join(dict.fromkeys(path)),
                HOME=folder, TMPDIR=f"{folder}/tmp", XDG_CACHE_HOME=f"{folder}/.cache",
                MPLCONFIGDIR=f"{folder}/.cache", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
     return env
