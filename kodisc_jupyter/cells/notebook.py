@@ -1,10 +1,13 @@
 """The `%%kodisc` cells of a notebook, each with the request executing the notebook would send.
 
 Executing a notebook top to bottom changes the magic's state as it goes: `%%kodisc_prelude`
-sets (or `--clear`s) the prelude, `%config Kodisc.name = value` sets a default, and the nearest
-pyproject.toml's `[tool.kodisc]` sits below both. This module replays exactly that, without a
-kernel, through `cell_options` (the magic's own parsers, settings and request builder), so a
-pre-rendered cell has the cache key the executed cell will compute. Nothing else is run.
+sets (or `--clear`s) the prelude, `%config Kodisc.name = value` sets a default, the nearest
+pyproject.toml's `[tool.kodisc]` sits below both, and the plain cells define what travels with
+later cells (`definitions`). This module replays exactly that, without a kernel, through
+`cell_options` (the magic's own parsers, settings and request builder) and the definitions'
+resolver on the cells' sources, so a pre-rendered cell has the cache key the executed cell will
+compute. Only the notebook's Manim imports are run; a value computed by a cell is known only to a
+kernel, and a cell that uses one says so (its RenderCell has an error).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import options as cell_options
+from .definitions import resolve
 
 if TYPE_CHECKING:
     from ..rendering.pipeline import RenderRequest
@@ -47,6 +51,7 @@ def render_cells(notebook: Path) -> list[RenderCell]:
     cell_options.apply_pyproject_defaults(settings, notebook.resolve().parent)
     prelude = ""
     namespace: dict[str, Any] = {}  # what the notebook's own Manim imports put in the kernel
+    sources: list[tuple[str, str]] = []  # the plain code cells run so far, as Python
     found: list[RenderCell] = []
     for number, source in enumerate(_code_cells(notebook), start=1):
         if source is None:
@@ -55,8 +60,13 @@ def render_cells(notebook: Path) -> list[RenderCell]:
         try:
             if magic == "kodisc":
                 args = cell_options.CellOptions.from_namespace(cell_options.parse(cell_options.RENDER, line))
-                sent, _ = cell_options.prelude_for(body, prelude, namespace)
-                request = cell_options.render_request(args, settings, body, sent)
+                if args.show_code:  # shows its code and sends nothing
+                    continue
+                travelling = resolve(body, sources, namespace, kernel=False, prelude=prelude, class_name=args.class_name)
+                if travelling.problems:
+                    found.append(RenderCell(notebook, number, settings.backend, error="; ".join(travelling.problems)))
+                    continue
+                request = cell_options.render_request(args, settings, body, prelude, travelling.notebook)
                 found.append(RenderCell(notebook, number, settings.backend, request))
             elif magic == "kodisc_prelude":
                 if cell_options.parse(cell_options.PRELUDE, line).clear:
@@ -65,7 +75,9 @@ def render_cells(notebook: Path) -> list[RenderCell]:
                     prelude = body
             elif magic is None:
                 prelude = _line_magics(source, settings, prelude)
-                _run_manim_imports(source, namespace)
+                python = _python(source)
+                _run_manim_imports(python, namespace)
+                sources.append((f"cell {number}", python))
         except (cell_options.OptionsError, _ConfigError) as exc:
             if magic == "kodisc":
                 found.append(RenderCell(notebook, number, settings.backend, error=str(exc)))
@@ -136,10 +148,14 @@ def _line_magics(source: str, settings: cell_options.KodiscSettings, prelude: st
     return prelude
 
 
-def _run_manim_imports(source: str, namespace: dict[str, Any]) -> None:
+def _python(source: str) -> str:
+    """A plain cell as Python: its line magics and shell commands blanked (the line numbers stay)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+
+
+def _run_manim_imports(code: str, namespace: dict[str, Any]) -> None:
     """Run a plain cell's top-level `import manim...`/`from manim... import` statements (and nothing
     else) into `namespace`, so the magic's rule for sending the kernel's Manim import applies here too."""
-    code = "\n".join(line for line in source.split("\n") if not line.lstrip().startswith(("%", "!")))
     try:
         tree = ast.parse(code)
     except SyntaxError:

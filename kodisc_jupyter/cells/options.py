@@ -11,7 +11,6 @@ import dataclasses
 import json
 import shlex
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -26,9 +25,10 @@ from .manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
 
 if TYPE_CHECKING:
     from ..rendering.pipeline import RenderRequest
+    from ..rendering.preflight import NotebookCode
 
 __all__ = ["OptionsError", "RENDER", "PRELUDE", "RESUME", "parse", "CellOptions", "KodiscSettings",
-           "pyproject_table", "apply_pyproject_defaults", "prelude_for", "render_request"]
+           "pyproject_table", "apply_pyproject_defaults", "render_request"]
 
 
 class OptionsError(ValueError):
@@ -71,6 +71,8 @@ def _render_parser() -> _Parser:
         help="render again even if an identical render is cached")
     add("--timeout", type=positive_seconds, default=None, help="seconds to wait before giving up waiting")
     add("--out", type=identifier, default=None, help="bind the result (a Rendered object) to this name")
+    add("--show-code", action="store_true",
+        help="show the exact code a render would send (the cell with the notebook's definitions it uses); send nothing")
     add_manim_flags(parser)
     return parser
 
@@ -115,6 +117,7 @@ class CellOptions:
     timeout: float | None = None
     out: str | None = None
     width: str | None = None  # the player's width from the cell's `config.media_width` (None: the settings')
+    show_code: bool = False  # show the code a render would send, and send nothing
 
     @classmethod
     def from_namespace(cls, parsed: argparse.Namespace) -> CellOptions:
@@ -187,26 +190,14 @@ def pyproject_table(start: Path) -> dict[str, Any]:
     return {}
 
 
-def prelude_for(cell: str, prelude: str, namespace: Mapping[str, Any] | None) -> tuple[str, str]:
-    """(the prelude a render of `cell` is sent, the Manim import lines of the kernel it adds, or "").
-
-    A cell that uses names the notebook got from its own `from manim import *` (Manim's docs do it in a
-    cell of its own) is sent that import too: a render sees only the code it is sent."""
-    from ..rendering.preflight import free_names, join_prelude, kernel_manim_imports
-
-    names = free_names(cell, prelude)
-    imports = kernel_manim_imports(names, namespace) if names and namespace is not None else ""
-    if not imports:
-        return prelude, ""
-    return (join_prelude(prelude, imports) if prelude.strip() else imports), imports
-
-
-def render_request(args: CellOptions, settings: KodiscSettings, code: str, prelude: str) -> RenderRequest:
-    """The request a `%%kodisc` cell with options `args` sends, given the settings and prelude in force."""
+def render_request(args: CellOptions, settings: KodiscSettings, code: str, prelude: str,
+                   notebook: NotebookCode | None = None) -> RenderRequest:
+    """The request a `%%kodisc` cell with options `args` sends, given the settings and prelude in force
+    and the notebook's definitions it uses."""
     from ..rendering.pipeline import RenderRequest
 
     return RenderRequest(
         code=code, class_name=args.class_name, quality=args.quality or settings.quality,
         aspect_ratio=args.aspect or settings.aspect, fps=args.fps, metadata=args.metadata,
         webhook_url=args.webhook_url, force=args.force,
-        timeout=args.timeout if args.timeout is not None else settings.timeout, prelude=prelude)
+        timeout=args.timeout if args.timeout is not None else settings.timeout, prelude=prelude, notebook=notebook)

@@ -160,7 +160,8 @@ async def _render_one(item: _Item, client: Any, gate: asyncio.Semaphore, bar: An
             if outcome is None:
                 outcome = await pipeline.run_async(flow, client)
         except RenderFailedError as exc:
-            detail = (exc.job.error or "no reason given").strip().splitlines() or ["no reason given"]
+            error = flow.explain(exc.job.error or "no reason given")  # the cell's own lines
+            detail = error.strip().splitlines() or ["no reason given"]
             item.status, item.error = "failed", f"render failed (job {exc.job.job_id}): {detail[-1]}"
             item.credits = exc.job.credits_cost
         except KodiscError as exc:

@@ -70,7 +70,13 @@ class Kodisc(Magics, KodiscSettings):
         from ..rendering.preflight import leading_config
 
         try:
-            request = cell_options.render_request(options, self, cell, self._prelude_for(cell))
+            travelling = self._definitions(cell, options.class_name)
+            if travelling.problems:  # a value that cannot travel: nothing is sent
+                raise pipeline.PreflightError(list(travelling.problems))
+            request = cell_options.render_request(options, self, cell, self.prelude, travelling.notebook)
+            if options.show_code:
+                show({"text/plain": request.full_code})
+                return
             flow = pipeline.RenderFlow(request, self._backend())
             flow.check()
         except KeyboardInterrupt:  # pre-flight may be listing Manim's names (once per Manim version)
@@ -82,21 +88,28 @@ class Kodisc(Magics, KodiscSettings):
         except KodiscError as exc:
             raise CellError(NOTEBOOK.say(exc)) from None
         self._show_warnings(flow.warnings)
-        settings = leading_config(cell)  # %%manim's player settings, read from the cell's config lines
+        # %%manim's player settings: the config lines of earlier cells, then of the cell's own top
+        settings = {**travelling.settings, **leading_config(cell)}
         options = dataclasses.replace(options, width=str(settings.get("media_width", "")).strip() or None,
                                       embed=True if settings.get("media_embed") is True else options.embed)
         _Presenter(self, flow, options).render()
 
-    def _prelude_for(self, cell: str) -> str:
-        """The prelude, plus the notebook's own Manim import when the cell uses names the kernel got from it."""
-        namespace = self.shell.user_ns if self.shell is not None else None
-        prelude, imports = cell_options.prelude_for(cell, self.prelude, namespace)
-        if imports and not self._import_notice_shown:
+    def _definitions(self, cell: str, class_name: str | None) -> Any:
+        """What of the notebook travels with the cell (as `%%manim` runs it in the notebook's namespace):
+        its definitions as they are now, from the sources of the cells that ran (`In`)."""
+        from ..cells.definitions import MANIM_IMPORT, resolve
+
+        namespace = self.shell.user_ns if self.shell is not None else {}
+        history = namespace.get("In", [])
+        sources = [(f"In [{count}]", source) for count, source in enumerate(history) if count and isinstance(source, str)]
+        travelling = resolve(cell, sources, namespace, prelude=self.prelude, class_name=class_name)
+        notebook = travelling.notebook
+        if notebook is not None and notebook.origins[0] == MANIM_IMPORT and not self._import_notice_shown:
             self._import_notice_shown = True
-            first = imports.splitlines()[0]
+            first = notebook.code.splitlines()[0]
             show(notice_bundle(f"Sending this notebook's `{first}` with the cells that use its names: "
                                "a render sees only the code it is sent."))
-        return prelude
+        return travelling
 
     # -- %%kodisc_prelude ------------------------------------------------------------------------
 
@@ -277,7 +290,7 @@ class _FailureGuard:
                 message = f"Interrupted while submitting {name}: a job may exist; check %kodisc_jobs before rendering again."
             title, detail = message, None
         elif isinstance(exc, RenderFailedError):
-            detail = exc.job.error or "no reason given"
+            detail = flow.explain(exc.job.error or "no reason given")  # the cell's own lines
             message = f"{name} failed to render (job {job_id}): {detail.strip().splitlines()[-1]}"
             title = f"{name} failed to render (job {job_id})"
         elif isinstance(exc, WaitTimeoutError):

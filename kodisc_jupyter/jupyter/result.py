@@ -83,7 +83,8 @@ class Rendered:
         return self.bundle(embed=self.embed) if frontend.frontend_has_widgets() and self.video else None
 
     def summary(self) -> str:
-        """One line: render time, credits, short job id, backend, and "cached" when it was."""
+        """One line: render time, credits, short job id, backend, "cached" when it was, and what the
+        notebook's definitions added to the cell's code."""
         parts = []
         if self.job.duration_ms is not None:
             parts.append(f"rendered in {format_seconds(self.job.duration_ms / 1000)}")
@@ -91,6 +92,10 @@ class Rendered:
         parts += [f"{credits:g} credit{'' if credits == 1 else 's'}", f"job {short_id(self.job.job_id)}", self.backend]
         if self.cached:
             parts.append("cached (no new render; --force renders again)")
+        names = self._outcome.from_notebook
+        if names:
+            more = f" and {len(names) - 6} more" if len(names) > 6 else ""
+            parts.append(f"with {', '.join(names[:6])}{more} from the notebook")
         return " · ".join(parts)
 
     def html(self, *, embed: bool | None = None, embed_max_mb: float = DEFAULT_EMBED_MAX_MB,

@@ -24,7 +24,7 @@ from ..contract._rules import COMPLETED, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, 
 from . import session
 from .assets import afetch_assets, fetch_assets
 from .history import cache_key
-from .preflight import join_prelude, preflight
+from .preflight import LineMap, NotebookCode, join_prelude, preflight
 
 if TYPE_CHECKING:
     from ..client import AsyncKodisc, Job, Kodisc
@@ -52,7 +52,8 @@ def history() -> History:
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """What to render; `prelude` (the kernel's `%%kodisc_prelude`) is sent in front of `code`."""
+    """What to render; `prelude` (the kernel's `%%kodisc_prelude`), then `notebook` (the notebook's
+    definitions the cell uses), are sent in front of `code`."""
 
     code: str
     class_name: str | None = None
@@ -65,10 +66,16 @@ class RenderRequest:
     timeout: float | None = None
     prelude: str = ""
     unit: str = "cell"  # what messages call `code`: a notebook's "cell", `kodisc render`'s "file"
+    notebook: NotebookCode | None = None
 
     @property
     def full_code(self) -> str:
-        return join_prelude(self.prelude, self.code)
+        """The code sent (and the cache key's): prelude, the notebook's definitions, the cell."""
+        return join_prelude(self.prelude, self.code, self.notebook)
+
+    def lines(self) -> LineMap:
+        """Where each line of `full_code` was written: a render error's line numbers are mapped with it."""
+        return LineMap(self.prelude, self.notebook, self.unit)
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,7 @@ class Outcome:
     captions: Path | None = None
     cached: bool = False
     warnings: tuple[str, ...] = ()
+    from_notebook: tuple[str, ...] = ()  # the notebook's definitions sent with the cell, as the summary names them
 
 
 @dataclass
@@ -143,7 +151,8 @@ class RenderFlow:
         if self._checked:
             return
         request = self._request()
-        report = preflight(request.code, request.class_name, prelude=request.prelude, unit=request.unit)
+        report = preflight(request.code, request.class_name, prelude=request.prelude, unit=request.unit,
+                           notebook=request.notebook)
         if report.errors:
             raise PreflightError(report.errors)
         self.class_name = report.class_name or ""
@@ -169,6 +178,11 @@ class RenderFlow:
     def cache_key(self) -> str | None:
         """The request's identity once `prepare()` ran (identical requests in one batch render once)."""
         return self._cache_key
+
+    def explain(self, error: str) -> str:
+        """A render's error with its line numbers where the user wrote them (the cell's, the prelude's, a cell's
+        that defined what travelled); a job resumed without its request keeps the numbers of the code sent."""
+        return self.request.lines().explain(error) if self.request is not None else error
 
     def recorded_outcome(self, record: JobRecord, *, cached: bool = False) -> Outcome | None:
         """The outcome of a completed job from its history row, if its saved video can still be played."""
@@ -247,7 +261,8 @@ class RenderFlow:
         return Outcome(job=self.job, backend=self.backend, class_name=self.class_name,
                        quality=request.quality if request else None,
                        aspect_ratio=request.aspect_ratio if request else None, video=video,
-                       thumbnail=thumbnail, captions=captions, cached=cached, warnings=self.warnings)
+                       thumbnail=thumbnail, captions=captions, cached=cached, warnings=self.warnings,
+                       from_notebook=request.notebook.names if request and request.notebook is not None else ())
 
     def _estimate(self, quality: str | None) -> None:
         """Expected seconds from the history: any render of this quality, and the last one of this class."""

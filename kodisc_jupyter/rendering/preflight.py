@@ -6,8 +6,9 @@ notebook's namespace, and local files passed to ImageMobject and the like. A fal
 blocks a valid render, so every rule leans towards saying nothing when it is unsure (names
 are checked against every binding anywhere in the code, not scope by scope).
 
-Errors stop a render; warnings do not. Line numbers are the cell's own (the prelude is
-prepended before parsing and its lines are reported as "prelude line N").
+Errors stop a render; warnings do not. Line numbers are the cell's own: the code sent is the
+prelude, the notebook's definitions that travel with the cell (`NotebookCode`), then the cell,
+and `LineMap` says where each of its lines was written ("line 3", "prelude line 2", "In [4] line 7").
 
 Names the kernel got from Manim are the exception: `kernel_manim_imports` gives the import lines
 to send along (it reads the kernel's namespace and `sys.modules`, importing nothing).
@@ -29,7 +30,8 @@ from typing import Any
 from .._logging import get_logger
 from .manim_names import manim_names
 
-__all__ = ["Preflight", "preflight", "join_prelude", "free_names", "kernel_manim_imports", "leading_config"]
+__all__ = ["Preflight", "preflight", "join_prelude", "NotebookCode", "LineMap", "free_names", "kernel_manim_imports",
+           "leading_config"]
 
 logger = get_logger("kodisc_jupyter.preflight")
 
@@ -68,20 +70,34 @@ class Preflight:
         return not self.errors
 
 
-def join_prelude(prelude: str, code: str) -> str:
-    """The code a render sends: the prelude, a blank line, then the cell (just the cell if no prelude)."""
+@dataclass(frozen=True)
+class NotebookCode:
+    """The notebook's definitions sent between the prelude and the cell (built by cells/definitions.py)."""
+
+    code: str
+    #: Where each line of `code` was written: "In [3] line 2", "cell 4 line 1", "the notebook's value of R".
+    origins: tuple[str, ...]
+    #: What it adds, as the summary line names it: "ring_of_dots()", "Badge", "RADIUS".
+    names: tuple[str, ...] = ()
+
+
+def join_prelude(prelude: str, code: str, notebook: NotebookCode | None = None) -> str:
+    """The code a render sends: the prelude, the notebook's definitions, then the cell, a blank line between."""
+    if notebook is not None:
+        code = notebook.code.rstrip() + "\n\n" + code
     if not prelude.strip():
         return code
     return prelude.rstrip() + "\n\n" + code
 
 
-def preflight(code: str, class_name: str | None = None, *, prelude: str = "", unit: str = "cell") -> Preflight:
-    """Check a cell (with the kernel's prelude) and resolve the class to render.
+def preflight(code: str, class_name: str | None = None, *, prelude: str = "", unit: str = "cell",
+              notebook: NotebookCode | None = None) -> Preflight:
+    """Check a cell (with the kernel's prelude and the notebook's definitions) and resolve the class to render.
 
     `unit` is what the messages call the code: "cell" in a notebook, "file" for `kodisc render FILE.py`.
     """
-    source = join_prelude(prelude, code)
-    lines = _LineMap(prelude, unit)
+    source = join_prelude(prelude, code, notebook)
+    lines = LineMap(prelude, notebook, unit)
     if not code.strip():
         return Preflight(class_name, source, [f"the {unit} is empty: write a Scene subclass to render"])
     try:
@@ -90,8 +106,8 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
         where = lines.where(source.count("\n", 0, exc.start) + 1)
         return Preflight(class_name, source, [f"{where}: {ascii(source[exc.start])} is a lone surrogate, not text; "
                                               "remove it or write the character it was meant to be"])
-    if lines.offset:
-        error = _syntax_error(prelude, _LineMap(""), where="prelude line")
+    if prelude.strip():
+        error = _syntax_error(prelude, LineMap(), where="prelude line")
         if error:
             return Preflight(class_name, source, [error])
     error = _syntax_error(source, lines)
@@ -108,22 +124,45 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
     return Preflight(resolved, source, errors, warnings)
 
 
-class _LineMap:
-    """Maps a line of prelude + cell back to the cell's (or the prelude's) own numbering."""
+class LineMap:
+    """Where each line of the code sent (prelude, notebook definitions, cell) was written."""
 
-    def __init__(self, prelude: str, unit: str = "cell") -> None:
-        self.offset = prelude.rstrip().count("\n") + 2 if prelude.strip() else 0
+    def __init__(self, prelude: str = "", notebook: NotebookCode | None = None, unit: str = "cell") -> None:
+        self.prelude_lines = prelude.rstrip().count("\n") + 2 if prelude.strip() else 0  # the blank line too
+        self.origins = notebook.origins if notebook is not None else ()
+        #: Lines before the cell's first.
+        self.offset = self.prelude_lines + (len(self.origins) + 1 if self.origins else 0)
         self.unit = unit
 
     def where(self, lineno: int | None) -> str:
         if lineno is None:
             return self.unit
-        if lineno <= self.offset:
+        if lineno <= self.prelude_lines:
             return f"prelude line {lineno}"
+        if lineno <= self.offset:
+            return self.origins[min(lineno - self.prelude_lines, len(self.origins)) - 1]
         return f"line {lineno - self.offset}"
 
+    def from_notebook(self, lineno: int) -> bool:
+        """Whether the line is one of the notebook's definitions (written in an earlier cell)."""
+        return self.prelude_lines < lineno <= self.offset
 
-def _syntax_error(source: str, lines: _LineMap, where: str | None = None) -> str | None:
+    def explain(self, message: str) -> str:
+        """A render's error with each line number of the code sent given as where the user wrote it:
+        `(line 9: ...)` and a traceback's `File "scene.py", line 9` become "line 2", "In [3] line 4"..."""
+        if not self.offset:
+            return message
+        message = _FILE_LINE_RE.sub(lambda match: match.group(1) + self.where(int(match.group(2))), message)
+        return _LINE_RE.sub(lambda match: match.group(1) + self.where(int(match.group(2))), message)
+
+
+# `File "scene.py", line 9`: a traceback's frame in the scene file (a relative or <string> name, or a
+# scene.py that is not a library's, such as Manim's own manim/scene/scene.py)
+_FILE_LINE_RE = re.compile(r'(File "(?![^"]*(?:site|dist)-packages)(?:[^"/]*|[^"]*/scene\.py)", )line (\d+)\b')
+_LINE_RE = re.compile(r"(\(|^|\n)line (\d+)\b")
+
+
+def _syntax_error(source: str, lines: LineMap, where: str | None = None) -> str | None:
     try:
         ast.parse(source)
     except SyntaxError as exc:
@@ -181,7 +220,7 @@ def _resolve_class(
     class_name: str | None,
     classes: dict[str, ast.ClassDef],
     scenes: dict[str, ast.ClassDef],
-    lines: _LineMap,
+    lines: LineMap,
     errors: list[str],
 ) -> str | None:
     if class_name is not None:
@@ -212,17 +251,18 @@ def _resolve_class(
     return None
 
 
-def _undefined_names(tree: ast.Module, lines: _LineMap) -> list[str]:
-    first_use = _free_names(tree)
+def _undefined_names(tree: ast.Module, lines: LineMap) -> list[str]:
+    """Names the prelude and cell use that nothing defines (a notebook definition's own may never run)."""
+    first_use = _free_names(tree, skip=lines.from_notebook)
     if not first_use:
         return []
     return [_undefined_message(sorted(first_use.items(), key=lambda item: item[1]), lines,
                                "manim" in _bindings(tree)[1])]
 
 
-def _free_names(tree: ast.Module) -> dict[str, int]:
-    """Names the code reads but never binds (with the line of their first use); none when a star
-    import that cannot be listed could provide any name."""
+def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None) -> dict[str, int]:
+    """Names the code reads but never binds (with the line of their first use, not counting lines
+    `skip` says); none when a star import that cannot be listed could provide any name."""
     bound, star_modules = _bindings(tree)
     provided = set(_BUILTINS) | bound
     for module in star_modules:
@@ -234,7 +274,8 @@ def _free_names(tree: ast.Module) -> dict[str, int]:
     first_use: dict[str, int] = {}
     for node in ast.walk(tree):
         if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped
-                and node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id])):
+                and node.id not in provided and (node.id not in first_use or node.lineno < first_use[node.id])
+                and not (skip and skip(node.lineno))):
             first_use[node.id] = node.lineno
     return first_use
 
@@ -301,21 +342,17 @@ def leading_config(code: str) -> dict[str, Any]:
     return settings
 
 
-def _undefined_message(uses: list[tuple[str, int]], lines: _LineMap, star_manim: bool) -> str:
+def _undefined_message(uses: list[tuple[str, int]], lines: LineMap, star_manim: bool) -> str:
     """One error for all unknown names (a forgotten import makes many), with the fix for Manim's."""
     unit = lines.unit
+    where = f"the {unit}, the prelude or the notebook" if unit == "cell" else f"the {unit} or its imports"
     if len(uses) == 1:
         name, lineno = uses[0]
-        message = f"{lines.where(lineno)}: name {name!r} is not defined in the {unit} or its imports"
-        if unit == "cell":
-            message += " (a render cannot see notebook variables: define or import it in the cell or the prelude)"
+        message = f"{lines.where(lineno)}: name {name!r} is not defined in {where}"
     else:
         listed = ", ".join(f"{name!r} ({lines.where(lineno)})" for name, lineno in uses[:6])
         more = f" and {len(uses) - 6} more" if len(uses) > 6 else ""
-        message = f"names not defined in the {unit} or its imports: {listed}{more}"
-        if unit == "cell":
-            message += (" (a render cannot see notebook variables: define or import them in the cell or the "
-                        "prelude)")
+        message = f"names not defined in {where}: {listed}{more}"
     known = manim_names() if not star_manim else None
     from_manim = [name for name, _ in uses if known and name in known]
     if from_manim:
@@ -368,7 +405,7 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
     return {id(inner) for root in roots for inner in ast.walk(root)}
 
 
-def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: _LineMap) -> list[str]:
+def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: LineMap) -> list[str]:
     file_parameters = dict(_FILE_PARAMETERS)
     for root in ("ImageMobject", "SVGMobject"):
         for name in _subclasses(classes, functools.partial(operator.eq, root)):

@@ -119,7 +119,7 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
     from kodisc_jupyter.rendering.history import History
 
     sent = {record.class_name: record.code for record in History(run_cells.home / "history.sqlite3").list(limit=50)}
-    assert set(sent) == {"SquareToCircle", "Example1", "HelloManim", "Configured", "Aliased", "Plain"}
+    assert set(sent) == {"SquareToCircle", "Example1", "HelloManim", "Configured", "UsesRadius", "Aliased", "Plain"}
     del sent["Plain"]  # render(), not a %%kodisc cell
     script = ("import json, sys; from pathlib import Path; from kodisc_jupyter.cells.notebook import render_cells; "
               "print(json.dumps([c.request.full_code for c in render_cells(Path(sys.argv[1])) if c.request]))")
@@ -127,6 +127,6 @@ def test_a_manim_notebook_runs_with_the_magic_renamed(run_cells):
                             text=True, timeout=120, check=True, env=kernel_env(run_cells.home, None))
     assert set(sent.values()) <= set(json.loads(listed.stdout.strip().splitlines()[-1]))
 
-    # A notebook variable is still a pre-flight error: a render cannot see it.
-    error = error_of(cells[7])["traceback"]
-    assert len(error) == 1 and "name 'radius' is not defined" in error[0]
+    # A notebook variable travels with the cell, as %%manim sees it, and the summary says so.
+    assert error_of(cells[7]) is None and "with radius from the notebook" in text_of(cells[7]), text_of(cells[7])
+    assert sent["UsesRadius"].startswith("from manim import *\n\nradius = 2\n\nclass UsesRadius(Scene):")

@@ -95,7 +95,8 @@ def test_every_failure_is_one_line_and_preflight_sends_nothing(run_cells, sim_se
     before = sim_server.job_count()
     nb = run_cells(["%load_ext kodisc_jupyter", *preflight_cells], server=sim_server)
     assert sim_server.job_count() == before, "a pre-flight error must not send a request"
-    expected = ["line 2: SyntaxError", "names not defined in the cell or its imports: 'radius' (line 4), 'width' (line 4)",
+    expected = ["line 2: SyntaxError", "names not defined in the cell, the prelude or the notebook: 'radius' (line 4), "
+                "'width' (line 4)",
                 "class 'Missing' is not defined", "several scenes (One, Two)", "class 'Missing' is not defined"]
     for cell, fragment in zip(nb.cells[1:], expected, strict=True):
         error = error_of(cell)

@@ -283,21 +283,19 @@ def test_a_notebook_variable_is_reported_with_its_line():
         """)
     result = preflight(code)
     assert result.errors == [  # one error for all of them, not the same sentence three times
-        "names not defined in the cell or its imports: 'radius' (line 5), 'BRAND' (line 5), 'square' (line 6) "
-        "(a render cannot see notebook variables: define or import them in the cell or the prelude)",
+        "names not defined in the cell, the prelude or the notebook: 'radius' (line 5), 'BRAND' (line 5), "
+        "'square' (line 6)",
     ]
     one = preflight(code.replace("color=BRAND", "color=RED").replace("Rotate(square)", "Rotate(Square())"))
-    assert one.errors == ["line 5: name 'radius' is not defined in the cell or its imports (a render cannot see "
-                          "notebook variables: define or import it in the cell or the prelude)"]
+    assert one.errors == ["line 5: name 'radius' is not defined in the cell, the prelude or the notebook"]
 
 
 @needs_manim
 def test_a_forgotten_manim_import_says_how_to_fix_it():
     result = preflight("class A(Scene):\n    def construct(self):\n        self.play(Create(Circle(color=BRAND)))\n")
     assert result.errors == [
-        "names not defined in the cell or its imports: 'Scene' (line 1), 'Create' (line 3), 'Circle' (line 3), "
-        "'BRAND' (line 3) (a render cannot see notebook variables: define or import them in the cell or the "
-        "prelude); Scene, Create, Circle come from Manim: add `from manim import *`"]
+        "names not defined in the cell, the prelude or the notebook: 'Scene' (line 1), 'Create' (line 3), "
+        "'Circle' (line 3), 'BRAND' (line 3); Scene, Create, Circle come from Manim: add `from manim import *`"]
 
 
 @needs_manim
