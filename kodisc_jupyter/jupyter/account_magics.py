@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import getpass
 import os
-from argparse import ArgumentTypeError
 from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from .._argtypes import positive_int
 from ..errors import AuthenticationError, KodiscError
 from ..rendering.backend import NOTEBOOK, resolve_backend
 from ..rendering.views import STATUS_CHOICES, balance_line, format_credits, jobs_text
@@ -21,13 +21,6 @@ from ..rendering.views import STATUS_CHOICES, balance_line, format_credits, jobs
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
                 "Run %kodisc_login alone and paste the key at the prompt.")
 _ENV_KEYS = ("KODISC_API_KEY", "KODISC_KEY")
-
-
-def _positive(text: str) -> int:
-    """argparse shows an ArgumentTypeError's message as is (a ValueError would show this function's name)."""
-    if not text.isdigit() or int(text) < 1:
-        raise ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return int(text)
 
 
 @magics_class
@@ -44,7 +37,7 @@ class AccountMagics(Magics):
             raise UsageError(NOTEBOOK.say(exc)) from None
 
     @magic_arguments()
-    @argument("-n", "--page-size", type=_positive, default=10, help="jobs per page (default 10)")
+    @argument("-n", "--page-size", type=positive_int, default=10, help="jobs per page (default 10)")
     @argument("--status", choices=STATUS_CHOICES, default="all", help="show only jobs with this status")
     @line_magic
     def kodisc_panel(self, line: str) -> None:
@@ -60,8 +53,8 @@ class AccountMagics(Magics):
             raise UsageError(NOTEBOOK.say(exc)) from None
         if args.status != "all":
             panel.set_status(args.status)
-        if self._panel is not None:
-            self._panel.stop_following()  # a re-run cell must not leave a trail of refreshing panels
+        if self._panel is not None:  # a re-run cell must not leave a trail of refreshing panels and open clients
+            self._panel.release()
         self._panel = panel
         display(panel)
 
@@ -79,7 +72,7 @@ class AccountMagics(Magics):
         print(balance_line(account, backend.label))
 
     @magic_arguments()
-    @argument("-n", "--limit", type=_positive, default=20, help="how many jobs, newest first (default 20)")
+    @argument("-n", "--limit", type=positive_int, default=20, help="how many jobs, newest first (default 20)")
     @argument("--status", choices=STATUS_CHOICES, default="all", help="show only jobs with this status")
     @line_magic
     def kodisc_jobs(self, line: str) -> None:
@@ -87,13 +80,16 @@ class AccountMagics(Magics):
         from IPython.display import display
 
         from ..rendering.history import History
-        from .panel import jobs_html, thumbnail_data_url
+        from .history_html import jobs_html, thumbnail_data_url
 
         args = parse_argstring(self.kodisc_jobs, line)
         status = None if args.status == "all" else args.status
         history = History()
-        records = history.list(limit=args.limit, status=status)
-        total = history.count(status)
+        try:
+            records = history.list(limit=args.limit, status=status)
+            total = history.count(status)
+        finally:
+            history.close()
         thumbnails = {r.job_id: url for r in records if (url := thumbnail_data_url(r.thumbnail_path))}
         display({"text/plain": jobs_text(records, total=total, status=status),
                  "text/html": jobs_html(records, total=total, thumbnails=thumbnails, status=status)}, raw=True)

@@ -1,4 +1,7 @@
-"""Static checks of a cell before anything is sent: pure `ast`, no Manim import, no network.
+"""Static checks of a cell before anything is sent, with `ast`: no Manim import here, no network.
+
+The one thing it runs is `manim_names()`: a short subprocess that lists what `from manim import *`
+provides, once per Manim version (cached on disk), so a Manim name is not taken for a notebook's.
 
 A cloud render sees only the code it is sent, so the checks catch what would fail there:
 code that does not parse, a class name that is not defined, names that live only in the

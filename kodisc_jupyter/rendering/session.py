@@ -1,8 +1,10 @@
 """The process's render session: the embedded local server, the background worker, the history and
 the observers of every job, with one lifetime.
 
-`%load_ext kodisc_jupyter` opens it and `%unload_ext` closes it; a script opens it on first use
-and closes it at exit. Everything else asks `current()` instead of keeping module-level state.
+It opens on first use (a render, a panel, a command) and closes at exit or at `%unload_ext`.
+The one module-level value is the current session itself (`current()`); everything else that
+lives as long as the process (the embedded server, the worker, the history, the observers, the
+notices said once) is an attribute of it, so closing it ends them all.
 """
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ def test_jobs_bad_options(shell, line, isolated_kodisc_env):
 
 
 def test_jobs_bad_count_says_what_is_expected(shell, isolated_kodisc_env):
-    with pytest.raises(UsageError, match=r"whole number >= 1, got '0'"):
+    with pytest.raises(UsageError, match=r"must be >= 1, got 0"):  # the kodisc command's wording
         magic(shell, "kodisc_jobs -n 0")
 
 

@@ -49,6 +49,7 @@ def panel(made_jobs):
 
 
 def test_balance_equals_me(panel, account):
+    panel.refresh()  # the balance is asked of /me on the first display or a refresh, not on construction
     with account.client() as client:
         me = client.me()
     expected = (me.credits.total, me.credits.paid, me.credits.free)
@@ -241,6 +242,7 @@ def test_rejected_key_keeps_the_history_visible(made_jobs, account):
     bad_key = "kdsc_live_" + secrets.token_hex(24)
     panel = Panel(Backend("kodisc", account.base_url, bad_key[:14], None, bad_key))
     try:
+        panel.refresh()
         text = repr(panel)
         assert text.startswith("Kodisc · Balance unavailable: ") and "401" in text.splitlines()[0]
         assert [j for j, _ in visible_rows(panel)] == [made_jobs["Gamma"], made_jobs["Beta"], made_jobs["Alpha"]]
