@@ -68,6 +68,14 @@ def fraction(text: str) -> float:
     return value
 
 
+def non_negative_number(text: str) -> float:
+    """A finite number >= 0 (an exchange rate)."""
+    value = _number(text, "a number")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def positive_seconds(text: str) -> float:
     """A finite duration above zero (nan, inf and negatives are refused)."""
     value = _number(text, "a number of seconds")

@@ -9,8 +9,9 @@ KEY_LIKE_RE = re.compile(r"kdsc_live_[0-9A-Za-z]+")
 
 
 def key_prefix(key: str) -> str:
-    """The only part of a key that may be shown or logged, e.g. `kdsc_live_9c1d`."""
-    return key[:KEY_PREFIX_LENGTH]
+    """The only part of a key that may be shown or logged, e.g. `kdsc_live_9c1d`; nothing of another
+    token (a JupyterHub one signs in to a class's gateway) is shown."""
+    return key[:KEY_PREFIX_LENGTH] if key.startswith("kdsc_") else "hub-token"
 
 
 def redact(text: str) -> str:

@@ -2,6 +2,8 @@
 
 `serve` prints exactly `KODISC_BASE_URL=...` and `KODISC_API_KEY=...` as its first two stdout
 lines (so a script can `export` them), then one human line with the webhook secret and data dir.
+As a JupyterHub service (`--jupyterhub`) it prints `KODISC_BASE_URL=...` (the URL students use)
+and one human line: students sign in with their hub token, and no key is printed for the hub's log.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from .._argtypes import fraction, non_negative_int, port, positive_int, positive_seconds, seconds_list, seconds_range
+from .._argtypes import fraction, non_negative_int, non_negative_number, port, positive_int, positive_seconds, seconds_list, seconds_range
 from .._paths import data_dir as default_data_dir
 from .._redact import redact
 from .exit_codes import EXIT_BAD_INPUT, EXIT_OK
@@ -20,7 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve = subparsers.add_parser("serve", help="run a local Kodisc-compatible server (renders with Manim)",
                                   description="Run a local Kodisc-compatible server until Ctrl-C.")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve.add_argument("--port", type=port, default=8765, help="port (default 8765; 0 = any free port)")
+    serve.add_argument("--port", type=port, default=None,
+                       help="port (default 8765, or JUPYTERHUB_SERVICE_URL's with --jupyterhub; 0 = any free port)")
     _data_dir_option(serve)
     serve.add_argument("--credits", type=non_negative_int, default=None,
                        help="paid credits of the first user, when it is created (default 10000)")
@@ -30,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--per-user", type=positive_int, default=None, metavar="N",
                        help="renders of one user at once (default: every worker while only the first user has "
                             "work, all but one (at least 1) once another user has)")
-    serve.add_argument("--renderer", choices=("manim", "simulate"), default="manim",
-                       help="manim (default) or simulate (no Manim: for benchmarks and fast tests)")
+    serve.add_argument("--renderer", choices=("manim", "simulate", "kodisc"), default="manim",
+                       help="manim (default), simulate (no Manim: for benchmarks and fast tests) or kodisc (a gateway: "
+                            "forwards every job to Kodisc with your key, paying once per identical render)")
     serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
     serve.add_argument("--warm", type=non_negative_int, default=None, metavar="N",
                        help="sandboxed workers kept waiting with Manim imported, one job each (default 1; 0 = off)")
@@ -45,6 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="also deliver webhooks to http://127.0.0.1 and http://localhost handlers")
     serve.add_argument("--webhook-retry-delays", type=seconds_list, default=None, metavar="S,S,S",
                        help="webhook retries, seconds after the first attempt (default 30,300,1800)")
+    group = serve.add_argument_group("a class (docs/server.md, Running a class)")
+    group.add_argument("--upstream-concurrency", type=positive_int, default=None, metavar="N",
+                       help="--renderer kodisc: jobs sent to Kodisc at once (default 4)")
+    group.add_argument("--exchange-rate", type=non_negative_number, default=None, metavar="RATE",
+                       help="--renderer kodisc: the students' credits charged per Kodisc credit (default 1)")
+    group.add_argument("--metadata-policy", choices=("exact", "ignore"), default=None,
+                       help="--renderer kodisc: whether two renders with different metadata are different renders "
+                            "(exact, the default) or the same (ignore: Kodisc only echoes metadata)")
+    group.add_argument("--jupyterhub", action="store_true",
+                       help="run as a JupyterHub-managed service: hub users sign in with their hub token")
+    group.add_argument("--credits-per-user", type=non_negative_int, default=None, metavar="N",
+                       help="--jupyterhub: paid credits a hub user gets on first use (default 0)")
     faults = serve.add_argument_group("faults (for testing clients; all off by default)")
     faults.add_argument("--fault-5xx-rate", type=fraction, default=0.0, help="fraction of API requests answered 5xx")
     faults.add_argument("--fault-drop-rate", type=fraction, default=0.0,
@@ -84,10 +100,13 @@ def run_serve(args: argparse.Namespace) -> int:
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
              "per_user": args.per_user,
              "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays,
-             "warm": args.warm, "cache_size": None if args.cache_size is None else args.cache_size * 1024**2}
+             "warm": args.warm, "cache_size": None if args.cache_size is None else args.cache_size * 1024**2,
+             "upstream_concurrency": args.upstream_concurrency, "exchange_rate": args.exchange_rate,
+             "metadata_policy": args.metadata_policy, "credits_per_user": args.credits_per_user}
     try:
+        host, port_number = _address(args)
         options = ServerOptions.of(
-            host=args.host, port=args.port, renderer=args.renderer, allow_http_webhooks=args.allow_http_webhooks,
+            host=host, port=port_number, renderer=args.renderer, jupyterhub=args.jupyterhub, allow_http_webhooks=args.allow_http_webhooks,
             fault_5xx_rate=args.fault_5xx_rate, fault_drop_rate=args.fault_drop_rate,
             fault_drop_after_create_rate=args.fault_drop_after_create_rate, fault_latency=args.fault_latency,
             fault_seed=args.fault_seed, sandbox=False if args.no_sandbox else None,
@@ -98,9 +117,14 @@ def run_serve(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     def announce() -> None:  # printed once it answers and Ctrl-C stops it cleanly
         print(f"KODISC_BASE_URL={server.base_url}", flush=True)
-        print(f"KODISC_API_KEY={server.api_key}", flush=True)
-        print(f"Local Kodisc ({args.renderer}) serving; webhook secret {server.webhook_secret}; "
-              f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
+        renders = f"forwarding to Kodisc at {server.upstream_url}" if server.upstream_url else args.renderer
+        if args.jupyterhub:
+            print(f"Kodisc JupyterHub service ({renders}) serving; hub users sign in with their server's token and "
+                  f"get {options.credits_per_user} credits on first use; data in {server.data_dir}.", flush=True)
+        else:
+            print(f"KODISC_API_KEY={server.api_key}", flush=True)
+            print(f"Local Kodisc ({renders}) serving; webhook secret {server.webhook_secret}; "
+                  f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
         if server.cleaned:
             print(server.cleaned, flush=True)
         if server.sandbox_problem and not args.no_sandbox:
@@ -109,6 +133,18 @@ def run_serve(args: argparse.Namespace) -> int:
 
     server.serve(on_ready=announce)
     return EXIT_OK
+
+
+def _address(args: argparse.Namespace) -> tuple[str, int]:
+    """--host/--port; as a hub service, where JUPYTERHUB_SERVICE_URL says the hub's proxy sends requests."""
+    if args.jupyterhub:
+        from ..server._hub import HubSettings
+
+        listen = HubSettings.from_env().listen_address()
+        if listen is not None:
+            host = args.host if args.host != "127.0.0.1" else listen[0]
+            return host, args.port if args.port is not None else listen[1]
+    return args.host, 8765 if args.port is None else args.port
 
 
 def run_keys_create(args: argparse.Namespace) -> int:

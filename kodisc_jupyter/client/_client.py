@@ -166,9 +166,9 @@ class _Core:
             raise ValidationError(f"max_retries must be an integer >= 0; got {max_retries!r}.", field="max_retries")
         if not (_seconds(timeout) and 0 < timeout < math.inf):
             raise ValidationError(f"timeout must be a number of seconds > 0; got {timeout!r}.", field="timeout")
-        key = resolve_api_key(api_key)
-        self.secret = _Secret(key) if key else None
         self.base_url = resolve_base_url(base_url)
+        key = resolve_api_key(api_key, self.base_url)
+        self.secret = _Secret(key) if key else None
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.retry_policy = retry_policy or RetryPolicy()

@@ -2,6 +2,10 @@
 
 The file holds the key itself (the service only keeps a hash, so a saved copy is the user's
 only one); nothing else in the package ever writes it anywhere.
+
+In a JupyterHub user's kernel whose `KODISC_BASE_URL` is a hub service (`.../services/<name>/...`),
+the kernel's own `JUPYTERHUB_API_TOKEN` signs in when no key is set: the class's Kodisc gateway
+knows the user by it (docs/server.md, Running a class). It goes nowhere else.
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import json
 import os
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from .._files import write_atomic
 from .._paths import config_dir
@@ -60,11 +65,26 @@ def forget_key() -> bool:
     return True
 
 
-def resolve_api_key(explicit: str | None) -> str | None:
-    """The argument, else $KODISC_API_KEY, else $KODISC_KEY, else the saved credentials file."""
+def resolve_api_key(explicit: str | None, base_url: str | None = None) -> str | None:
+    """The argument, else $KODISC_API_KEY, else $KODISC_KEY, else the hub token for a hub service's
+    `base_url` (see the module docstring), else the saved credentials file."""
     if explicit is not None and not isinstance(explicit, str):
         raise ValidationError(f"api_key must be a string; got {type(explicit).__name__}.", field="api_key")
-    for candidate in (explicit, os.environ.get("KODISC_API_KEY"), os.environ.get("KODISC_KEY")):
+    for candidate in (explicit, os.environ.get("KODISC_API_KEY"), os.environ.get("KODISC_KEY"),
+                      hub_token_for(base_url)):
         if candidate and candidate.strip():
             return candidate.strip()
     return load_key()
+
+
+def hub_token_for(base_url: str | None) -> str | None:
+    """$JUPYTERHUB_API_TOKEN when `base_url` is a service of this kernel's hub (under $JUPYTERHUB_BASE_URL)."""
+    token = os.environ.get("JUPYTERHUB_API_TOKEN")
+    if not token or not base_url:
+        return None
+    services = os.environ.get("JUPYTERHUB_BASE_URL", "/").rstrip("/") + "/services/"
+    try:
+        path = urlsplit(base_url).path
+    except ValueError:
+        return None
+    return token if path.startswith(services) else None

@@ -143,9 +143,10 @@ def stop_local_server(*, wait: bool = True) -> None:
 
 
 def _configured_key() -> str | None:
+    from ..client._client import resolve_base_url
     from ..client._credentials import resolve_api_key
 
-    return resolve_api_key(None)
+    return resolve_api_key(None, resolve_base_url(None))
 
 
 def _cloud_backend(key: str, *, base_url: str | None = None) -> Backend:

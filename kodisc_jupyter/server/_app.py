@@ -13,7 +13,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
@@ -29,9 +29,11 @@ from ..contract._errors import ValidationError
 from ..contract._rules import KEY_RE, MAX_BODY_BYTES, QUALITIES, check_json_depth, validate_render_body
 from ._delivery import webhook_url_problem
 from ._jobs import JobRunner
-from ._pricing import reserve_for
 from ._store import InsufficientCredits, KeyRecord, Store, is_job_id
 from ._views import account_view, job_view
+
+if TYPE_CHECKING:
+    from ._hub import HubUsers
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
 CORS = {"Access-Control-Allow-Origin": "*"}
@@ -51,13 +53,16 @@ def error_response(status: int, error: str, message: str, headers: dict | None =
 
 
 def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: str,
-               allow_http_webhooks: bool, lifespan=None) -> Starlette:
+               allow_http_webhooks: bool, lifespan=None, hub: HubUsers | None = None) -> Starlette:
+    """`hub`: also accept JupyterHub tokens (`Authorization: token <t>` or `Bearer <t>`) as their hub user."""
     async def authenticate(request: Request) -> KeyRecord:
         header = request.headers.get("authorization")
         if not header:
             raise APIProblem(401, "unauthorized", "Missing API key: send `Authorization: Bearer kdsc_live_...`.")
         scheme, _, token = header.partition(" ")
         token = token.strip()
+        if hub is not None and scheme.lower() in ("token", "bearer") and token and not token.startswith("kdsc_"):
+            return await hub.key_for(token)
         if scheme.lower() != "bearer" or not KEY_RE.fullmatch(token):
             raise APIProblem(401, "unauthorized", "Malformed API key: expected `Authorization: Bearer kdsc_live_` "
                                                   "followed by 48 lowercase hex characters.")
@@ -71,6 +76,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         key = await authenticate(request)
         body = validate(await read_json(request))
         quality = body["quality"]
+        reserve = runner.renderer.reserve(quality)
         url = body.get("webhookUrl", key.default_webhook_url)
         problem = url and "webhookUrl" not in body and webhook_url_problem(url, allow_http=allow_http_webhooks)
         if problem:  # set while the server ran with other flags, or through the Python API
@@ -79,12 +85,12 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
             url = None
         try:
             job = await asyncio.to_thread(store.create_job, key, body, fps=body.get("fps", QUALITIES[quality][2]),
-                                          webhook_url=url, reserve=reserve_for(quality), server_id=runner.instance.id)
+                                          webhook_url=url, reserve=reserve, server_id=runner.instance.id)
         except InsufficientCredits:
             paid, free = await asyncio.to_thread(store.balance, key.user_id)
             raise APIProblem(402, "insufficient_credits",
                              f"Not enough credits to start a render: a {quality} render reserves "
-                             f"{reserve_for(quality)} credits and the balance is {paid + free}. Add credits or wait "
+                             f"{reserve} credits and the balance is {paid + free}. Add credits or wait "
                              "for the monthly free allowance.") from None
         runner.submit(job)
         return JSONResponse({"jobId": job.job_id, "status": job.status, "endpoint": "render"}, status_code=202)

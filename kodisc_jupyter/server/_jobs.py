@@ -26,7 +26,7 @@ from ._delivery import WebhookSender
 from ._fair_queue import FairQueue
 from ._instances import InstanceLock, live_instances
 from ._leftovers import read_capped, remove_tree
-from ._pricing import charged_failure, cost_for
+from ._pricing import charged_failure
 from ._process import PRESTARTED_PREFIX, discard
 from ._render_job import PROGRESS_FILE
 from ._renderers import OUTPUT_FILES, Renderer
@@ -147,7 +147,7 @@ class JobRunner:
             await asyncio.to_thread(remove_tree, folder)  # never raises; the job is finished below whatever it left
         finally:
             final = await asyncio.to_thread(self.store.finish, job.job_id, error=error,
-                                            cost=cost_for(job.quality, duration_ms), duration_ms=duration_ms,
+                                            cost=self.renderer.cost(job, duration_ms), duration_ms=duration_ms,
                                             uncovered_error=UNCOVERED_ERROR, charge_failure=charge)
         if final is None:  # deleted under us: nothing to tell
             return

@@ -25,6 +25,8 @@ from ..contract._rules import key_prefix
 from ._app import create_app
 from ._delivery import WebhookSender
 from ._faults import FaultInjector
+from ._gateway import KodiscRenderer
+from ._hub import HubSettings, HubUsers, UnderPrefix
 from ._jobs import JobRunner
 from ._movie_cache import MovieCache
 from ._options import ServerOptions
@@ -61,14 +63,18 @@ class LocalServer:
         os.chmod(self.data_dir, 0o700)  # also when it existed with a wider mode
         #: The folder renders read (`options.scene_files`, if it may be shared), else None and why not.
         self.scene_files, self.scene_files_problem = scene_files(o.scene_files)
+        hub_settings = HubSettings.from_env() if o.jupyterhub else None
         self._socket = _bind(o.host, o.port)
         try:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=o.free_credits)
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", o.credits)
             scratch = work_root(self.data_dir)
-            engine: ManimRenderer | SimulatedRenderer = SimulatedRenderer(self.data_dir / "samples",
-                                                                          timeout=o.render_timeout)
-            if o.renderer == "manim":
+            engine: ManimRenderer | SimulatedRenderer | KodiscRenderer = SimulatedRenderer(
+                self.data_dir / "samples", timeout=o.render_timeout)
+            if o.renderer == "kodisc":
+                engine = KodiscRenderer(self.data_dir, upstream_url=o.upstream_url, exchange_rate=o.exchange_rate,
+                                        metadata_policy=o.metadata_policy, timeout=o.render_timeout)
+            elif o.renderer == "manim":
                 spec, problem = worker_spec(self.data_dir, sandbox=o.sandbox, timeout=o.render_timeout,
                                             memory_limit=o.memory_limit, scene_files=self.scene_files)
                 engine = ManimRenderer(spec, problem=problem, trusted_user=None if o.sandbox is False else
@@ -83,7 +89,11 @@ class LocalServer:
         bound_port = self._socket.getsockname()[1]
         url_host = "127.0.0.1" if o.host in ("0.0.0.0", "::", "") else (f"[{o.host}]" if ":" in o.host else o.host)
         self.public_url = f"http://{url_host}:{bound_port}"
+        if hub_settings is not None:  # what students use: through the hub's proxy when the hub says its URL
+            self.public_url = hub_settings.students_url(self.public_url)
         self.base_url = f"{self.public_url}/api/v2"
+        #: The upstream Kodisc of a gateway (no key in it), else None.
+        self.upstream_url = engine.upstream_url if isinstance(engine, KodiscRenderer) else None
 
         sender = WebhookSender(retry_delays=o.webhook_retry_delays, answer_timeout=o.webhook_timeout,
                                allow_loopback=o.allow_http_webhooks)
@@ -91,15 +101,20 @@ class LocalServer:
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
                                           work_dir=renders_dir(self.data_dir),
-                           workers=o.workers or os.cpu_count() or 1, sender=sender, public_url=self.public_url,
+                           workers=o.upstream_concurrency if o.renderer == "kodisc" else o.workers or os.cpu_count() or 1,
+                           sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers", per_user=o.per_user,
                            first_user=self._owner.user_id)
 
         self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs
+        hub = None if hub_settings is None else HubUsers(hub_settings, self._store, self.data_dir,
+                                                         credits_per_user=o.credits_per_user)
 
         async def wind_down() -> None:  # twice is harmless: stop(wait=False) runs it before uvicorn's shutdown does
             await runner.stop()
             await sender.aclose()
+            if hub is not None:
+                await hub.aclose()
 
         @contextlib.asynccontextmanager
         async def lifespan(app):
@@ -113,10 +128,12 @@ class LocalServer:
         self._wind_down = wind_down
 
         app: Any = create_app(self._store, runner, files_dir=self.data_dir / "jobs", public_url=self.public_url,
-                         allow_http_webhooks=o.allow_http_webhooks, lifespan=lifespan)
+                         allow_http_webhooks=o.allow_http_webhooks, lifespan=lifespan, hub=hub)
         app = FaultInjector(app, error_rate=o.fault_5xx_rate, drop_rate=o.fault_drop_rate,
                             drop_after_create_rate=o.fault_drop_after_create_rate, latency=o.fault_latency,
                             seed=o.fault_seed)
+        if hub_settings is not None:
+            app = UnderPrefix(app, hub_settings.prefix)
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="on",
                                 timeout_graceful_shutdown=3)
         self._uvicorn = uvicorn.Server(config)

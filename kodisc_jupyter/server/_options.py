@@ -17,7 +17,8 @@ from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
 from ._process import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
 from ._renderers import DEFAULT_WARM_WORKERS
 
-RENDERERS = ("manim", "simulate")
+METADATA_POLICIES = ("exact", "ignore")
+RENDERERS = ("manim", "simulate", "kodisc")
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class ServerOptions:
     free_credits: int = DEFAULT_MONTHLY_FREE_CREDITS  # every user's monthly allowance
     workers: int | None = None  # renders at once; None: the CPU count
     per_user: int | None = None  # one user's renders at once; None: all but one once a second user has work
-    renderer: str = "manim"  # or "simulate" (no Manim: benchmarks and fast tests)
+    renderer: str = "manim"  # or "simulate" (no Manim: benchmarks and fast tests), or "kodisc" (the gateway)
     sandbox: bool | None = None  # None: bubblewrap when it runs here; False: never (trusted scenes only)
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT
@@ -45,6 +46,13 @@ class ServerOptions:
     fault_drop_after_create_rate: float = 0.0
     fault_latency: tuple[float, float] = (0.0, 0.0)
     fault_seed: int | None = None
+    # the gateway (renderer="kodisc") and JupyterHub sign-in: docs/server.md, Running a class
+    upstream_url: str | None = None  # None: $KODISC_BASE_URL, else Kodisc's own
+    upstream_concurrency: int = 4  # jobs forwarded (or waiting for an identical one) at once
+    exchange_rate: float = 1.0  # the students' credits per Kodisc credit
+    metadata_policy: str = "exact"  # "exact": metadata is part of a render's identity; "ignore": it is not
+    jupyterhub: bool = False  # a hub-managed service: hub tokens sign in (reads JUPYTERHUB_* from the environment)
+    credits_per_user: int = 0  # paid credits of a hub user on first sign-in
 
     def __post_init__(self) -> None:
         _check(self)
@@ -91,5 +99,14 @@ def _check(o: ServerOptions) -> None:
         raise ValueError(f"cache_size must be a number of bytes >= 0 (0 = no cache); got {o.cache_size!r}")
     if o.scene_files is not None and not isinstance(o.scene_files, (str, os.PathLike)):
         raise ValueError(f"scene_files must be a folder's path (or None); got {o.scene_files!r}")
+    if type(o.upstream_concurrency) is not int or o.upstream_concurrency < 1:
+        raise ValueError(f"upstream_concurrency must be an integer >= 1; got {o.upstream_concurrency!r}")
+    if not is_number(o.exchange_rate) or not 0 <= o.exchange_rate < float("inf"):
+        raise ValueError(f"exchange_rate must be a number >= 0 (class credits per Kodisc credit); "
+                         f"got {o.exchange_rate!r}")
+    if o.metadata_policy not in METADATA_POLICIES:
+        raise ValueError(f"metadata_policy must be one of {', '.join(METADATA_POLICIES)}; got {o.metadata_policy!r}")
+    if type(o.credits_per_user) is not int or o.credits_per_user < 0:
+        raise ValueError(f"credits_per_user must be an integer >= 0; got {o.credits_per_user!r}")
     if o.sandbox not in (None, True, False):
         raise ValueError(f"sandbox must be None (bwrap when it runs here), True or False; got {o.sandbox!r}")

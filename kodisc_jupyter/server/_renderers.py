@@ -19,6 +19,7 @@ from .._files import ASSET_FILES
 from ..contract._rules import is_number
 from ._leftovers import read_capped, remove_tree
 from ._movie_cache import MovieCache
+from ._pricing import cost_for, reserve_for
 from ._process import DEFAULT_RENDER_TIMEOUT, RenderProcess, WorkerSpec, new_folder
 from ._render_job import CACHE_FOLDER
 from ._sandbox import JOB_MOUNT
@@ -40,9 +41,21 @@ class Renderer(Protocol):
     async def start(self, work_dir: Path) -> None: ...
     async def stop(self) -> None: ...
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
+    def reserve(self, quality: str) -> int: ...  # credits taken on POST
+    def cost(self, job: StoredJob, duration_ms: int) -> int: ...  # credits charged once it completed
 
 
-class ManimRenderer:
+class _ByWallTime:
+    """The local price list (`_pricing`): what a render here costs is its quality's rate times its seconds."""
+
+    def reserve(self, quality: str) -> int:
+        return reserve_for(quality)
+
+    def cost(self, job: StoredJob, duration_ms: int) -> int:
+        return cost_for(job.quality, duration_ms)
+
+
+class ManimRenderer(_ByWallTime):
     """Renders each job in a `RenderProcess` of `spec` (sandboxed by bwrap where it can), with a timeout and limits.
 
     `problem` says why renders are not sandboxed (None when they are). Unsandboxed, only
@@ -173,7 +186,7 @@ def timed_out(timeout: float) -> str:
     return f"the render took longer than {timeout:g} s and was stopped; shorten the scene."
 
 
-class SimulatedRenderer:
+class SimulatedRenderer(_ByWallTime):
     """No Manim: waits `metadata.simulate.seconds` and fails if `metadata.simulate.fail`; writes tiny real files.
 
     Like a real render it is stopped after `timeout` seconds, so no `seconds` keeps a worker forever.
