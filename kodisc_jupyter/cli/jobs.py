@@ -66,6 +66,11 @@ def register(subparsers: Any) -> None:
                                  description="Past jobs from the local history (the Kodisc API cannot list jobs).")
     jobs.add_argument("-n", "--limit", type=positive_int, default=20, help="how many jobs (default 20)")
     jobs.add_argument("--status", choices=STATUS_CHOICES, default="all", help="only jobs with this status")
+    jobs.add_argument("--all-users", action="store_true",
+                      help="instead: a class gateway's jobs of every user and the credits shared renders saved "
+                           "(reads the server's data dir)")
+    jobs.add_argument("--data-dir", default=None,
+                      help="with --all-users: the gateway's data (default: <kodisc data dir>/server)")
     jobs.set_defaults(run=run_jobs)
 
     resume = subparsers.add_parser("resume", help="wait for a job submitted earlier and save its MP4")
@@ -106,6 +111,14 @@ def run_me(args: argparse.Namespace) -> int:
 
 
 def run_jobs(args: argparse.Namespace) -> int:
+    if args.all_users:
+        from ..server._gateway import savings_report
+        from ..server._hub import hub_names
+        from .serve import server_dir
+
+        folder = server_dir(args.data_dir)
+        print(savings_report(folder, hub_names(folder)))
+        return EXIT_OK
     status = None if args.status == "all" else args.status
     history = pipeline.history()
     print(jobs_text(history.list(limit=args.limit, status=status), total=history.count(status), status=status))

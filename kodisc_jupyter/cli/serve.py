@@ -179,7 +179,7 @@ def run_keys_set_webhook(args: argparse.Namespace) -> int:
     return 0
 
 
-def _server_dir(data_dir: str | None):
+def server_dir(data_dir: str | None):
     return Path(data_dir).expanduser() if data_dir else default_data_dir() / "server"
 
 
@@ -187,13 +187,13 @@ def _open_store(data_dir: str | None):
     from ..server._pricing import DEFAULT_MONTHLY_FREE_CREDITS
     from ..server._store import Store
 
-    folder = _server_dir(data_dir)
+    folder = server_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Store(folder / "server.sqlite3", monthly_free_credits=DEFAULT_MONTHLY_FREE_CREDITS)
 
 
 def _owner_key(store, data_dir: str | None):
-    owner_file = _server_dir(data_dir) / "owner.json"
+    owner_file = server_dir(data_dir) / "owner.json"
     if not owner_file.is_file():
         raise ValueError(f"no server has started with data dir {owner_file.parent} yet; run `kodisc serve` first "
                          "or pass --key.")

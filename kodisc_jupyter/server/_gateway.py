@@ -168,7 +168,7 @@ class KodiscRenderer:
             except OSError:  # the copy was removed by hand: render it again next time
                 await asyncio.to_thread(self.ledger.forget, identity)
                 outcome = Outcome(outcome.how, error="the gateway lost its copy of this render; render again.")
-        if outcome.how == "upstream" and outcome.error is None:
+        if outcome.how == "upstream":  # what Kodisc charged (a failure too, when the runner charges it)
             self._costs[job.job_id] = math.ceil(outcome.upstream_cost * self.exchange_rate)
         await asyncio.to_thread(self.ledger.add_served, job, identity,
                                 outcome if outcome.error is None else Outcome(outcome.how, 0, outcome.error))

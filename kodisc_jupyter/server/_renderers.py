@@ -42,7 +42,7 @@ class Renderer(Protocol):
     async def stop(self) -> None: ...
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
     def reserve(self, quality: str) -> int: ...  # credits taken on POST
-    def cost(self, job: StoredJob, duration_ms: int) -> int: ...  # credits charged once it completed
+    def cost(self, job: StoredJob, duration_ms: int) -> int: ...  # credits charged once it ended
 
 
 class _ByWallTime:
