@@ -112,7 +112,7 @@ def test_identical_requests_arriving_together_wait_for_one_upstream_render(gatew
     before = upstream.job_count()
     slow = {"simulate": {"seconds": 1.0}}
     ids = [user.submit(lesson(103), "Lesson", metadata=slow) for user in students]
-    jobs = [user.wait(job_id) for user, job_id in zip(students, ids)]
+    jobs = [user.wait(job_id) for user, job_id in zip(students, ids, strict=True)]
     assert [job.status for job in jobs] == ["completed"] * 4 and upstream.job_count() == before + 1
     assert sorted(job.credits_cost for job in jobs)[:3] == [0, 0, 0]
 
