@@ -27,6 +27,8 @@ from .last_frame import last_frame_bundle
 
 __all__ = ["Kodisc", "load_ipython_extension", "unload_ipython_extension"]
 
+_IMPORT_NOTICE = "the notebook's Manim import travels with the cells that use it"  # said once per session
+
 
 def _parse(parser: argparse.ArgumentParser, line: str) -> argparse.Namespace:
     """A magic's options; a bad option fails the cell like any render error (an error output, so papermill stops)."""
@@ -53,8 +55,6 @@ class Kodisc(Magics, KodiscSettings):
         Magics.__init__(self, shell=shell)
         self.prelude = ""
         self._apply_pyproject_defaults()
-        self._notice_shown = False
-        self._import_notice_shown = False
 
     # -- %%kodisc ---------------------------------------------------------------------------------
 
@@ -104,8 +104,8 @@ class Kodisc(Magics, KodiscSettings):
         sources = [(f"In [{count}]", source) for count, source in enumerate(history) if count and isinstance(source, str)]
         travelling = resolve(cell, sources, namespace, prelude=self.prelude, class_name=class_name)
         notebook = travelling.notebook
-        if notebook is not None and notebook.origins[0] == MANIM_IMPORT and not self._import_notice_shown:
-            self._import_notice_shown = True
+        if (notebook is not None and notebook.origins[0] == MANIM_IMPORT
+                and session.current().first_time(_IMPORT_NOTICE)):
             first = notebook.code.splitlines()[0]
             show(notice_bundle(f"Sending this notebook's `{first}` with the cells that use its names: "
                                "a render sees only the code it is sent."))
@@ -159,8 +159,7 @@ class Kodisc(Magics, KodiscSettings):
 
     def _backend(self) -> Any:
         backend = resolve_backend(self.backend)
-        if backend.notice and not self._notice_shown:
-            self._notice_shown = True
+        if backend.notice and session.current().first_time(backend.notice):
             show(notice_bundle(backend.notice))
         return backend
 

@@ -38,6 +38,7 @@ class Session:
         self._prestarted: RenderProcess | None = None
         self._worker: Worker | None = None
         self._observers: list[Observer] = []
+        self._said: set[str] = set()
 
     def history(self) -> History:
         """The job history (one object: it keeps one SQLite connection per thread); follows KODISC_HOME."""
@@ -91,6 +92,14 @@ class Session:
             if self._worker is None or not self._worker.alive:
                 self._worker = Worker()
             return self._worker
+
+    def first_time(self, notice: str) -> bool:
+        """True once per session for each `notice` (a hint said once per kernel, not on every render)."""
+        with self._lock:
+            if notice in self._said:
+                return False
+            self._said.add(notice)
+            return True
 
     def subscribe(self, observer: Observer) -> Callable[[], None]:
         """Call `observer(progress)` on every state change of any job; returns the unsubscribe."""

@@ -16,8 +16,9 @@ import pytest
 
 from kodisc_jupyter import _mp4
 from kodisc_jupyter.contract import Job, RenderResult
-from kodisc_jupyter.jupyter import frontend, result
-from kodisc_jupyter.jupyter.result import SILENT_SOUND_NOTE, Rendered
+from kodisc_jupyter.jupyter import frontend
+from kodisc_jupyter.jupyter.result import PORTABLE_HINT, SILENT_SOUND_NOTE, Rendered
+from kodisc_jupyter.rendering import session
 from kodisc_jupyter.rendering.backend import Backend
 from kodisc_jupyter.rendering.pipeline import Outcome
 from kodisc_jupyter.server._sample_media import ensure_sample_media
@@ -48,8 +49,8 @@ def with_aac(path: Path) -> Path:
 @pytest.fixture
 def media(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(result, "_portable_hint_shown", True)  # tested in test_player_html
-    monkeypatch.setattr(result, "_silent_sound_shown", False)
+    monkeypatch.setattr(session, "_current", session.Session())  # its own notices said once
+    session.current().first_time(PORTABLE_HINT)  # tested in test_player_html
     return ensure_sample_media(tmp_path / "sample")
 
 
@@ -149,7 +150,7 @@ def test_no_sound_note_without_aac_or_outside_vscode(media, monkeypatch, tmp_pat
     assert SILENT_SOUND_NOTE not in rendered(media, video=with_sound).bundle()["text/plain"]  # JupyterLab plays AAC
     monkeypatch.setenv("VSCODE_PID", "4242")
     assert SILENT_SOUND_NOTE not in rendered(media).bundle()["text/plain"]  # picture only
-    assert not result._silent_sound_shown
+    assert SILENT_SOUND_NOTE in rendered(media, video=with_sound).bundle()["text/plain"]  # not said yet
 
 
 def test_mp4_track_types(media, tmp_path):

@@ -195,11 +195,11 @@ def test_importing_the_player_does_not_import_ipython_or_widgets():
 
 
 def test_a_local_render_links_its_folder_and_says_once_how_to_make_it_portable(monkeypatch, tmp_path):
-    from kodisc_jupyter.jupyter import result
     from kodisc_jupyter.jupyter.result import PORTABLE_HINT, Rendered
+    from kodisc_jupyter.rendering import session
     from kodisc_jupyter.rendering.pipeline import Outcome
 
-    monkeypatch.setattr(result, "_portable_hint_shown", False)
+    monkeypatch.setattr(session, "_current", session.Session())  # a fresh kernel's session: nothing said yet
     monkeypatch.chdir(tmp_path)
     (tmp_path / "source.mp4").write_bytes(b"not decoded here")
     from datetime import datetime, timezone
