@@ -324,7 +324,7 @@ class _Resolver:
             value = ast.literal_eval(binding.node)
         except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
             self.problems.append(f"{name!r} is computed in {binding.where} (line {binding.lineno}): only running "
-                                 "the notebook knows its value")
+                                 "the notebook knows its value (execute it, or assign a literal)")
             return
         try:
             text = literal(value, self.needs)

@@ -181,7 +181,8 @@ def test_a_saved_notebook_knows_literals_and_says_when_a_value_is_computed():
     static = resolve(cell, [(f"cell {n}", c) for n, c in enumerate(cells, 1)], static_namespace, kernel=False)
     assert static.problems == () and static.notebook.code == resolve(cell, sources, namespace).notebook.code
     computed = resolve("x = R", [("cell 4", "R = math.sqrt(2)")], {}, kernel=False)
-    assert computed.problems == ("'R' is computed in cell 4 (line 1): only running the notebook knows its value",)
+    assert computed.problems == ("'R' is computed in cell 4 (line 1): only running the notebook knows its value "
+                                 "(execute it, or assign a literal)",)
 
 
 def test_config_media_width_of_an_earlier_cell_is_a_player_setting():
