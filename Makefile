@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+HUB_PROXY := $(VENV)/bin/configurable-http-proxy
 
 .PHONY: demo test lint bench system-deps browser-deps clean
 
@@ -12,6 +13,10 @@ $(STAMP): pyproject.toml package.json yarn.lock $(wildcard src/*.ts style/*.css)
 	rm -rf kodisc_jupyter/labextension  # the install's build hook rebuilds the player extension (node)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# tests/hub: JupyterHub's proxy comes from npm, into the venv (its bin/ is where the test looks for it)
+$(HUB_PROXY): | $(STAMP)
+	npm install --global --prefix $(VENV) --no-fund --no-audit --loglevel=error configurable-http-proxy@4
 
 system-deps:
 	bash scripts/system-deps.sh
@@ -29,8 +34,9 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-## make test: the static checks, then the whole suite (unit, real server, real Manim, real kernel, real browser)
-test: browser-deps lint
+## make test: the static checks, then the whole suite (unit, real server, real Manim, real kernel, real browser,
+## a real JupyterHub)
+test: browser-deps lint $(HUB_PROXY)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 ## make bench: every benchmark, each printing its own table

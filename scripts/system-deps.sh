@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Manim, its TeX (MathTex, Tex, axis labels, DecimalNumber...), the render
-# sandbox (bubblewrap), the player extension build (node: jupyter-builder brings its own jlpm) and, with
+# sandbox (bubblewrap), the player extension build (node: jupyter-builder brings its own jlpm), JupyterHub's proxy (npm) and, with
 # --browser, the e2e tests need. As root on Debian/Ubuntu it installs what is missing; elsewhere it prints
 # the command to run. When everything is there it checks that with one dpkg-query call and exits (~50 ms).
 set -euo pipefail
@@ -21,6 +21,8 @@ done
 # Any node 18+ builds the extension; a machine may have one from elsewhere (e.g. NodeSource, whose
 # nodejs conflicts with Debian's npm package), so Debian's is installed only when there is none.
 command -v node >/dev/null || missing+=(nodejs)
+# npm installs JupyterHub's configurable-http-proxy for tests/hub (NodeSource's node brings its own npm).
+command -v npm >/dev/null || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 command="apt-get install -y --no-install-recommends ${missing[*]}"

@@ -15,7 +15,7 @@ def isolated_kodisc_env(tmp_path, monkeypatch):
     home = tmp_path / "kodisc-home"
     home.mkdir()
     monkeypatch.setenv("KODISC_HOME", str(home))
-    for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", *FRONTEND_VARIABLES):
+    for name in ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", "JUPYTERHUB_API_TOKEN", *FRONTEND_VARIABLES):
         monkeypatch.delenv(name, raising=False)
     return home
 

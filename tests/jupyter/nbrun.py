@@ -23,7 +23,7 @@ def simulate(seconds: float = 0.2, fail: str | None = None) -> str:
 
 def kernel_env(home: Path, server: Any | None) -> dict[str, str]:
     """The environment of a test kernel: no key of the developer's, and not seen as a VS Code kernel."""
-    dropped = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", "VSCODE_PID", "VSCODE_CWD")
+    dropped = ("KODISC_API_KEY", "KODISC_KEY", "KODISC_BASE_URL", "JUPYTERHUB_API_TOKEN", "VSCODE_PID", "VSCODE_CWD")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["KODISC_HOME"] = str(home)
     env["PYTHONPATH"] = str(REPO)
