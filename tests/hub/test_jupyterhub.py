@@ -207,8 +207,8 @@ async def test_two_students_render_through_the_hub_service_with_no_kodisc_key(hu
             if user == "bob":  # alice's job, asked for with bob's sign-in
                 alice_job = next(line.split()[1] for line in outputs["alice"][2].splitlines() if line.startswith("JOB"))
                 outputs["bob"].append(await kernel.run(
-                    f"from kodisc_jupyter import Kodisc\nfrom kodisc_jupyter.errors import NotFoundError\ntry:\n    Kodisc().get_job({alice_job!r})\n"
-                    "except NotFoundError as exc:\n    print('NOT FOUND', exc)"))
+                    "from kodisc_jupyter import Kodisc\nfrom kodisc_jupyter.errors import NotFoundError\n"
+                    f"try:\n    Kodisc().get_job({alice_job!r})\nexcept NotFoundError as exc:\n    print('NOT FOUND', exc)"))
             token = (await kernel.run("import os; print(os.environ['JUPYTERHUB_API_TOKEN'])")).strip()
         finally:
             await kernel.close()
@@ -219,7 +219,7 @@ async def test_two_students_render_through_the_hub_service_with_no_kodisc_key(hu
         assert "49" in outputs[user][3] and "49" in outputs[user][4], outputs[user][3:5]  # 50 credits, 1 spent
         assert len(token) >= 16 and token not in shown and "KODISC_API_KEY" not in os.environ
     assert "NOT FOUND" in outputs["bob"][-1], outputs["bob"][-1]
-    assert "KODISC_BASE_URL=http://127.0.0.1:%d/services/kodisc/api/v2" % hub.port in hub.text()
+    assert f"KODISC_BASE_URL=http://127.0.0.1:{hub.port}/services/kodisc/api/v2" in hub.text()
 
 
 def test_an_unknown_hub_token_is_a_json_401_and_kodisc_paths_live_under_the_prefix(hub):
