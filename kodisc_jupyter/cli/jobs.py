@@ -17,11 +17,11 @@ from typing import Any, TextIO
 
 from .._argtypes import fps, positive_int
 from .._redact import redact
-from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MANIM_QUALITY_LETTERS, QUALITIES, RUNNING
+from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MANIM_QUALITY_LETTERS, QUALITIES
 from ..contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
 from ..rendering import pipeline
 from ..rendering.backend import CHOICES, COMMAND_LINE, resolve_backend, stop_local_server
-from ..rendering.views import STATUS_CHOICES, balance_line, jobs_text
+from ..rendering.views import STATUS_CHOICES, balance_line, format_progress, jobs_text
 from .exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
@@ -157,13 +157,11 @@ class ProgressLine:
 
     def _describe(self, progress: Any, frame: str = "") -> str:
         elapsed = time.monotonic() - progress.started if progress.started else 0.0
-        parts = [f"{frame} {progress.class_name}".strip(), progress.state, f"{elapsed:.1f} s"]
-        if progress.expected_seconds and progress.state == RUNNING:
-            parts.append(f"~{min(99, int(100 * elapsed / progress.expected_seconds))}%")
-        if progress.job_id:
-            parts.append(f"job {progress.job_id}")
-        parts.append(progress.backend.label)
-        return " · ".join(parts)
+        render_progress = progress.job.progress if progress.job is not None else None
+        line = format_progress(class_name=progress.class_name, state=progress.state, elapsed=elapsed,
+                               job_id=progress.job_id, backend=progress.backend.label, render_progress=render_progress,
+                               previous_seconds=progress.previous_seconds, expected_seconds=progress.expected_seconds)
+        return f"{frame} {line}".lstrip()
 
     def _draw(self) -> None:
         frame = _SPINNER[int(time.monotonic() * 10) % len(_SPINNER)]

@@ -22,8 +22,8 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from ..contract._rules import COMPLETED, PENDING_STATUSES, RUNNING, TERMINAL_STATUSES
-from ..rendering.views import format_seconds, short_id
+from ..contract._rules import COMPLETED, PENDING_STATUSES, TERMINAL_STATUSES
+from ..rendering.views import format_progress
 from .frontend import frontend_has_widgets
 
 if TYPE_CHECKING:
@@ -130,16 +130,10 @@ class StatusBar:
         return time.monotonic() - self.started
 
     def text(self) -> str:
-        parts = [f"{self.class_name}: {self.state}", format_seconds(self.elapsed())]
-        if self.render_progress is not None and self.state == RUNNING:
-            parts.append(f"animation {self.render_progress.animations} · "
-                         f"{self.render_progress.seconds:g} s of video")
-        if self.previous_seconds and self.state in PENDING_STATUSES:
-            parts.append(f"ETA {format_seconds(max(0.0, self.previous_seconds - self.elapsed()))}")
-        elif self.expected_seconds and self.state in PENDING_STATUSES:
-            parts.append(f"~{format_seconds(self.expected_seconds)} expected")
-        parts += [f"job {short_id(self.job_id)}", self.backend_label]
-        return "Kodisc · " + " · ".join(parts)
+        return "Kodisc · " + format_progress(
+            class_name=self.class_name, state=self.state, elapsed=self.elapsed(), job_id=self.job_id,
+            backend=self.backend_label, render_progress=self.render_progress,
+            previous_seconds=self.previous_seconds, expected_seconds=self.expected_seconds)
 
     def html(self) -> str:
         fraction = self.fraction()

@@ -1,15 +1,18 @@
-"""Text views shared by the notebook and the terminal: balance lines, job tables, spending.
+"""Text views shared by the notebook and the terminal: balance lines, job tables, spending, progress.
 
 Pure functions of history rows and API models; they import no widgets and no HTTP stack, so the
-panel, the account magics and the `kodisc` command line show the same words.
+panel, the account magics, the status bar and the `kodisc` command line show the same words.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..contract._rules import STATUSES
+from ..contract._rules import PENDING_STATUSES, RUNNING, STATUSES
+
+if TYPE_CHECKING:
+    from ..contract._models import RenderProgress
 
 STATUS_CHOICES = ("all", *STATUSES)
 COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
@@ -31,6 +34,23 @@ def format_seconds(seconds: float) -> str:
         return f"{seconds:.1f} s"
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+def format_progress(*, class_name: str, state: str, elapsed: float, job_id: str | None, backend: str,
+                    render_progress: RenderProgress | None = None, previous_seconds: float | None = None,
+                    expected_seconds: float | None = None) -> str:
+    """One job's progress as one line, for the notebook's status bar and the terminal's alike (as tqdm
+    has one `format_meter`): class and state, time so far, how far the local server got, one estimate
+    (an ETA from this class's last render, else the usual time of a render of this quality), job, backend."""
+    parts = [f"{class_name}: {state}", format_seconds(elapsed)]
+    if render_progress is not None and state == RUNNING:
+        parts.append(f"animation {render_progress.animations} · {render_progress.seconds:g} s of video")
+    if previous_seconds and state in PENDING_STATUSES:
+        parts.append(f"ETA {format_seconds(max(0.0, previous_seconds - elapsed))}")
+    elif expected_seconds and state in PENDING_STATUSES:
+        parts.append(f"~{format_seconds(expected_seconds)} expected")
+    parts += [f"job {short_id(job_id)}", backend]
+    return " · ".join(parts)
 
 
 def format_duration(ms: int | None) -> str:

@@ -163,7 +163,9 @@ def test_progress_plain_lines_when_not_a_tty(sim_server, monkeypatch, tmp_path):
     result = kodisc("render", "plain.py", "-ql", cwd=tmp_path)
     assert result.returncode == EXIT_OK, result.stderr
     assert "\r" not in result.stderr
-    states = [line.split(" · ")[1] for line in result.stderr.splitlines() if line.startswith("Plain · ")]
+    # the status bar's words (one formatter): "Plain: submitting · 0.0 s · ..."
+    states = [line.split(" · ")[0].removeprefix("Plain: ") for line in result.stderr.splitlines()
+              if line.startswith("Plain: ")]
     assert states[0] == "submitting" and states[-1] == "completed"
 
 
@@ -199,7 +201,7 @@ def test_interrupt_leaves_the_job_running(manim_server, monkeypatch, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "kodisc_jupyter", "render", "slow.py", "-ql"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:
-        if " · queued · " in line:
+        if "Slow: queued · " in line:
             break
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)

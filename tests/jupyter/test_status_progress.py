@@ -46,3 +46,27 @@ def test_the_status_line_shows_animations_video_seconds_and_an_eta(capsys):
     bar(_progress(further, previous=None, started=started))  # new progress: a new line; no history: no ETA
     line = capsys.readouterr().out.strip()
     assert "animation 4 · 3 s of video" in line and "ETA" not in line and "~30.0 s expected" in line
+
+
+def test_the_terminal_and_the_notebook_format_progress_alike():
+    """One formatter: the `kodisc` command's line is the status bar's, after its spinner."""
+    import io
+
+    from kodisc_jupyter.cli.jobs import ProgressLine
+    from kodisc_jupyter.rendering.views import format_progress
+
+    job = Job(job_id="c" + "d" * 24, status="running", created_at=datetime.now(timezone.utc),
+              progress=RenderProgress(animations=2, seconds=1.5))
+    progress = _progress(job, previous=10.0, started=time.monotonic() - 4.0)
+    stream = io.StringIO()
+    ProgressLine(stream)(progress)  # not a terminal: one plain line per state
+    line = stream.getvalue().strip()
+    assert line.startswith("Intro: running · 4.") and "animation 2 · 1.5 s of video · ETA " in line
+    assert 5.0 < float(line.split("ETA ")[1].split(" s")[0]) <= 6.0
+    assert line.endswith(" · job cddddddd · local")
+    bar = StatusBar("Intro", "local", widgets=False)
+    bar.started, bar.state, bar.job_id, bar.render_progress = progress.started, "running", job.job_id, job.progress
+    bar.previous_seconds, bar.expected_seconds = 10.0, 30.0
+    assert bar.text().split(" · ")[:1] == ["Kodisc"] and bar.text().split(" · ")[1] == line.split(" · ")[0]
+    assert format_progress(class_name="X", state="queued", elapsed=1.0, job_id=None, backend="Kodisc",
+                           expected_seconds=30.0) == "X: queued · 1.0 s · ~30.0 s expected · job — · Kodisc"
