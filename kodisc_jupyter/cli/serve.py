@@ -42,6 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--cache-size", type=non_negative_int, default=None, metavar="MB",
                        help="Manim's partial-movie cache across renders, per user and scene, LRU-capped at MB "
                             "megabytes (default 1024; 0 = off)")
+    serve.add_argument("--max-job-mb", type=positive_int, default=None, metavar="N",
+                       help="megabytes one render may write; past it the job fails (default 1024)")
     serve.add_argument("--no-sandbox", action="store_true",
                        help="render every user's scenes without bubblewrap (default: sandbox with bwrap; without "
                             "it, only the first user's scenes render)")
@@ -100,6 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
              "per_user": args.per_user,
              "render_timeout": args.render_timeout, "webhook_retry_delays": args.webhook_retry_delays,
+             "job_bytes": None if args.max_job_mb is None else args.max_job_mb * 1024**2,
              "warm": args.warm, "cache_size": None if args.cache_size is None else args.cache_size * 1024**2,
              "upstream_concurrency": args.upstream_concurrency, "exchange_rate": args.exchange_rate,
              "metadata_policy": args.metadata_policy, "credits_per_user": args.credits_per_user}
@@ -125,6 +128,8 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"KODISC_API_KEY={server.api_key}", flush=True)
             print(f"Local Kodisc ({renders}) serving; webhook secret {server.webhook_secret}; "
                   f"data in {server.data_dir}. Ctrl-C stops it.", flush=True)
+        if server.limits:
+            print(server.limits, flush=True)
         if server.cleaned:
             print(server.cleaned, flush=True)
         if server.sandbox_problem and not args.no_sandbox:

@@ -84,6 +84,20 @@ def remove_tree(path: Path) -> bool:
     return gone
 
 
-def count_blocks(info: os.stat_result) -> int:
+def folder_usage(folder: Path) -> tuple[int, int]:
+    """(bytes on disk, files and folders) under `folder`, by coreutils' `du` (any depth, no link followed,
+    sparse files at what they take); (0, 0) when it cannot be measured."""
+    counts = []
+    for unit in ("--block-size=1", "--inodes"):
+        try:
+            done = subprocess.run(["du", "-s", "-x", unit, "--", str(folder)], capture_output=True, text=True,
+                                  timeout=60, check=False)
+            counts.append(int(done.stdout.split()[0]))
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            counts.append(0)
+    return counts[0], counts[1]
+
+
+def disk_bytes(info: os.stat_result) -> int:
     """Bytes a file really takes on disk (a sparse file's size says nothing)."""
-    return max(info.st_blocks * 512, 0)
+    return info.st_blocks * 512

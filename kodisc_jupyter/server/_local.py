@@ -30,7 +30,7 @@ from ._hub import HubSettings, HubUsers, UnderPrefix
 from ._jobs import JobRunner
 from ._movie_cache import MovieCache
 from ._options import ServerOptions
-from ._process import RenderProcess, renders_dir, scene_files, work_root, worker_spec
+from ._process import RenderProcess, limits_line, renders_dir, scene_files, work_root, worker_spec
 from ._renderers import ManimRenderer, SimulatedRenderer
 from ._store import Credentials, Store
 
@@ -76,7 +76,8 @@ class LocalServer:
                                         metadata_policy=o.metadata_policy, timeout=o.render_timeout)
             elif o.renderer == "manim":
                 spec, problem = worker_spec(self.data_dir, sandbox=o.sandbox, timeout=o.render_timeout,
-                                            memory_limit=o.memory_limit, scene_files=self.scene_files)
+                                            memory_limit=o.memory_limit, scene_files=self.scene_files,
+                                            job_bytes=o.job_bytes)
                 engine = ManimRenderer(spec, problem=problem, trusted_user=None if o.sandbox is False else
                                        self._owner.user_id, warm=o.warm, adopt=prestarted,
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
@@ -99,6 +100,8 @@ class LocalServer:
                                allow_loopback=o.allow_http_webhooks)
         #: None when renders are sandboxed (or simulated), else why not: `serve` says it in one line.
         self.sandbox_problem = engine.unsandboxed_problem if isinstance(engine, ManimRenderer) else None
+        #: Which limits hold for each render here, in one line (None for simulated renders).
+        self.limits = limits_line(engine.spec) if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
                                           work_dir=renders_dir(self.data_dir),
                            workers=o.upstream_concurrency if o.renderer == "kodisc" else o.workers or os.cpu_count() or 1,

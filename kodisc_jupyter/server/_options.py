@@ -14,7 +14,7 @@ from ..contract._rules import is_number
 from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
 from ._movie_cache import DEFAULT_CACHE_SIZE
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
-from ._process import DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
+from ._process import DEFAULT_JOB_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
 from ._renderers import DEFAULT_WARM_WORKERS
 
 METADATA_POLICIES = ("exact", "ignore")
@@ -32,7 +32,8 @@ class ServerOptions:
     renderer: str = "manim"  # or "simulate" (no Manim: benchmarks and fast tests), or "kodisc" (the gateway)
     sandbox: bool | None = None  # None: bubblewrap when it runs here; False: never (trusted scenes only)
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
-    memory_limit: int = DEFAULT_MEMORY_LIMIT
+    memory_limit: int = DEFAULT_MEMORY_LIMIT  # bytes for a whole render (its cgroup), or per process without one
+    job_bytes: int = DEFAULT_JOB_BYTES  # what one render may write (`--max-job-mb`); past it the job fails
     warm: int = DEFAULT_WARM_WORKERS  # sandboxed workers with Manim imported, waiting for a job
     cache_size: int = DEFAULT_CACHE_SIZE  # bytes of Manim's partial-movie cache across renders; 0: off
     #: A folder every render may read and runs in: the embedded single-user server's notebook folder
@@ -95,6 +96,8 @@ def _check(o: ServerOptions) -> None:
         raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
     if type(o.warm) is not int or o.warm < 0:
         raise ValueError(f"warm must be an integer >= 0 (0 = no warm workers); got {o.warm!r}")
+    if type(o.job_bytes) is not int or o.job_bytes < 1024**2:
+        raise ValueError(f"job_bytes must be an integer of at least 1 MB (1048576); got {o.job_bytes!r}")
     if type(o.cache_size) is not int or o.cache_size < 0:
         raise ValueError(f"cache_size must be a number of bytes >= 0 (0 = no cache); got {o.cache_size!r}")
     if o.scene_files is not None and not isinstance(o.scene_files, (str, os.PathLike)):

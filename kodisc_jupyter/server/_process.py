@@ -22,12 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._paths import data_dir as kodisc_data_dir
-from ._sandbox import JOB_MOUNT, bwrap_problem, kill_session, render_env, sandboxed
+from ._cgroups import CgroupSupport, RenderGroup, cgroup_support
+from ._sandbox import JOB_MOUNT, TMP_BYTES, bwrap_problem, kill_session, render_env, sandboxed
 
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
-#: One output file may not grow past this (RLIMIT_FSIZE), and a render may start this many processes.
-MAX_FILE_BYTES = 2 * 1024**3
+#: What one job may write to its folder (`--max-job-mb`); no one file may grow past it either (RLIMIT_FSIZE).
+DEFAULT_JOB_BYTES = 1024 * 1024**2
+#: A render may run this many processes at once (its cgroup's pids.max; RLIMIT_NPROC beside it).
 RENDER_PROCESSES = 256
 #: How a pre-started worker's folder is named, in `renders_dir(data_dir)` (see `prestart`).
 PRESTARTED_PREFIX = "prestarted-"
@@ -43,15 +45,17 @@ class WorkerSpec:
     hidden: tuple[Path, ...] = ()  # what a render must never see (data dir, homes)
     #: A folder every render may read and runs in (the embedded server's notebook folder; see `scene_files`).
     scene_files: Path | None = None
+    job_bytes: int = DEFAULT_JOB_BYTES
 
     def limits(self) -> list[str]:
         """`_render_job`'s arguments: memory, CPU seconds, file size and process count."""
-        return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(MAX_FILE_BYTES),
+        return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(self.job_bytes),
                 str(_process_limit())]
 
 
 def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAULT_RENDER_TIMEOUT,
-                memory_limit: int = DEFAULT_MEMORY_LIMIT, scene_files: Path | None = None) -> tuple[WorkerSpec, str | None]:
+                memory_limit: int = DEFAULT_MEMORY_LIMIT, scene_files: Path | None = None,
+                job_bytes: int = DEFAULT_JOB_BYTES) -> tuple[WorkerSpec, str | None]:
     """The spec of a server on `data_dir`, and why its renders are not sandboxed (None when they are).
 
     `sandbox`: None = bwrap when it runs here; True = require it (a ValueError if it cannot run);
@@ -61,7 +65,7 @@ def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAUL
     if sandbox is True and problem:
         raise ValueError(f"cannot sandbox renders: {problem}; or start without requiring the sandbox.")
     hidden = (Path(data_dir).expanduser().resolve(), kodisc_data_dir(), Path.home())
-    return WorkerSpec(problem is None, timeout, memory_limit, hidden, scene_files), problem
+    return WorkerSpec(problem is None, timeout, memory_limit, hidden, scene_files, job_bytes), problem
 
 
 def scene_files(folder: str | os.PathLike | None) -> tuple[Path | None, str | None]:
@@ -110,7 +114,11 @@ def discard(folder: Path) -> None:
 
 
 class RenderProcess:
-    """One worker, started now: it sets its limits, imports Manim, then reads its job from stdin."""
+    """One worker, started now: it sets its limits, imports Manim, then reads its job from stdin.
+
+    Where the kernel lets us (see `_cgroups`) it runs in its own cgroup, which bounds the memory
+    and processes of everything it starts together, and which is removed (killing whatever is
+    left in it) when the worker has ended."""
 
     def __init__(self, spec: WorkerSpec, folder: Path) -> None:
         self.spec, self.folder = spec, folder
@@ -119,10 +127,17 @@ class RenderProcess:
         if spec.sandboxed:
             argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent],
                              readable=[spec.scene_files] if spec.scene_files else [])
-        (folder / "tmp").mkdir(exist_ok=True)
-        with open(folder / "render.log", "wb") as log:
-            self._popen = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.PIPE,
-                                           stdout=subprocess.PIPE, stderr=log, bufsize=0, start_new_session=True)
+        self.group = _render_group(spec)
+        if self.group is not None:
+            argv = self.group.wrap(argv)
+        try:
+            (folder / "tmp").mkdir(exist_ok=True)
+            with open(folder / "render.log", "wb") as log:
+                self._popen = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.PIPE,
+                                               stdout=subprocess.PIPE, stderr=log, bufsize=0, start_new_session=True)
+        except BaseException:
+            self._remove_group()
+            raise
         self.pid = self._popen.pid
         self._started: bool | None = None
 
@@ -167,11 +182,19 @@ class RenderProcess:
                 finally:
                     os.close(pidfd)
         self._close_pipes()
+        self._remove_group()
         return self._popen.wait()
 
     def kill(self) -> None:
-        """End it and everything it started (under bwrap, the sandbox's whole PID namespace)."""
+        """End it and everything it started (under bwrap, the sandbox's whole PID namespace; in a cgroup, all of it)."""
         kill_session(self.pid)
+        if self.group is not None:
+            self.group.kill()
+
+    def _remove_group(self) -> None:
+        group, self.group = self.group, None
+        if group is not None:
+            group.remove()
 
     async def end(self) -> None:
         self.kill()
@@ -182,6 +205,7 @@ class RenderProcess:
         self.kill()
         self._popen.wait()
         self._close_pipes()
+        self._remove_group()
         discard(self.folder)
 
     def _close_pipes(self) -> None:
@@ -220,6 +244,31 @@ async def _readable(fd: int) -> None:
         await ready
     finally:
         loop.remove_reader(fd)
+
+
+def _render_group(spec: WorkerSpec) -> RenderGroup | None:
+    """A new cgroup for one worker with the spec's limits, or None where the kernel gives none (see `limits_line`)."""
+    support = cgroup_support()
+    if not isinstance(support, CgroupSupport):
+        return None
+    try:
+        return RenderGroup(support, memory=spec.memory_limit, processes=RENDER_PROCESSES)
+    except OSError:  # e.g. a cgroup limit on groups: this render keeps its per-process limits only
+        return None
+
+
+def limits_line(spec: WorkerSpec) -> str:
+    """One line saying which limits hold for each render here (printed when a server starts)."""
+    gib = spec.memory_limit / 1024**3
+    job = f"{spec.job_bytes // 1024**2} MB written per job, {spec.timeout:g} s per render"
+    support = cgroup_support()
+    tmp = f"/tmp and /dev/shm {TMP_BYTES // 1024**2} MB each" if spec.sandboxed else "/tmp: the host's"
+    if isinstance(support, CgroupSupport):
+        return (f"Render limits ({support.describe()}): {gib:g} GiB of memory for the whole render (its /tmp "
+                f"included) and {RENDER_PROCESSES} processes; {tmp}; {job}.")
+    root = " (not enforced for root)" if os.getuid() == 0 else ""
+    return (f"Render limits (no cgroup: {support}): {gib:g} GiB of memory per process, not per render; "
+            f"{RENDER_PROCESSES} more processes than the server's user runs{root}; {tmp}; {job}.")
 
 
 def _process_limit() -> int:

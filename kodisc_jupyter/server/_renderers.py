@@ -17,7 +17,7 @@ from typing import Protocol
 
 from .._files import ASSET_FILES
 from ..contract._rules import is_number
-from ._leftovers import read_capped, remove_tree
+from ._leftovers import folder_usage, read_capped, remove_tree
 from ._movie_cache import MovieCache
 from ._pricing import cost_for, reserve_for
 from ._process import DEFAULT_RENDER_TIMEOUT, RenderProcess, WorkerSpec, new_folder
@@ -31,6 +31,10 @@ DEFAULT_SIMULATED_SECONDS = 0.3
 DEFAULT_WARM_WORKERS = 1
 
 
+#: Seconds between two looks at a running render's folder size (and at its timeout).
+QUOTA_CHECK_SECONDS = 1.0
+#: Files and folders one job may leave in its folder (Manim writes a few per animation).
+MAX_JOB_FILES = 20_000
 #: The most of result.json that is read: `{"ok": ...}` and an error, itself cut to a few KB by the store.
 MAX_RESULT_BYTES = 64 * 1024
 
@@ -130,25 +134,42 @@ class ManimRenderer(_ByWallTime):
                 "files": str(self.spec.scene_files) if self.spec.scene_files else None}
         if self.cache is not None:
             await asyncio.to_thread(self.cache.check_out, job, folder / CACHE_FOLDER)
+        error, keep_cache = None, True
         try:
-            return await self._run(process, order, folder)
+            error = await self._run(process, order, folder)
+            keep_cache = error is None or not error.startswith(OVER_QUOTA_START)
+            return error
         finally:
             try:
-                if self.cache is not None:  # the scene could write there: check-in reads it warily, in a thread
+                if self.cache is not None and keep_cache:  # the scene could write there: read warily, in a thread
                     await asyncio.to_thread(self.cache.check_in, job, folder / CACHE_FOLDER)
             finally:
                 self._refill()
 
     async def _run(self, process: RenderProcess, order: dict, folder: Path) -> str | None:
+        """Send the order and wait for the worker's exit, ending it at the timeout or once its folder is over quota."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        exited = asyncio.ensure_future(process.wait())
         try:
             process.send(order)
-            await asyncio.wait_for(process.wait(), self.timeout)
-        except asyncio.TimeoutError:
-            await process.end()
-            return timed_out(self.timeout)
+            while True:
+                await asyncio.wait({exited}, timeout=max(0.0, min(QUOTA_CHECK_SECONDS, deadline - loop.time())))
+                over = await asyncio.to_thread(over_quota, folder, self.spec.job_bytes)
+                if over or exited.done():
+                    break
+                if loop.time() >= deadline:
+                    await process.end()
+                    return timed_out(self.timeout)
         except BaseException:  # cancelled: the server is stopping
             process.kill()
             raise
+        finally:
+            if not exited.done():
+                exited.cancel()
+        if over:
+            await process.end()
+            return over
         if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
             process.kill()
         return await asyncio.to_thread(_read_outcome, folder, process.returncode)
@@ -180,6 +201,21 @@ def _read_outcome(folder: Path, returncode: int | None) -> str | None:
         return f"the render produced no {', '.join(missing)}." if missing else None
     error = outcome.get("error")
     return error if isinstance(error, str) and error else "the render failed for an unknown reason."
+
+
+OVER_QUOTA_START = "the render wrote more than"
+
+
+def over_quota(folder: Path, job_bytes: int) -> str | None:
+    """Why `folder` is past its job's quota (bytes on disk, or files), else None; a scene's tree of any shape."""
+    used, files = folder_usage(folder)
+    if used > job_bytes:
+        return (f"{OVER_QUOTA_START} {job_bytes // 1024**2} MB, this server's limit per job (--max-job-mb); "
+                "it was stopped and its files removed. Render at a lower quality or shorten the scene.")
+    if files > MAX_JOB_FILES:
+        return (f"{OVER_QUOTA_START} {MAX_JOB_FILES} files, this server's limit per job; it was stopped and its "
+                "files removed. Write files only through Manim.")
+    return None
 
 
 def timed_out(timeout: float) -> str:

@@ -4,10 +4,14 @@ Scene code is hostile. Under bwrap a render sees the system, this interpreter an
 read-only, the embedded server's `scene_files` folder read-only too (the notebook's own), one
 writable folder (mounted at `/job`) holding only its own scene and outputs, no network, its own
 PID namespace (killing the outer `bwrap` ends every process the scene started, detached ones
-too, and no scene can signal the server) and no capabilities. The data dir, `KODISC_HOME` and
-the server's home are never mounted (they are covered with an empty tmpfs when a needed
-`sys.path` directory contains them). Without bwrap a render runs as the server's user; the
-caller decides whether that is allowed (see `_renderers.ManimRenderer`).
+too, and no scene can signal the server) and no capabilities. Of Python it sees this interpreter,
+its installed packages (the prefixes' folders) and this package's own folder, never the working
+directory or another `sys.path` entry that is not an installed location (a checkout's `.env`
+beside the package stays out). The data dir, `KODISC_HOME` and the server's home are never
+mounted (they are covered with an empty read-only tmpfs when a needed directory contains them).
+/tmp and /dev/shm are tmpfs of `TMP_BYTES` each (memory the render's cgroup counts, where it has
+one). Without bwrap a render runs as the server's user; the caller decides whether that is
+allowed (see `_renderers.ManimRenderer`).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import functools
 import os
 import shutil
 import signal
+import site
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -26,12 +31,14 @@ from ._tex import find_tex
 #: The job's folder as the sandboxed render sees it.
 JOB_MOUNT = "/job"
 #: What Manim, fonts and LaTeX need from the server's environment; nothing else passes.
-_PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "PYTHONPATH")
+_PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 _SYSTEM_DIRS = ("/usr", "/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d",
                 "/etc/alternatives", "/etc/texmf", "/etc/localtime", "/var/lib/texmf", "/var/cache/fontconfig",
                 "/opt")
 _MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+#: The size of the render's /tmp and of its /dev/shm (each a tmpfs: memory, not disk).
+TMP_BYTES = 512 * 1024**2
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,7 +69,8 @@ def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: lis
     command = _bwrap_flags(shutil.which("bwrap") or "bwrap")
     # An empty /tmp first: the binds below may lie under /tmp (a venv or checkout there) and must
     # stay visible on top of it, while everything else in /tmp (other renders) stays out of sight.
-    command += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    tmp_size = ["--size", str(TMP_BYTES)]
+    command += ["--proc", "/proc", "--dev", "/dev", *tmp_size, "--tmpfs", "/dev/shm", *tmp_size, "--tmpfs", "/tmp"]
     for name in _MERGED_DIRS:  # /lib -> usr/lib on merged-/usr systems: recreate the link
         path = Path(name)
         if path.is_symlink():
@@ -78,10 +86,16 @@ def sandboxed(argv: list[str], folder: Path, env: dict[str, str], *, hidden: lis
 
 
 def _interpreter_paths() -> list[Path]:
-    """This interpreter, its venv and every sys.path directory (a worktree on PYTHONPATH included)."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, str(_PACKAGE_ROOT),
-             os.path.dirname(os.path.realpath(sys.executable)), *filter(None, sys.path)}
-    return [Path(p).resolve() for p in paths]
+    """This interpreter, its venv and installed packages, and this package's own folder: nothing else of sys.path
+    (not the working directory a `python -m` put first, nor a checkout an editable install or PYTHONPATH adds)."""
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    installed = {Path(p).resolve() for p in site.getsitepackages()} | prefixes
+    paths = {*prefixes, _PACKAGE_ROOT / "kodisc_jupyter", Path(os.path.realpath(sys.executable)).parent}
+    for entry in filter(None, sys.path):
+        path = Path(entry).resolve()
+        if any(path.is_relative_to(place) for place in installed):
+            paths.add(path)
+    return sorted(paths)
 
 
 def _read_only_mounts(paths: list[Path], hidden: list[Path]) -> list[str]:
@@ -96,14 +110,14 @@ def _read_only_mounts(paths: list[Path], hidden: list[Path]) -> list[str]:
             for path in binds:
                 if path != secret and path.is_relative_to(secret):
                     args += ["--ro-bind", str(path), str(path)]
+            args += ["--remount-ro", str(secret)]  # after the binds inside it made their mount points
     return args
 
 
 def render_env(folder: str) -> dict[str, str]:
     """The render's whole environment: an allowlist, with home, caches and temp files in its own folder."""
     env = {name: os.environ[name] for name in _PASSED_VARIABLES if os.environ.get(name)}
-    paths = [str(_PACKAGE_ROOT), *env.get("PYTHONPATH", "").split(os.pathsep)]
-    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, paths)))
+    env["PYTHONPATH"] = str(_PACKAGE_ROOT)  # the one sys.path entry the render needs that is not installed
     tex = find_tex()  # TeX Live or TinyTeX outside /usr/bin, with the server's TEXINPUTS etc.
     env.update(tex.env)
     path = [os.path.dirname(sys.executable), *tex.path, "/usr/local/bin", "/usr/bin", "/bin"]
