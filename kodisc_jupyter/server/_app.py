@@ -36,7 +36,9 @@ if TYPE_CHECKING:
     from ._hub import HubUsers
 
 logger = get_logger("kodisc_jupyter.server")  # with the redaction filter, like every package logger
-CORS = {"Access-Control-Allow-Origin": "*"}
+#: On every /r/ answer: any page may load the media, and no browser guesses a type other than the one sent
+#: (a scene's file is never run as HTML or script, whatever its bytes).
+MEDIA_HEADERS = {"Access-Control-Allow-Origin": "*", "X-Content-Type-Options": "nosniff"}
 _STATUS_ERRORS = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 
 
@@ -126,11 +128,11 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         fd = open_asset(files_dir, job_id, name) if is_job_id(job_id) and name in MEDIA_TYPES else None
         if fd is None:
             return error_response(404, "not_found", "No such file: assets are /r/<jobId>/video.mp4, thumb.jpg "
-                                                    "or captions.vtt of a completed job.", headers=CORS)
-        return _OpenFileResponse(fd, media_type=MEDIA_TYPES[name], headers={**CORS, "Cache-Control": "max-age=3600"})
+                                                    "or captions.vtt of a completed job.", headers=MEDIA_HEADERS)
+        return _OpenFileResponse(fd, media_type=MEDIA_TYPES[name], headers={**MEDIA_HEADERS, "Cache-Control": "max-age=3600"})
 
     async def asset_preflight(request: Request) -> Response:
-        return Response(status_code=204, headers={**CORS, "Access-Control-Allow-Methods": "GET, HEAD",
+        return Response(status_code=204, headers={**MEDIA_HEADERS, "Access-Control-Allow-Methods": "GET, HEAD",
                                                   "Access-Control-Allow-Headers": "Range",
                                                   "Access-Control-Max-Age": "86400"})
 
@@ -204,13 +206,13 @@ class _OpenFileResponse(FileResponse):
             self._parse_range_header(http_range, size)
         except MalformedRangeHeader as exc:
             return error_response(400, "invalid_request", f"{exc.content.rstrip('.')}: send `Range: bytes=START-END` "
-                                                          "with START below the file size.", headers=CORS)
+                                                          "with START below the file size.", headers=MEDIA_HEADERS)
         except RangeNotSatisfiable as exc:
             return error_response(416, "range_not_satisfiable", f"The file has {exc.max_size} bytes; ask for a "
-                                  "range starting below that.", headers={**CORS, "Content-Range": f"bytes */{exc.max_size}"})
+                                  "range starting below that.", headers={**MEDIA_HEADERS, "Content-Range": f"bytes */{exc.max_size}"})
         except ValueError:  # a part Starlette cannot read as numbers
             return error_response(400, "invalid_request", "Malformed Range header: send `Range: bytes=START-END`.",
-                                  headers=CORS)
+                                  headers=MEDIA_HEADERS)
         return None
 
 

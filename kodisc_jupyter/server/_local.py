@@ -26,6 +26,7 @@ from ._app import create_app
 from ._delivery import WebhookSender
 from ._faults import FaultInjector
 from ._gateway import KodiscRenderer
+from ._http import HeaderDeadlineProtocol
 from ._hub import HubSettings, HubUsers, UnderPrefix
 from ._jobs import JobRunner
 from ._movie_cache import MovieCache
@@ -138,7 +139,7 @@ class LocalServer:
         if hub_settings is not None:
             app = UnderPrefix(app, hub_settings.prefix)
         config = uvicorn.Config(app, log_config=None, access_log=False, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=3)
+                                timeout_graceful_shutdown=3, http=HeaderDeadlineProtocol)
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._stopped = False

@@ -31,6 +31,7 @@ def test_assets_need_no_key_and_carry_type_and_cors(finished, field, content_typ
     assert response.status_code == 200
     assert response.headers["content-type"].split(";")[0] == content_type
     assert response.headers["access-control-allow-origin"] == "*"
+    assert response.headers["x-content-type-options"] == "nosniff"  # a scene's bytes are never sniffed as HTML
     assert int(response.headers["content-length"]) == len(response.content) > 0
 
 
@@ -113,3 +114,8 @@ def test_head_requests_describe_assets_without_a_body(finished):
     assert response.status_code == 200 and response.content == b""
     assert response.headers["content-type"] == "video/mp4"
     assert int(response.headers["content-length"]) == len(httpx.get(finished.result.video).content)
+
+
+def test_a_missing_asset_is_not_sniffed_either(finished):
+    response = httpx.get(finished.result.video.replace("video.mp4", "thumb.png"))
+    assert response.status_code == 404 and response.headers["x-content-type-options"] == "nosniff"
