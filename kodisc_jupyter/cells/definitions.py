@@ -38,6 +38,14 @@ __all__ = ["Resolution", "resolve", "literal", "Unwritable", "MAX_VALUE_BYTES", 
 MAX_VALUE_BYTES = 100_000  # a value bigger than this is data, not a constant: load or compute it in the scene
 #: `config.X` settings of earlier cells that size the player (as under `%%manim`), not the render.
 PLAYER_SETTINGS = ("media_width", "media_embed")
+#: `config.X` settings the render's own request and Kodisc own (size, rate, files, logs): not sent.
+RENDER_SETTINGS = frozenset({
+    "pixel_width", "pixel_height", "frame_rate", "quality", "media_dir", "video_dir", "images_dir", "tex_dir",
+    "text_dir", "partial_movie_dir", "output_file", "preview", "show_in_file_browser", "verbosity", "progress_bar",
+    "disable_caching", "flush_cache", "write_to_movie", "write_all", "save_last_frame", "save_pngs", "save_as_gif",
+    "format", "renderer", "transparent", "scene_names", "log_to_file", "log_dir", "dry_run", "zero_pad",
+    "from_animation_number", "upto_animation_number", "input_file", "assets_dir", "custom_folders", "window_size",
+    "window_position", "window_monitor", "fullscreen", "enable_gui", "gui_location", "force_window"})
 _MISSING = object()
 MANIM_IMPORT = "the notebook's Manim import"  # the origin of the kernel's own Manim import lines
 
@@ -95,6 +103,7 @@ def resolve(cell: str, sources: Sequence[tuple[str, str]], namespace: Mapping[st
     resolver = _Resolver(index, namespace, kernel)
     for name in wanted:
         resolver.want(name)
+    resolver.config(set(_Index([("prelude", prelude)]).config) if prelude.strip() else set())
     return Resolution(resolver.result(), tuple(resolver.problems), index.player_settings)
 
 
@@ -113,6 +122,7 @@ class _Index:
         self.bindings: dict[str, _Binding] = {}
         self.star_modules: list[str] = []
         self.player_settings: dict[str, Any] = {}
+        self.config: dict[str, _Binding] = {}  # Manim's config set by earlier cells, latest per key in run order
         for where, source in sources:
             try:
                 tree = ast.parse(source)
@@ -155,7 +165,7 @@ class _Index:
                                                                      module=node.module, attribute=alias.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
             targets: list[ast.expr] = list(node.targets) if isinstance(node, ast.Assign) else [node.target]
-            self._player_setting(targets, node.value)
+            self._config_setting(targets, node, source, where)
             for target in targets:
                 single = isinstance(target, ast.Name) and len(targets) == 1
                 for name in _target_names(target):
@@ -172,8 +182,9 @@ class _Index:
             for name in _bound_names(node):
                 self.bindings[name] = _Binding("other", "", where, node.lineno)
 
-    def _player_setting(self, targets: list[ast.expr], value: ast.expr) -> None:
-        """`config.media_width = "75%"` (or `config["media_width"]`) in an earlier cell sizes the player."""
+    def _config_setting(self, targets: list[ast.expr], node: ast.Assign | ast.AnnAssign, source: str, where: str) -> None:
+        """`config.background_color = WHITE` (or `config["..."]`) in an earlier cell applies to later renders
+        under `%%manim`, so the statement travels; `config.media_width`/`media_embed` size the player instead."""
         for target in targets:
             base = target.value if isinstance(target, (ast.Attribute, ast.Subscript)) else None
             if not (isinstance(base, ast.Name) and base.id == "config"):
@@ -182,9 +193,12 @@ class _Index:
                    else getattr(getattr(target, "slice", None), "value", None))
             if key in PLAYER_SETTINGS:
                 try:
-                    self.player_settings[key] = ast.literal_eval(value)
+                    self.player_settings[key] = ast.literal_eval(node.value)  # type: ignore[arg-type]
                 except (ValueError, TypeError, SyntaxError, RecursionError):
                     self.player_settings.pop(key, None)
+            elif isinstance(key, str) and key not in RENDER_SETTINGS and len(targets) == 1:
+                self.config.pop(key, None)  # re-inserted: the order they last ran in
+                self.config[key] = _Binding("config", _segment(source, node.lineno, node), where, node.lineno)
 
 
 def _segment(source: str, first: int, node: ast.stmt) -> str:
@@ -237,6 +251,22 @@ class _Resolver:
             self._from_value(name, value)
         elif binding is not None:
             self._from_source(name, binding)
+
+    def config(self, prelude_keys: set[str]) -> None:
+        """The Manim config settings earlier cells made (not those the prelude makes: it is Kodisc's own)."""
+        settings = {key: binding for key, binding in self.index.config.items() if key not in prelude_keys}
+        if not settings:
+            return
+        if "config" not in self.seen:
+            self.seen.add("config")
+            self._from_manim("config", self.namespace.get("config", _MISSING))
+        if "config" not in self.manim_names:  # not Manim's config: a variable of the notebook's own
+            return
+        for key, binding in settings.items():
+            for used in free_names(binding.text):
+                self.want(used)
+            origins = [f"{binding.where} line {binding.lineno + offset}" for offset in range(binding.text.count("\n") + 1)]
+            self._add(f"config.{key}", binding.text, origins, f"config.{key}")
 
     def _from_manim(self, name: str, value: Any) -> bool:
         if value is _MISSING:

@@ -190,6 +190,24 @@ def test_config_media_width_of_an_earlier_cell_is_a_player_setting():
     assert resolve("x = 1", sources, namespace).settings == {"media_width": "75%", "media_embed": True}
 
 
+def test_manim_config_set_by_earlier_cells_travels_but_not_what_the_render_owns_or_the_prelude_sets():
+    cells = ["from manim import *", "config.background_color = WHITE\nconfig.pixel_width = 100\nconfig.verbosity = 'ERROR'",
+             "config['frame_width'] = 10\nconfig.background_color = BLACK"]
+    sources, namespace = kernel(cells)
+    result = resolve("x = 1", sources, namespace)
+    assert result.notebook.code == "from manim import *\n\nconfig['frame_width'] = 10\n\nconfig.background_color = BLACK"
+    assert result.notebook.names == ("config.frame_width", "config.background_color")
+    assert result.notebook.origins[-1] == "In [3] line 2"
+    prelude = "from manim import *\nconfig.background_color = GREY"
+    assert "background_color" not in resolve("x = 1", sources, namespace, prelude=prelude).notebook.code
+    static_namespace: dict = {}
+    exec(cells[0], static_namespace)
+    static = resolve("x = 1", [(f"cell {n}", c) for n, c in enumerate(cells, 1)], static_namespace, kernel=False)
+    assert static.notebook.code == result.notebook.code
+    # A `config` of the notebook's own (not Manim's) is just a variable.
+    assert resolve("x = 1", *kernel(["config = {}", "config['a'] = 1"])).notebook is None
+
+
 def test_an_earlier_cells_scene_named_on_the_magic_line_travels():
     sources, namespace = kernel(["from manim import *", "class Old(Scene):\n    def construct(self):\n        pass\n"])
     assert "class Old(Scene):" in resolve("", sources, namespace, class_name="Old").notebook.code
