@@ -38,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                             "forwards every job to Kodisc with your key, paying once per identical render)")
     serve.add_argument("--render-timeout", type=positive_seconds, default=None, help="seconds before a render is stopped")
     serve.add_argument("--warm", type=non_negative_int, default=None, metavar="N",
-                       help="sandboxed workers kept waiting with Manim imported, one job each (default 1; 0 = off)")
+                       help="sandboxed workers kept waiting with Manim imported, one job each (default 2 when renders "
+                            "split, else 1; 0 = off)")
+    serve.add_argument("--no-split", action="store_true",
+                       help="render each scene on one worker (default: a long scene also renders on the workers "
+                            "no queued job can use; see docs/server.md)")
     serve.add_argument("--cache-size", type=non_negative_int, default=None, metavar="MB",
                        help="Manim's partial-movie cache across renders, per user and scene, LRU-capped at MB "
                             "megabytes (default 1024; 0 = off)")
@@ -112,7 +116,7 @@ def run_serve(args: argparse.Namespace) -> int:
             host=host, port=port_number, renderer=args.renderer, jupyterhub=args.jupyterhub, allow_http_webhooks=args.allow_http_webhooks,
             fault_5xx_rate=args.fault_5xx_rate, fault_drop_rate=args.fault_drop_rate,
             fault_drop_after_create_rate=args.fault_drop_after_create_rate, fault_latency=args.fault_latency,
-            fault_seed=args.fault_seed, sandbox=False if args.no_sandbox else None,
+            fault_seed=args.fault_seed, sandbox=False if args.no_sandbox else None, split=not args.no_split,
             **{name: value for name, value in given.items() if value is not None})
         server = LocalServer(args.data_dir, options)
     except (OSError, ValueError) as exc:

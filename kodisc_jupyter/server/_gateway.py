@@ -151,6 +151,10 @@ class KodiscRenderer:
         await self.client.close()
         self.ledger.close()
 
+    def helper_folders(self, job_id: str) -> list[Path]:
+        """A forwarded job has no local workers (their progress is Kodisc's)."""
+        return []
+
     def reserve(self, quality: str) -> int:
         """The POST's reserve: one second at this quality, in the class's credits."""
         return max(1, math.ceil(reserve_for(quality) * self.exchange_rate))

@@ -63,6 +63,7 @@ class JobRunner:
         self.queue = FairQueue(workers, per_user, first_user=first_user)
         self._tasks: list[asyncio.Task] = []
         self._folders: dict[str, Path] = {}  # running jobs' render folders, for their progress
+        self._progress: dict[str, dict[Path, RenderProgress]] = {}  # running jobs: each worker's last progress
         #: what start() cleaned after stopped servers, one line for whoever starts the server to show
         self.cleaned: str | None = None
 
@@ -141,6 +142,7 @@ class JobRunner:
             error, ours = f"the local server could not render this job ({type(exc).__name__}); render again.", True
         finally:
             self._folders.pop(job.job_id, None)
+            self._progress.pop(job.job_id, None)
         duration_ms = int((time.monotonic() - started) * 1000)
         charge = not ours and charged_failure(duration_ms, self.renderer.timeout)
         try:
@@ -156,15 +158,25 @@ class JobRunner:
         await self._notify(final)
 
     async def progress(self, job_id: str) -> RenderProgress | None:
-        """What the running render of `job_id` reported last (the scene can write that file: read warily, in a thread)."""
+        """What the running render of `job_id` reported last, added up over its workers (a split render has
+        several) and never less than before (the scene can write those files: read warily, in a thread)."""
         folder = self._folders.get(job_id)
         if folder is None:
             return None
-        data = await asyncio.to_thread(read_capped, folder / PROGRESS_FILE, MAX_PROGRESS_BYTES)
-        try:
-            return RenderProgress.from_dict(json.loads(data)) if data else None
-        except ValueError:  # not JSON (UnicodeDecodeError included)
+        seen = self._progress.setdefault(job_id, {})
+        for worker_folder in (folder, *self.renderer.helper_folders(job_id)):
+            data = await asyncio.to_thread(read_capped, worker_folder / PROGRESS_FILE, MAX_PROGRESS_BYTES)
+            try:
+                reported = RenderProgress.from_dict(json.loads(data)) if data else None
+            except ValueError:  # not JSON (UnicodeDecodeError included)
+                reported = None
+            last = seen.get(worker_folder)
+            if reported is not None and (last is None or reported.animations >= last.animations):
+                seen[worker_folder] = reported
+        if not seen:
             return None
+        return RenderProgress(animations=sum(p.animations for p in seen.values()),
+                              seconds=round(sum(p.seconds for p in seen.values()), 3))
 
     async def _notify(self, job: StoredJob | None) -> None:
         if job is None or not job.webhook_url:

@@ -33,6 +33,7 @@ from ._movie_cache import MovieCache
 from ._options import ServerOptions
 from ._process import RenderProcess, limits_line, renders_dir, scene_files, work_root, worker_spec
 from ._renderers import ManimRenderer, SimulatedRenderer
+from ._split import SplitRule, Splitter
 from ._store import Credentials, Store
 
 _START_TIMEOUT = 15.0
@@ -70,6 +71,7 @@ class LocalServer:
             self._store = Store(self.data_dir / "server.sqlite3", monthly_free_credits=o.free_credits)
             self._owner = _load_or_create_owner(self._store, self.data_dir / "owner.json", o.credits)
             scratch = work_root(self.data_dir)
+            workers = o.workers or os.cpu_count() or 1
             engine: ManimRenderer | SimulatedRenderer | KodiscRenderer = SimulatedRenderer(
                 self.data_dir / "samples", timeout=o.render_timeout)
             if o.renderer == "kodisc":
@@ -80,7 +82,7 @@ class LocalServer:
                                             memory_limit=o.memory_limit, scene_files=self.scene_files,
                                             job_bytes=o.job_bytes)
                 engine = ManimRenderer(spec, problem=problem, trusted_user=None if o.sandbox is False else
-                                       self._owner.user_id, warm=o.warm, adopt=prestarted,
+                                       self._owner.user_id, warm=o.warm_workers(workers), adopt=prestarted,
                                        cache=MovieCache(scratch / "cache", max_bytes=o.cache_size) if o.cache_size
                                        else None)
         except BaseException:
@@ -105,10 +107,12 @@ class LocalServer:
         self.limits = limits_line(engine.spec) if isinstance(engine, ManimRenderer) else None
         self._runner = runner = JobRunner(self._store, engine, files_dir=self.data_dir / "jobs",
                                           work_dir=renders_dir(self.data_dir),
-                           workers=o.upstream_concurrency if o.renderer == "kodisc" else o.workers or os.cpu_count() or 1,
+                           workers=o.upstream_concurrency if o.renderer == "kodisc" else workers,
                            sender=sender, public_url=self.public_url,
                            instances_dir=self.data_dir / "servers", per_user=o.per_user,
                            first_user=self._owner.user_id)
+        if isinstance(engine, ManimRenderer) and o.split and engine.cache is not None:
+            engine.splitter = Splitter(SplitRule(o.split_min_animations, o.split_min_frames), runner.queue)
 
         self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once it runs
         hub = None if hub_settings is None else HubUsers(hub_settings, self._store, self.data_dir,

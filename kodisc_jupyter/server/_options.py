@@ -15,7 +15,10 @@ from ._delivery import ANSWER_TIMEOUT, DEFAULT_RETRY_DELAYS
 from ._movie_cache import DEFAULT_CACHE_SIZE
 from ._pricing import DEFAULT_MONTHLY_FREE_CREDITS, DEFAULT_PAID_CREDITS
 from ._process import DEFAULT_JOB_BYTES, DEFAULT_MEMORY_LIMIT, DEFAULT_RENDER_TIMEOUT
-from ._renderers import DEFAULT_WARM_WORKERS
+from ._split import SplitRule
+
+#: Workers kept waiting with Manim imported when renders do not split (~100-150 MB each; see docs/server.md).
+DEFAULT_WARM_WORKERS = 1
 
 METADATA_POLICIES = ("exact", "ignore")
 RENDERERS = ("manim", "simulate", "kodisc")
@@ -34,11 +37,14 @@ class ServerOptions:
     render_timeout: float = DEFAULT_RENDER_TIMEOUT
     memory_limit: int = DEFAULT_MEMORY_LIMIT  # bytes for a whole render (its cgroup), or per process without one
     job_bytes: int = DEFAULT_JOB_BYTES  # what one render may write (`--max-job-mb`); past it the job fails
-    warm: int = DEFAULT_WARM_WORKERS  # sandboxed workers with Manim imported, waiting for a job
+    warm: int | None = None  # sandboxed workers with Manim imported, waiting; None: 2 when renders split, else 1
     cache_size: int = DEFAULT_CACHE_SIZE  # bytes of Manim's partial-movie cache across renders; 0: off
     #: A folder every render may read and runs in: the embedded single-user server's notebook folder
     #: (`_process.scene_files`); a shared `kodisc serve` never sets it.
     scene_files: str | os.PathLike | None = None
+    split: bool = True  # a long scene renders on idle workers too (needs the cache; see docs/server.md)
+    split_min_animations: int = SplitRule.min_animations  # play/wait calls a scene needs to split
+    split_min_frames: int = SplitRule.min_frames  # and frames (known from its last render)
     allow_http_webhooks: bool = False  # local development: http:// and loopback handlers
     webhook_retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS
     webhook_timeout: float = ANSWER_TIMEOUT
@@ -54,6 +60,12 @@ class ServerOptions:
     metadata_policy: str = "exact"  # "exact": metadata is part of a render's identity; "ignore": it is not
     jupyterhub: bool = False  # a hub-managed service: hub tokens sign in (reads JUPYTERHUB_* from the environment)
     credits_per_user: int = 0  # paid credits of a hub user on first sign-in
+
+    def warm_workers(self, workers: int) -> int:
+        """`warm`, or its default: a worker for each render a split uses (two at most), else one."""
+        if self.warm is not None:
+            return self.warm
+        return min(2, workers) if self.split and self.cache_size else DEFAULT_WARM_WORKERS
 
     def __post_init__(self) -> None:
         _check(self)
@@ -94,10 +106,16 @@ def _check(o: ServerOptions) -> None:
     if not (isinstance(latency, (tuple, list)) and len(latency) == 2 and all(map(is_number, latency))
             and 0 <= latency[0] <= latency[1]):
         raise ValueError(f"fault_latency must be (low, high) seconds with 0 <= low <= high; got {latency!r}")
-    if type(o.warm) is not int or o.warm < 0:
-        raise ValueError(f"warm must be an integer >= 0 (0 = no warm workers); got {o.warm!r}")
+    if o.warm is not None and (type(o.warm) is not int or o.warm < 0):
+        raise ValueError(f"warm must be an integer >= 0 (0 = no warm workers; None: the default); got {o.warm!r}")
     if type(o.job_bytes) is not int or o.job_bytes < 1024**2:
         raise ValueError(f"job_bytes must be an integer of at least 1 MB (1048576); got {o.job_bytes!r}")
+    if type(o.split) is not bool:
+        raise ValueError(f"split must be True or False; got {o.split!r}")
+    for name in ("split_min_animations", "split_min_frames"):
+        value = getattr(o, name)
+        if type(value) is not int or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1; got {value!r}")
     if type(o.cache_size) is not int or o.cache_size < 0:
         raise ValueError(f"cache_size must be a number of bytes >= 0 (0 = no cache); got {o.cache_size!r}")
     if o.scene_files is not None and not isinstance(o.scene_files, (str, os.PathLike)):

@@ -140,6 +140,7 @@ class RenderProcess:
             raise
         self.pid = self._popen.pid
         self._started: bool | None = None
+        self._said = b""  # what it wrote on stdout and `ask()` did not return yet
 
     @property
     def returncode(self) -> int | None:
@@ -159,12 +160,37 @@ class RenderProcess:
                 self._started = False
         return self._started
 
-    def send(self, job: dict) -> None:
-        """Its job as one JSON line, then the end of its input (a short line: the pipe takes it without blocking)."""
+    def send(self, job: dict, *, talk: bool = False) -> None:
+        """Its job as one JSON line (a short line: the pipe takes it without blocking), then the end of its
+        input, unless `talk`: a split render's worker asks on stdout (`ask()`) and reads the answers (`answer()`)."""
         assert self._popen.stdin is not None
         with contextlib.suppress(BrokenPipeError):  # it died already: its exit code tells why
             self._popen.stdin.write(json.dumps(job).encode() + b"\n")
-        self._popen.stdin.close()
+        if not talk:
+            self._popen.stdin.close()
+
+    async def ask(self, limit: int = 64) -> str | None:
+        """Its next line on stdout (after the first byte), or None at its end or past `limit` bytes."""
+        assert self._popen.stdout is not None
+        if not await self.started(self.spec.timeout):  # its first byte is not a line
+            return None
+        fd = self._popen.stdout.fileno()
+        while b"\n" not in self._said:
+            if len(self._said) > limit:
+                return None
+            await _readable(fd)
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                return None
+            self._said += chunk
+        line, _, self._said = self._said.partition(b"\n")
+        return line.decode("ascii", "replace")
+
+    def answer(self, line: str) -> None:
+        """One line to a talking worker (a few bytes: the pipe takes it without blocking)."""
+        assert self._popen.stdin is not None
+        with contextlib.suppress(BrokenPipeError, ValueError):  # it died (or ended talking) already
+            self._popen.stdin.write(line.encode() + b"\n")
 
     async def wait(self) -> int:
         """Its exit code, awaited on the running loop."""
@@ -211,7 +237,8 @@ class RenderProcess:
     def _close_pipes(self) -> None:
         for pipe in (self._popen.stdin, self._popen.stdout):
             if pipe is not None:
-                pipe.close()
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
 
 
 def prestart(data_dir: Path, files: Path | None = None) -> RenderProcess | None:

@@ -2,12 +2,14 @@
 
 `python -m kodisc_jupyter.server._render_job MEMORY CPU_SECONDS FILE_BYTES PROCESSES` sets those
 limits, imports Manim, then reads one JSON line from stdin, `{"folder", "class_name", "width",
-"height", "fps", "cache", "files"}` (`files`: the folder relative file names resolve in, see
-`mirror`), so a worker can be started (and warmed) before its job exists. It renders the scene
+"height", "fps", "cache", "files", "split"}` (`files`: the folder relative file names resolve in, see
+`mirror`; `split`: "final" or "helper" of a split render, which then claims animations from the
+server over stdout/stdin, see `_faithful` and `_split`), so a worker can be started (and warmed) before its job exists. It renders the scene
 class of FOLDER/scene.py and leaves FOLDER/video.mp4, thumb.jpg and captions.vtt (always a
 valid WebVTT file, without cues when the scene has no subcaptions). It always ends by writing
-FOLDER/result.json: `{"ok": true}` or `{"ok": false, "error": "..."}`, where the error names the
-exception and the line of the user's own code, never Manim's internals or our paths.
+FOLDER/result.json: `{"ok": true, "animations": N, "seconds": S}` or `{"ok": false, "error": "..."}`
+(`"missing": true` too when a split's partial movies were not all there), where the error names
+the exception and the line of the user's own code, never Manim's internals or our paths.
 """
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._faithful import Claims
 
 SCENE_FILE = "scene.py"
 #: Manim's partial movies of this (user, class, quality, aspect, fps), kept between renders by the server.
@@ -44,6 +50,7 @@ LIMITS = (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resour
 
 def main(argv: list[str]) -> int:
     os.write(1, b"r")  # "started" on the server's pipe: the sandbox is set up; then stdout joins the log
+    server_fd = os.dup(1)  # a split render's claims go to the server on it (see _faithful.Claims)
     os.dup2(2, 1)
     for limit, value in zip(LIMITS, map(int, argv), strict=True):
         hard = resource.getrlimit(limit)[1]
@@ -53,6 +60,8 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     import manim  # noqa: F401  # before the job arrives: a warm worker has paid for it already
 
+    from ._faithful import Claims, MissingPartials
+
     line = sys.stdin.readline()
     if not line:  # the server stopped before sending a job
         return 0
@@ -60,9 +69,14 @@ def main(argv: list[str]) -> int:
     folder = Path(spec["folder"])
     if spec.get("files"):  # ImageMobject("diagram.png") finds the notebook's files, as under %%manim
         os.chdir(mirror(Path(spec["files"]), folder / BESIDE_FOLDER))
+    split = spec.get("split")
+    claims = Claims(server_fd, sys.stdin) if split else None
     try:
-        render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"], cache=spec.get("cache", False))
-        outcome: dict = {"ok": True}
+        animations, seconds = render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"],
+                                     cache=spec.get("cache", False), claims=claims, final=split != "helper")
+        outcome: dict = {"ok": True, "animations": animations, "seconds": round(seconds, 3)}
+    except MissingPartials as exc:
+        outcome = {"ok": False, "missing": True, "error": str(exc)}
     except SceneError as exc:
         outcome = {"ok": False, "error": str(exc)}
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
@@ -83,8 +97,14 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, cache: bool = False) -> None:
+def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, cache: bool = False,
+           claims: Claims | None = None, final: bool = True) -> tuple[int, float]:
+    """Render the scene to FOLDER's outputs: (animations, seconds of video). A split render's helper
+    (`final=False`) leaves only partial movies in FOLDER/cache."""
     from manim import Scene, config
+    from manim.renderer.cairo_renderer import CairoRenderer
+
+    from ._faithful import FaithfulRenderer
 
     config.pixel_width, config.pixel_height, config.frame_rate = width, height, fps
     config.frame_width = config.frame_height * frame_ratio(width, height)
@@ -105,9 +125,17 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
         raise SceneError(f"{class_name!r} is not a Scene subclass; render a class defined as "
                          f"`class {class_name}(Scene):`.")
     scene = scene_class()
-    _still_as_video(scene, fps)
-    _report_progress(scene, folder / PROGRESS_FILE)
+    if type(scene.renderer) is not CairoRenderer:  # OpenGL: no split is asked for (see _split), no faithful skips
+        if claims is not None:
+            raise SceneError("a split render needs Manim's Cairo renderer; render without --renderer=opengl.")
+        _report_progress(scene, folder / PROGRESS_FILE)
+    else:
+        FaithfulRenderer.adopt(scene.renderer, claims=claims, final=final, progress=folder / PROGRESS_FILE)
+    if final:
+        _still_as_video(scene, fps)
     scene.render()
+    if not final:
+        return scene.renderer.num_plays, scene.renderer.time
     writer = scene.renderer.file_writer
     movie = Path(writer.movie_file_path)
     if not movie.is_file():
@@ -117,6 +145,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
     srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
     (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
     write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+    return scene.renderer.num_plays, scene.renderer.time
 
 
 def frame_ratio(width: int, height: int) -> float:

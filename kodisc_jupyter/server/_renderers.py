@@ -21,14 +21,13 @@ from ._leftovers import folder_usage, read_capped, remove_tree
 from ._movie_cache import MovieCache
 from ._pricing import cost_for, reserve_for
 from ._process import DEFAULT_RENDER_TIMEOUT, RenderProcess, WorkerSpec, new_folder
-from ._render_job import CACHE_FOLDER
+from ._render_job import CACHE_FOLDER, PROGRESS_FILE
 from ._sandbox import JOB_MOUNT
+from ._split import MISSING, Splitter
 from ._store import StoredJob
 
 OUTPUT_FILES = tuple(ASSET_FILES.values())
 DEFAULT_SIMULATED_SECONDS = 0.3
-#: Workers kept waiting with Manim imported (~100-150 MB each; see docs/server.md).
-DEFAULT_WARM_WORKERS = 1
 
 
 #: Seconds between two looks at a running render's folder size (and at its timeout).
@@ -47,6 +46,7 @@ class Renderer(Protocol):
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None: ...
     def reserve(self, quality: str) -> int: ...  # credits taken on POST
     def cost(self, job: StoredJob, duration_ms: int) -> int: ...  # credits charged once it ended
+    def helper_folders(self, job_id: str) -> list[Path]: ...
 
 
 class _ByWallTime:
@@ -69,8 +69,11 @@ class ManimRenderer(_ByWallTime):
     """
 
     def __init__(self, spec: WorkerSpec, *, problem: str | None = None, trusted_user: str | None = None,
-                 cache: MovieCache | None = None, warm: int = 0, adopt: RenderProcess | None = None) -> None:
+                 cache: MovieCache | None = None, warm: int = 0, adopt: RenderProcess | None = None,
+                 splitter: Splitter | None = None) -> None:
         self.spec, self.timeout, self.warm, self.cache = spec, spec.timeout, warm, cache
+        #: splits a long scene across idle workers (needs the cache; its lender is the job queue)
+        self.splitter = splitter
         self.sandboxed = spec.sandboxed
         self.unsandboxed_problem = problem
         self.trusted_user = trusted_user
@@ -123,6 +126,10 @@ class ManimRenderer(_ByWallTime):
         return None
 
     # rendering ------------------------------------------------------------------------------------
+    def helper_folders(self, job_id: str) -> list[Path]:
+        """The folders of a split render's helpers (each reports its own progress)."""
+        return self.splitter.helper_folders(job_id) if self.splitter is not None else []
+
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         refused = self.refusal(job)
         if refused:
@@ -132,24 +139,89 @@ class ManimRenderer(_ByWallTime):
         order = {"folder": JOB_MOUNT if self.sandboxed else str(folder), "class_name": job.class_name,
                 "width": width, "height": height, "fps": job.fps, "cache": self.cache is not None,
                 "files": str(self.spec.scene_files) if self.spec.scene_files else None}
+        helpers = 0
         if self.cache is not None:
             await asyncio.to_thread(self.cache.check_out, job, folder / CACHE_FOLDER)
+            if self.splitter is not None and self.splitter.lender is not None:
+                helpers = self.splitter.lender.borrow(self.splitter.helpers_wanted(self.cache.entry(job), job.code))
         error, keep_cache = None, True
         try:
-            error = await self._run(process, order, folder)
+            if helpers:
+                error = await self._split(job, process, order, helpers)
+            else:
+                error = await self._run(process, order, folder, self.timeout)
             keep_cache = error is None or not error.startswith(OVER_QUOTA_START)
+            if error is None and self.splitter is not None and self.cache is not None:
+                self.splitter.remember(self.cache.entry(job), await asyncio.to_thread(_outcome, folder), job.fps)
             return error
         finally:
             try:
+                if helpers:
+                    assert self.splitter is not None and self.splitter.lender is not None
+                    self.splitter.lender.give_back(helpers)
                 if self.cache is not None and keep_cache:  # the scene could write there: read warily, in a thread
                     await asyncio.to_thread(self.cache.check_in, job, folder / CACHE_FOLDER)
             finally:
                 self._refill()
 
-    async def _run(self, process: RenderProcess, order: dict, folder: Path) -> str | None:
-        """Send the order and wait for the worker's exit, ending it at the timeout or once its folder is over quota."""
+    async def _split(self, job: StoredJob, final: RenderProcess, order: dict, count: int) -> str | None:
+        """Render on `final` and `count` helpers (see `_split`), each folder under the job's quota; once more on
+        one worker should partial movies be missing. The timeout covers all of it."""
+        assert self.splitter is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout
+        folders = [new_folder(self._work_dir, f"{job.job_id}-helper-") for _ in range(count)]
+        helpers: list[RenderProcess] = []
+        try:
+            for helper_folder in folders:
+                helpers.append(await self._take_warm(helper_folder) or RenderProcess(self.spec, helper_folder))
+                (helper_folder / "scene.py").write_text(job.code, encoding="utf-8")
+
+            def helper_order(helper_folder: Path) -> dict:
+                return {**order, "folder": JOB_MOUNT if self.sandboxed else str(helper_folder), "split": "helper"}
+
+            run = asyncio.ensure_future(self.splitter.run(job.job_id, final, order, helpers, helper_order,
+                                                          _split_outcome))
+            watch = asyncio.ensure_future(self._watch([final.folder, *folders]))
+            try:
+                await asyncio.wait({run, watch}, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (run, watch):
+                    task.cancel()
+                await asyncio.gather(run, watch, return_exceptions=True)
+            if watch.done() and not watch.cancelled():
+                return watch.result()  # over quota
+            if not run.done() or run.cancelled():
+                return timed_out(self.timeout)
+            error = run.result()
+            if not self.sandboxed:
+                final.kill()
+        finally:
+            for process in (final, *helpers):
+                if process.returncode is None:
+                    await process.end()
+            for helper_folder in folders:
+                await asyncio.to_thread(remove_tree, helper_folder)
+        if error != MISSING:
+            return error
+        for name in ("result.json", PROGRESS_FILE):
+            (final.folder / name).unlink(missing_ok=True)
+        return await self._run(RenderProcess(self.spec, final.folder), order, final.folder,
+                               max(0.0, deadline - loop.time()))
+
+    async def _watch(self, folders: list[Path]) -> str:
+        """Until one of a split's folders is over the job's quota: why (cancelled when the split ends)."""
+        while True:
+            await asyncio.sleep(QUOTA_CHECK_SECONDS)
+            for folder in folders:
+                over = await asyncio.to_thread(over_quota, folder, self.spec.job_bytes)
+                if over:
+                    return over
+
+    async def _run(self, process: RenderProcess, order: dict, folder: Path, timeout: float) -> str | None:
+        """Send the order and wait for the worker's exit, ending it after `timeout` s or once its folder is over quota."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         exited = asyncio.ensure_future(process.wait())
         try:
             process.send(order)
@@ -181,14 +253,20 @@ async def _drop(process: RenderProcess) -> None:
     await asyncio.to_thread(remove_tree, process.folder)
 
 
-def _read_outcome(folder: Path, returncode: int | None) -> str | None:
-    """The render's error from its result.json (None: it rendered), read like anything a scene wrote."""
+def _outcome(folder: Path) -> dict | None:
+    """The worker's result.json, read like anything a scene wrote (a dict or None, never trusted further)."""
     data = read_capped(folder / "result.json", MAX_RESULT_BYTES)
     try:
         outcome = json.loads(data) if data is not None else None
     except ValueError:
-        outcome = None
-    if not isinstance(outcome, dict):
+        return None
+    return outcome if isinstance(outcome, dict) else None
+
+
+def _read_outcome(folder: Path, returncode: int | None, outputs: tuple[str, ...] = OUTPUT_FILES) -> str | None:
+    """The render's error from its result.json (None: it rendered; `MISSING`: a split's partial movies were not all there)."""
+    outcome = _outcome(folder)
+    if outcome is None:
         if returncode is not None and returncode < 0:
             reason = f"was killed by signal {-returncode}"
             if -returncode == signal.SIGKILL:
@@ -197,8 +275,10 @@ def _read_outcome(folder: Path, returncode: int | None) -> str | None:
             reason = f"exited with code {returncode} without a result"
         return f"the render process {reason}; simplify the scene and render again."
     if outcome.get("ok") is True:
-        missing = [name for name in OUTPUT_FILES if not (folder / name).is_file()]
+        missing = [name for name in outputs if not (folder / name).is_file()]
         return f"the render produced no {', '.join(missing)}." if missing else None
+    if outcome.get("missing") is True:
+        return MISSING
     error = outcome.get("error")
     return error if isinstance(error, str) and error else "the render failed for an unknown reason."
 
@@ -216,6 +296,11 @@ def over_quota(folder: Path, job_bytes: int) -> str | None:
         return (f"{OVER_QUOTA_START} {MAX_JOB_FILES} files, this server's limit per job; it was stopped and its "
                 "files removed. Write files only through Manim.")
     return None
+
+
+def _split_outcome(folder: Path, returncode: int | None, helper: bool) -> str | None:
+    """A split render's worker's outcome: a helper leaves no outputs, only partial movies."""
+    return _read_outcome(folder, returncode, () if helper else OUTPUT_FILES)
 
 
 def timed_out(timeout: float) -> str:
@@ -237,6 +322,10 @@ class SimulatedRenderer(_ByWallTime):
 
     async def stop(self) -> None:
         """Nothing to stop."""
+
+    def helper_folders(self, job_id: str) -> list[Path]:
+        """A simulated render never splits."""
+        return []
 
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         plan = job.metadata.get("simulate") if isinstance(job.metadata, dict) else None

@@ -1,0 +1,173 @@
+"""A scene split across workers gives the video the bare `manim` CLI gives: frame count and frames.
+
+One server with two warm workers and the split threshold lowered, so that tiny scenes at -ql split.
+Each scene is rendered by it and by `manim render -ql` in a fresh folder, and the two videos are
+compared frame by frame at several points (decoded to RGB: equal, not merely close).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from server_helpers import User
+
+pytestmark = pytest.mark.render
+
+PLAIN = """\
+from manim import *
+
+class Plain(Scene):
+    def construct(self):
+        square = Square(color=BLUE)
+        self.play(Create(square), run_time=0.6)
+        self.play(Transform(square, Circle(color=RED)), run_time=0.6)
+        self.play(square.animate.shift(LEFT * 2).scale(0.5), run_time=0.6)
+        self.play(FadeIn(Triangle(color=GREEN).shift(RIGHT * 2)), run_time=0.6)
+        self.play(Rotate(square, PI / 3), run_time=0.6)
+        self.play(FadeOut(square), run_time=0.6)
+"""
+# each frame's step depends on the speed the frames before built up: a one-step skip lands elsewhere
+UPDATERS = """\
+from manim import *
+
+class Drift(Scene):
+    def construct(self):
+        dot = Dot(color=RED).shift(LEFT * 4)
+        speed = [0.5]
+
+        def drift(mobject, dt):
+            speed[0] *= 1 + 2 * dt
+            mobject.shift(RIGHT * dt * speed[0])
+            mobject.rotate(dt * speed[0])
+
+        square = Square(side_length=0.5, color=YELLOW)
+        square.add_updater(lambda m, dt: m.rotate(dt * speed[0]))
+        dot.add_updater(drift)
+        self.add(dot, square)
+        self.play(Create(Circle()), run_time=0.6)
+        self.play(FadeIn(Star().shift(UP * 2)), run_time=0.6)
+        self.play(Create(Triangle().shift(DOWN * 2)), run_time=0.6)
+        self.play(Indicate(square), run_time=0.6)
+        self.play(FadeOut(Circle()), run_time=0.6)
+"""
+REDRAW = """\
+from manim import *
+
+class Redraw(Scene):
+    def construct(self):
+        dot = Dot(LEFT * 3, color=BLUE)
+        line = always_redraw(lambda: Line(ORIGIN, dot.get_center(), color=ORANGE))
+        label = always_redraw(lambda: Dot(dot.get_center() + UP * 0.5, color=GREEN))
+        self.add(line, label, dot)
+        self.play(dot.animate.move_to(UP * 2), run_time=0.6)
+        self.play(dot.animate.move_to(RIGHT * 3), run_time=0.6)
+        self.play(Rotate(dot, PI, about_point=ORIGIN), run_time=0.6)
+        self.play(dot.animate.move_to(DOWN * 2), run_time=0.6)
+        self.play(dot.animate.move_to(LEFT), run_time=0.6)
+"""
+WAITS = """\
+from manim import *
+
+class Waits(Scene):
+    def construct(self):
+        circle = Circle(color=PURPLE)
+        self.play(Create(circle), run_time=0.5)
+        self.wait(0.4)
+        self.play(circle.animate.set_fill(PURPLE, opacity=0.5), run_time=0.5)
+        self.wait()
+        self.play(circle.animate.shift(RIGHT * 2), run_time=0.5)
+        self.wait(0.3)
+        self.play(FadeOut(circle), run_time=0.5)
+"""
+SCENES = {"Plain": PLAIN, "Drift": UPDATERS, "Redraw": REDRAW, "Waits": WAITS}
+
+
+@pytest.fixture(scope="module")
+def split_server(tmp_path_factory):
+    """Two workers, both warm, splitting any scene of 2+ animations."""
+    from kodisc_jupyter.server import start_local_server
+
+    with start_local_server(tmp_path_factory.mktemp("split-server"), renderer="manim", workers=2, warm=2,
+                            split_min_animations=2, split_min_frames=2) as server:
+        yield server
+
+
+def _splitter(server):
+    return server._runner.renderer.splitter
+
+
+def _frames(video: Path) -> list:
+    import av
+
+    with av.open(str(video)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def _bare_cli(code: str, class_name: str, folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "scene.py").write_text(code)
+    manim = str(Path(sys.executable).with_name("manim"))
+    subprocess.run([manim, "render", "-ql", "--media_dir", "media", "--progress_bar", "none", "scene.py", class_name],
+                   cwd=folder, check=True, capture_output=True)
+    return folder / "media" / "videos" / "scene" / "480p15" / f"{class_name}.mp4"
+
+
+def _render(server, code: str, class_name: str, target: Path) -> Path:
+    user = User(server)
+    try:
+        job = user.wait(user.submit(code, class_name), timeout=180)
+        assert job.status == "completed", job.error
+        target.write_bytes(httpx.get(job.result.video).content)
+    finally:
+        user.close()
+    return target
+
+
+@pytest.mark.parametrize("class_name", sorted(SCENES))
+def test_a_split_render_is_the_video_manim_makes(split_server, tmp_path, class_name):
+    splitter = _splitter(split_server)
+    runs = splitter.runs
+    ours = _frames(_render(split_server, SCENES[class_name], class_name, tmp_path / "ours.mp4"))
+    bare = _frames(_bare_cli(SCENES[class_name], class_name, tmp_path / "bare"))
+    assert splitter.runs == runs + 1  # it did split
+    assert len(ours) == len(bare) > 20
+    for index in sorted({1, len(bare) // 4, len(bare) // 2, 3 * len(bare) // 4, len(bare) - 1}):
+        assert (ours[index] == bare[index]).all(), f"frame {index} differs"
+
+
+def test_helpers_render_part_of_a_split_scene(split_server):
+    """Over the renders above (both workers warm), the helper rendered some of the partial movies."""
+    assert _splitter(split_server).helped > 0
+
+
+def test_a_split_render_reports_progress_that_never_goes_back(split_server, tmp_path):
+    """Progress counts the animations finished on every worker, and never decreases."""
+    code = PLAIN.replace("Plain", "Counted").replace("run_time=0.6", "run_time=1.5")
+    user = User(split_server)
+    job_id = user.submit(code, "Counted")
+    seen = []
+    deadline = time.monotonic() + 180
+    while not (job := user.job(job_id)).done and time.monotonic() < deadline:
+        if job.progress is not None:
+            seen.append((job.progress.animations, job.progress.seconds))
+        time.sleep(0.05)
+    user.close()
+    assert job.status == "completed", job.error
+    assert seen and seen == sorted(seen)
+    assert all(animations <= 6 for animations, _ in seen)
+
+
+def test_a_scene_error_in_a_split_render_fails_the_job_with_that_error(split_server):
+    code = PLAIN.replace("Plain", "Broken").replace("self.play(Rotate(square, PI / 3), run_time=0.6)",
+                                                    "raise ValueError('no rotation today')")
+    user = User(split_server)
+    runs = _splitter(split_server).runs
+    job = user.wait(user.submit(code, "Broken"), timeout=180)
+    user.close()
+    assert _splitter(split_server).runs == runs + 1
+    assert job.status == "failed"
+    assert job.error.startswith("ValueError: no rotation today (line ")
