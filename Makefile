@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HUB_PROXY := $(VENV)/bin/configurable-http-proxy
+KODISC_PLUGIN := manim-kodisc==1.1.5
 
 .PHONY: demo test lint bench system-deps browser-deps clean
 
@@ -12,6 +13,10 @@ $(STAMP): pyproject.toml package.json yarn.lock $(wildcard src/*.ts style/*.css)
 	$(PY) -m pip install -q --upgrade pip
 	rm -rf kodisc_jupyter/labextension  # the install's build hook rebuilds the player extension (node)
 	$(PY) -m pip install -q -e '.[test]'
+	# Kodisc's Manim plugin, for scenes written for Kodisc (PiChart, ...): without its dependencies, since its
+	# wheel pins pillow<10 and Manim 0.22 needs pillow>=11; it runs on Manim's (docs/server.md, "Kodisc's plugin")
+	$(PY) -m pip install -q --no-deps $(KODISC_PLUGIN)
+	$(PY) -c "import manim_kodisc"
 	touch $(STAMP)
 
 # tests/hub: JupyterHub's proxy comes from npm, into the venv (its bin/ is where the test looks for it)

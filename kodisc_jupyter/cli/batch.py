@@ -22,7 +22,7 @@ from tqdm import tqdm
 from .._logging import quiet_logs
 from ..cells.notebook import NotebookError, render_cells
 from ..contract._errors import KodiscError, RenderFailedError
-from ..rendering import pipeline
+from ..rendering import pipeline, session
 from ..rendering.backend import COMMAND_LINE, resolve_backend, stop_local_server
 from ..rendering.views import format_credits, format_seconds, table_text
 from .exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_RENDER_FAILED, fail
@@ -73,6 +73,9 @@ def prerender(notebooks: list[Path], *, jobs: int | None, force: bool, dry_run: 
     if not cells:
         print(f"No %%kodisc cells in {', '.join(map(str, notebooks))}: nothing to render.")
         return EXIT_OK
+    folders = {notebook.resolve().parent for notebook in notebooks}
+    if len(folders) == 1:  # the local server's renders read the files beside them, as their kernel's would
+        session.current().use_scene_files(folders.pop())
     try:
         items = _plan(cells, backend_choice, force=force, start=not dry_run)
         pending = [item for item in items if item.status == "pending"]

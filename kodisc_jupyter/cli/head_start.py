@@ -10,16 +10,19 @@ knowing it loads half the package; if the backend is Kodisc after all, the worke
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from ..rendering import session
 
 
 def head_start(argv: Sequence[str]) -> None:
-    if not argv or argv[0] != "render" or "--no-wait" in argv or not any(a.endswith(".py") for a in argv[1:]):
+    files = [arg for arg in argv[1:] if arg.endswith(".py")]
+    if not argv or argv[0] != "render" or "--no-wait" in argv or not files:
         return
     choice = _value(argv, "--backend") or "auto"
     if choice not in ("auto", "local"):
         return
+    session.current().use_scene_files(Path(files[0]).parent)  # its renders read the files beside FILE.py
     session.current().prestart_local_server()
     from ..contract._errors import KodiscError
     from ..rendering.backend import resolve_backend

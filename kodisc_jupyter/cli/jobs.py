@@ -19,7 +19,7 @@ from .._argtypes import fps, positive_int
 from .._redact import redact
 from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, MANIM_QUALITY_LETTERS, QUALITIES
 from ..contract._errors import BadRequestError, KodiscError, RenderFailedError, ValidationError
-from ..rendering import pipeline
+from ..rendering import pipeline, session
 from ..rendering.backend import CHOICES, COMMAND_LINE, resolve_backend, stop_local_server
 from ..rendering.views import STATUS_CHOICES, balance_line, format_progress, jobs_text
 from .exit_codes import EXIT_API_ERROR, EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RENDER_FAILED, fail
@@ -289,6 +289,7 @@ def _run_file(args: argparse.Namespace, file: Path, class_name: str | None) -> i
     progress = ProgressLine(sys.stderr)
 
     def start() -> Any:
+        session.current().use_scene_files(file.parent)  # ImageMobject("diagram.png") beside FILE.py (local only)
         backend = resolve_backend(args.backend or "auto", hints=COMMAND_LINE)
         if args.no_wait and backend.name == "local":
             raise ValidationError("--no-wait needs Kodisc: the local server stops when this command exits "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..contract._errors import AuthenticationError, ValidationError
@@ -71,6 +72,8 @@ class Backend:
     key_prefix: str | None
     notice: str | None = None
     _api_key: str = field(default="", repr=False)
+    #: The folder the embedded server's renders read (the notebook's; see `Session.use_scene_files`), else None.
+    scene_files: Path | None = None
 
     @property
     def label(self) -> str:
@@ -162,4 +165,5 @@ def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
     if not start:
         return Backend("local", "", None, notice)
     server = session.current().local_server()
-    return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key)
+    return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key,
+                   server.scene_files)

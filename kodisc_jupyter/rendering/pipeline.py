@@ -24,6 +24,7 @@ from ..contract._rules import COMPLETED, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, 
 from . import session
 from .assets import afetch_assets, fetch_assets
 from .history import cache_key
+from .local_needs import local_problems
 from .preflight import LineMap, NotebookCode, join_prelude, preflight
 
 if TYPE_CHECKING:
@@ -151,10 +152,15 @@ class RenderFlow:
         if self._checked:
             return
         request = self._request()
+        local = self.backend.name == "local"
         report = preflight(request.code, request.class_name, prelude=request.prelude, unit=request.unit,
-                           notebook=request.notebook)
+                           notebook=request.notebook, beside=self.backend.scene_files if local else None)
         if report.errors:
             raise PreflightError(report.errors)
+        if local:  # TeX and Kodisc's plugin: Kodisc has them, this machine may not
+            problems = local_problems(report.source)
+            if problems:
+                raise PreflightError(problems)
         self.class_name = report.class_name or ""
         build_render_body(**self.render_kwargs())
         self.warnings = tuple(report.warnings)

@@ -54,6 +54,10 @@ _FILE_PARAMETERS: dict[str, tuple[str, ...]] = {
     "Code": ("code_file", "file_name"),
     "add_sound": ("sound_file",),
     "register_font": ("font_file",),
+    "loadtxt": ("fname",),  # numpy
+    "genfromtxt": ("fname",),
+    "read_csv": ("filepath_or_buffer",),  # pandas
+    "open": ("file",),
 }
 _FILE_LIKE_RE = re.compile(r"[^\s/\\]\.[A-Za-z0-9]{1,5}$")
 _URL_RE = re.compile(r"^(?:https?|data|ftp)://|^data:", re.IGNORECASE)
@@ -94,10 +98,12 @@ def join_prelude(prelude: str, code: str, notebook: NotebookCode | None = None) 
 
 
 def preflight(code: str, class_name: str | None = None, *, prelude: str = "", unit: str = "cell",
-              notebook: NotebookCode | None = None) -> Preflight:
+              notebook: NotebookCode | None = None, beside: Path | None = None) -> Preflight:
     """Check a cell (with the kernel's prelude and the notebook's definitions) and resolve the class to render.
 
     `unit` is what the messages call the code: "cell" in a notebook, "file" for `kodisc render FILE.py`.
+    `beside`: the folder the render reads files from (the embedded server's notebook folder), where a
+    relative file name that exists is no warning.
     """
     source = join_prelude(prelude, code, notebook)
     lines = LineMap(prelude, notebook, unit)
@@ -123,7 +129,7 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
     scenes = _subclasses(classes, lambda base: base.endswith("Scene"))
     resolved = _resolve_class(class_name, classes, scenes, lines, errors)
     errors.extend(_undefined_names(tree, lines))
-    warnings = _local_file_warnings(tree, classes, lines)
+    warnings = _local_file_warnings(tree, classes, lines, beside)
     return Preflight(resolved, source, errors, warnings)
 
 
@@ -408,7 +414,8 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
     return {id(inner) for root in roots for inner in ast.walk(root)}
 
 
-def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: LineMap) -> list[str]:
+def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: LineMap,
+                         beside: Path | None) -> list[str]:
     file_parameters = dict(_FILE_PARAMETERS)
     for root in ("ImageMobject", "SVGMobject"):
         for name in _subclasses(classes, functools.partial(operator.eq, root)):
@@ -424,21 +431,30 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
         arguments = node.args[:1] + [kw.value for kw in node.keywords if kw.arg in keywords]
         for argument in arguments:
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _is_local_file(argument.value):
+                reason = _local_file_reason(argument.value, beside)
+                if reason is None:
+                    continue
                 shown = argument.value if len(argument.value) <= 60 else argument.value[:57] + "..."
-                message = f"{lines.where(node.lineno)}: {callee}({shown!r}) {_local_file_reason(argument.value)}"
+                message = f"{lines.where(node.lineno)}: {callee}({shown!r}) {reason}"
                 found.append((argument.lineno, argument.col_offset, message))
     return [message for *_, message in sorted(found)]
 
 
-def _local_file_reason(path: str) -> str:
-    """Why the file will not be found: a render never runs in the notebook's folder (the local
-    server renders in a sandbox that sees only its own folder), so only an absolute path works,
-    and only on a local server without the sandbox."""
+def _local_file_reason(path: str, beside: Path | None) -> str | None:
+    """Why the file will not be found, or None when it will: only the embedded local server reads files,
+    those in the folder it was given (`beside`, the notebook's), as `%%manim` does; Kodisc and a shared
+    `kodisc serve` render in a folder of their own."""
+    if beside is not None:
+        try:
+            found = (beside / Path(path).expanduser()).resolve().is_relative_to(beside) and (beside / path).exists()
+        except (OSError, ValueError):
+            found = False
+        return None if found else f"uses a file that is not in the notebook's folder ({beside}), the only one renders read"
     if Path(path).expanduser().is_absolute():
         return ("uses a local file: a Kodisc render cannot see your disk, nor can the local server's sandbox "
                 "(only `kodisc serve --no-sandbox` can)")
-    return ("uses a relative file path: a render runs in its own folder and cannot find it "
-            "(only an unsandboxed local server can read an absolute path; Kodisc cannot read your files)")
+    return ("uses a file beside the notebook: Kodisc cannot read your files (the embedded local server reads the "
+            "notebook's folder; elsewhere, load it from a URL or draw it in code)")
 
 
 def _is_local_file(text: str) -> bool:

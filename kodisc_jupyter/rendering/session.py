@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._logging import get_logger
@@ -36,6 +37,7 @@ class Session:
         self._history: History | None = None
         self._server: LocalServer | None = None
         self._prestarted: RenderProcess | None = None
+        self._scene_files: Path | None = None
         self._worker: Worker | None = None
         self._observers: list[Observer] = []
         self._said: set[str] = set()
@@ -57,8 +59,16 @@ class Session:
                 from ..server import start_local_server
 
                 prestarted, self._prestarted = self._prestarted, None
-                self._server = start_local_server(data_dir() / "server", prestarted=prestarted)
+                self._server = start_local_server(data_dir() / "server", prestarted=prestarted,
+                                                  scene_files=self._scene_files or Path.cwd())
             return self._server
+
+    def use_scene_files(self, folder: Path) -> None:
+        """The folder whose files the embedded server's renders read (`ImageMobject("diagram.png")`), from its
+        next start: `kodisc render FILE.py` gives FILE's; by default it is the working directory at the
+        start, which in a kernel is its notebook's."""
+        with self._lock:
+            self._scene_files = Path(folder).resolve()
 
     def prestart_local_server(self) -> None:
         """Start the embedded server's first render worker now, before the server: a one-shot command
@@ -69,7 +79,7 @@ class Session:
         with self._lock:
             if self._server is None and self._prestarted is None:
                 try:
-                    self._prestarted = prestart(data_dir() / "server")
+                    self._prestarted = prestart(data_dir() / "server", self._scene_files or Path.cwd())
                 except OSError:  # a full temp dir, no fork: only the head start is lost (the server says why)
                     logger.debug("no head start for the local server", exc_info=True)
 

@@ -95,3 +95,16 @@ def test_render_prints_the_preflight_warnings_before_sending(sim_server, monkeyp
     warnings = [line for line in result.stderr.splitlines() if line.startswith("kodisc: warning: ")]
     assert len(warnings) == 1 and "line 5: ImageMobject('diagram.png')" in warnings[0], result.stderr
     assert result.stderr.index("kodisc: warning") < result.stderr.index("submitting")
+
+
+@pytest.mark.render
+def test_a_file_beside_the_scene_renders_on_the_embedded_server(tmp_path, isolated_kodisc_env):
+    lesson = tmp_path / "lesson"
+    lesson.mkdir()
+    (lesson / "data.csv").write_text("0,0\n1,1\n2,0.5\n")
+    (lesson / "plot.py").write_text('from manim import *\nimport numpy as np\n\nclass Plot(Scene):\n'
+                                    '    def construct(self):\n'
+                                    '        self.add(*(Dot([x, y, 0]) for x, y in np.loadtxt("data.csv", delimiter=",")))\n')
+    result = kodisc("render", "lesson/plot.py", "-ql", "-s", cwd=tmp_path)  # run from elsewhere: FILE's folder counts
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "warning" not in result.stderr and (tmp_path / "Plot.png").stat().st_size > 0

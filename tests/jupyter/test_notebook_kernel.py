@@ -74,7 +74,7 @@ def test_warnings_unknown_jobs_and_the_key_never_reaches_the_saved_notebook(run_
         f"%%kodisc -ql {simulate(0.1)}\n{uses_a_file}",
         "%kodisc_resume nonexistent-job",
     ], server=sim_server, name="key.ipynb")
-    assert "Warning: line 6: ImageMobject('logo.png') uses a relative file path" in text_of(nb.cells[1])
+    assert "Warning: line 6: ImageMobject('logo.png') uses a file beside the notebook" in text_of(nb.cells[1])
     assert error_of(nb.cells[1]) is None and "<video" in text_of(nb.cells[1])
     unknown = error_of(nb.cells[2])["traceback"]
     assert len(unknown) == 1 and "No job nonexistent-job in the history or on Kodisc" in unknown[0]

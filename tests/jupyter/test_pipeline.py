@@ -179,7 +179,7 @@ def test_local_file_warning_tells_the_truth_about_the_local_server(manim_server,
         return flow
 
     relative = flow("dot.svg")
-    assert "relative file path" in relative.warnings[0]
+    assert "uses a file beside the notebook: Kodisc cannot read your files" in relative.warnings[0]
     with pytest.raises(RenderFailedError, match="dot.svg"):
         pipeline.run(relative)
     absolute = flow(str(tmp_path / "dot.svg"))

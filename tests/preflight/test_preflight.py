@@ -374,8 +374,8 @@ def test_local_files_given_to_media_mobjects_are_warnings(tmp_path, monkeypatch)
         (11, "Logo('brand.jpg')"), (12, "SVGMobject('diagram')"), (13, "add_sound('click.wav')")]]
 
 
-RELATIVE = ("uses a relative file path: a render runs in its own folder and cannot find it "
-            "(only an unsandboxed local server can read an absolute path; Kodisc cannot read your files)")
+RELATIVE = ("uses a file beside the notebook: Kodisc cannot read your files (the embedded local server reads the "
+            "notebook's folder; elsewhere, load it from a URL or draw it in code)")
 
 
 def test_an_absolute_path_is_flagged_only_for_kodisc(tmp_path):

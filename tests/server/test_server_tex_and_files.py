@@ -134,3 +134,15 @@ def test_the_tex_packages_match_system_deps():
     script = (Path(__file__).parents[2] / "scripts/system-deps.sh").read_text()
     line = next(line for line in script.splitlines() if line.startswith("tex=("))
     assert tuple(line[len("tex=("):-1].split()) == DEBIAN_TEX_PACKAGES
+
+
+def test_a_scene_written_for_kodisc_renders_with_its_plugin(manim_server):
+    pytest.importorskip("manim_kodisc", reason="make's install step installs manim-kodisc (--no-deps)")
+    code = ('from manim import *\nfrom manim_kodisc import *\n\nclass Shares(Scene):\n    def construct(self):\n'
+            '        self.play(FadeIn(PiChart({"a": 2, "b": 1}, colors=[RED, BLUE])), run_time=0.2)\n')
+    user = User(manim_server)
+    try:
+        job = user.wait(user.submit(code, "Shares"), timeout=120)
+    finally:
+        user.close()
+    assert job.status == "completed", job.error
