@@ -70,6 +70,7 @@ def student(gateway):
 
 
 def test_a_job_goes_upstream_with_the_teachers_key_which_no_student_byte_holds(gateway, upstream, student):
+    """Every byte a student sees, the gateway's files, and (test_the_gateways_output...) its output."""
     alice = student()
     before, teacher_before = upstream.job_count(), User(upstream).credits().total
     posted = alice.post({"code": lesson(101), "className": "Lesson", "quality": "low"})
@@ -87,6 +88,17 @@ def test_a_job_goes_upstream_with_the_teachers_key_which_no_student_byte_holds(g
     gateway_files = [path.read_bytes() for path in gateway.data_dir.rglob("*") if path.is_file()]
     key = upstream.api_key.encode()
     assert seen[5][4:8] == b"ftyp" and not any(key in blob or key[10:] in blob for blob in seen + gateway_files)
+
+
+def test_the_gateways_output_never_holds_the_teachers_key(upstream, tmp_path):
+    served = Serve(tmp_path / "data", "--renderer", "kodisc", env=gateway_env(upstream, tmp_path / "home"))
+    user = User(served, served.api_key)
+    assert user.wait(user.submit(lesson(100), "Lesson")).status == "completed"
+    user.close()
+    assert served.stop() == 0
+    everything = "".join(served.lines) + served.later_stdout + served.stderr
+    assert upstream.base_url in everything and upstream.api_key not in everything
+    assert upstream.api_key[10:30] not in everything and "Traceback" not in everything
 
 
 def test_two_students_identical_renders_are_one_upstream_post(gateway, upstream, student):
