@@ -97,9 +97,11 @@ def cache_key(
     fps: int | None,
     backend: str,
     base_url: str,
+    files: dict[str, str] | None = None,
 ) -> str:
-    """Identity of a render request: `code` is the prelude + cell code exactly as sent."""
-    identity = {
+    """Identity of a render request: `code` is the prelude + cell code exactly as sent; `files`, the
+    digests of the files beside the notebook it reads (a changed diagram.png renders anew)."""
+    identity: dict[str, object] = {
         "v": 1,
         "code": code,
         "class_name": class_name,
@@ -109,6 +111,8 @@ def cache_key(
         "backend": backend,
         "base_url": base_url.rstrip("/"),
     }
+    if files:  # only then: every other key stays as it was
+        identity["files"] = files
     blob = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 

@@ -12,6 +12,7 @@ reported to the flow's observers (the status bar, the CLI's progress line) and t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -136,6 +137,7 @@ class RenderFlow:
     started: float = field(default_factory=time.monotonic)
     followed_id: str | None = None  # the job a flow without a request follows, before its first state is seen
     _checked: bool = False
+    _files: tuple[str, ...] = ()  # read beside the notebook (see Preflight.files)
     _cache_key: str | None = None
     _expected: float | None = None
     _previous: float | None = None
@@ -164,6 +166,7 @@ class RenderFlow:
         self.class_name = report.class_name or ""
         build_render_body(**self.render_kwargs())
         self.warnings = tuple(report.warnings)
+        self._files = report.files
         self._checked = True
 
     def prepare(self) -> Outcome | None:
@@ -173,7 +176,8 @@ class RenderFlow:
         request = self._request()
         self._cache_key = cache_key(code=request.full_code, class_name=self.class_name, quality=request.quality,
                                     aspect_ratio=request.aspect_ratio, fps=request.fps, backend=self.backend.name,
-                                    base_url=_cache_base_url(self.backend))
+                                    base_url=_cache_base_url(self.backend),
+                                    files=_digests(self.backend.scene_files, self._files))
         self._estimate(request.quality)
         if request.force:
             return None
@@ -397,6 +401,24 @@ async def wait_async(flow: RenderFlow, client: AsyncKodisc) -> Outcome:
     job = await client.wait(flow.job, **{**flow.wait_kwargs(), "on_update": update})
     files = await flow.afetch(job, client)
     return await asyncio.to_thread(flow.finish, job, files)
+
+
+def _digests(folder: Path | None, names: tuple[str, ...]) -> dict[str, str]:
+    """SHA-256 of each file the render reads from `folder` (a file gone by now counts as "missing")."""
+    digests: dict[str, str] = {}
+    if folder is None:
+        return digests
+    for name in names:
+        digest = hashlib.sha256()
+        try:
+            with open(folder / name, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError:
+            digests[name] = "missing"
+            continue
+        digests[name] = digest.hexdigest()
+    return digests
 
 
 def _playable(path: Path | None) -> bool:

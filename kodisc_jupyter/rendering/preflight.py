@@ -71,6 +71,8 @@ class Preflight:
     source: str = field(repr=False)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Files the code names that the render reads from `beside` (their contents belong in the cache key).
+    files: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -129,8 +131,8 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
     scenes = _subclasses(classes, lambda base: base.endswith("Scene"))
     resolved = _resolve_class(class_name, classes, scenes, lines, errors)
     errors.extend(_undefined_names(tree, lines))
-    warnings = _local_file_warnings(tree, classes, lines, beside)
-    return Preflight(resolved, source, errors, warnings)
+    warnings, files = _local_files(tree, classes, lines, beside)
+    return Preflight(resolved, source, errors, warnings, files)
 
 
 class LineMap:
@@ -414,13 +416,15 @@ def _annotation_nodes(tree: ast.Module) -> set[int]:
     return {id(inner) for root in roots for inner in ast.walk(root)}
 
 
-def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: LineMap,
-                         beside: Path | None) -> list[str]:
+def _local_files(tree: ast.Module, classes: dict[str, ast.ClassDef], lines: LineMap,
+                 beside: Path | None) -> tuple[list[str], tuple[str, ...]]:
+    """A warning for each local file the code names that the render cannot read, and the names it reads beside."""
     file_parameters = dict(_FILE_PARAMETERS)
     for root in ("ImageMobject", "SVGMobject"):
         for name in _subclasses(classes, functools.partial(operator.eq, root)):
             file_parameters.setdefault(name, _FILE_PARAMETERS[root])
     found: list[tuple[int, int, str]] = []
+    readable: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -433,11 +437,12 @@ def _local_file_warnings(tree: ast.Module, classes: dict[str, ast.ClassDef], lin
             if isinstance(argument, ast.Constant) and isinstance(argument.value, str) and _is_local_file(argument.value):
                 reason = _local_file_reason(argument.value, beside)
                 if reason is None:
+                    readable.add(argument.value)
                     continue
                 shown = argument.value if len(argument.value) <= 60 else argument.value[:57] + "..."
                 message = f"{lines.where(node.lineno)}: {callee}({shown!r}) {reason}"
                 found.append((argument.lineno, argument.col_offset, message))
-    return [message for *_, message in sorted(found)]
+    return [message for *_, message in sorted(found)], tuple(sorted(readable))
 
 
 def _local_file_reason(path: str, beside: Path | None) -> str | None:

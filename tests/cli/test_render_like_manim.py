@@ -108,3 +108,8 @@ def test_a_file_beside_the_scene_renders_on_the_embedded_server(tmp_path, isolat
     result = kodisc("render", "lesson/plot.py", "-ql", "-s", cwd=tmp_path)  # run from elsewhere: FILE's folder counts
     assert result.returncode == EXIT_OK, result.stderr
     assert "warning" not in result.stderr and (tmp_path / "Plot.png").stat().st_size > 0
+    again = kodisc("render", "lesson/plot.py", "-ql", "-s", cwd=tmp_path)
+    assert "reused the cached render" in again.stdout, again.stdout + again.stderr
+    (lesson / "data.csv").write_text("0,0\n1,2\n")  # the file changed, not the code: it renders anew
+    changed = kodisc("render", "lesson/plot.py", "-ql", "-s", cwd=tmp_path)
+    assert changed.returncode == EXIT_OK and "reused" not in changed.stdout, changed.stdout + changed.stderr

@@ -96,6 +96,8 @@ def test_files_beside_are_no_warning_where_the_render_reads_them(tmp_path):
     assert [w.split(" uses ")[0] for w in kodisc] == [
         "line 6: ImageMobject('diagram.png')", "line 6: SVGMobject('missing.svg')", "line 7: loadtxt('data/points.csv')",
         "line 8: loadtxt('../outside.csv')"]
+    assert preflight(code).files == ()
+    assert preflight(code, beside=tmp_path).files == ("data/points.csv", "diagram.png")  # in the cache key
     local = preflight(code, beside=tmp_path).warnings
     assert local == [f"line 6: SVGMobject('missing.svg') uses a file that is not in the notebook's folder ({tmp_path}), "
                      "the only one renders read",
