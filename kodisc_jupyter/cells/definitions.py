@@ -237,6 +237,13 @@ class _Resolver:
         if name in self.seen:
             return
         self.seen.add(name)
+        try:
+            self._resolve(name)
+        except Exception as exc:  # a kernel object whose attributes raise (a proxy, a broken __getattr__), or too deep
+            self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: looking at it raised "
+                                 f"{type(exc).__name__}")
+
+    def _resolve(self, name: str) -> None:
         binding = self.index.bindings.get(name)
         value = self.namespace.get(name, _MISSING)
         if self.kernel and value is _MISSING:

@@ -133,6 +133,31 @@ def test_a_value_that_cannot_travel_is_one_line_naming_it_and_why(setup, fragmen
                 value.close()
 
 
+def test_a_kernel_object_whose_attributes_raise_is_a_problem_not_a_crash():
+    class Proxy:
+        def __getattribute__(self, name):
+            raise RuntimeError("no")
+
+    sources, namespace = kernel([])
+    namespace["proxy"] = Proxy()
+    assert resolve("x = proxy", sources, namespace).problems == (
+        "the notebook's 'proxy' cannot be sent with the cell: looking at it raised RuntimeError",)
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    namespace["deep"] = deep
+    assert resolve("x = deep", sources, namespace).problems == (
+        "the notebook's 'deep' cannot be sent with the cell: looking at it raised RecursionError",)
+
+
+def test_the_preludes_names_are_not_looked_up_in_the_notebook():
+    sources, namespace = kernel(["BRAND = 'red'", "SIZE = 2"])
+    result = resolve("x = BRAND * SIZE", sources, namespace, prelude="BRAND = 'blue'")
+    assert result.notebook.code == "SIZE = 2"
+    sent = join_prelude("BRAND = 'blue'", "x = BRAND * SIZE", result.notebook)
+    assert sent == "BRAND = 'blue'\n\nSIZE = 2\n\nx = BRAND * SIZE"
+
+
 @pytest.mark.parametrize("value", [
     0, -3, 2.5, -0.1, 1e300, float("inf"), True, None, "it's \"quoted\"\n", b"\x00", complex(1, -2),
     (1,), (), [1, [2, (3, "x")]], {"a": [1, 2], 3: None}, {3, 1, 2}, frozenset({"b", "a"}), set(),
