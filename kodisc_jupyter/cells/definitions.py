@@ -19,7 +19,6 @@ written by the same writer the kernel uses, so the text sent (and the cache key)
 from __future__ import annotations
 
 import ast
-import dataclasses
 import inspect
 import io
 import math
@@ -31,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rendering.preflight import NotebookCode, free_names, join_prelude, kernel_manim_imports
+from ..rendering.preflight import NotebookCode, free_names, kernel_manim_imports
 
 __all__ = ["Resolution", "resolve", "literal", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS", "MANIM_IMPORT"]
 
@@ -63,10 +62,6 @@ class Resolution:
     problems: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
 
-    def prelude(self, prelude: str) -> str:
-        """The code in front of the cell: the prelude, then the notebook's definitions."""
-        return join_prelude(prelude, self.notebook.code) if self.notebook is not None else prelude
-
 
 @dataclass(frozen=True)
 class _Binding:
@@ -80,10 +75,13 @@ class _Binding:
     module: str = ""  # import: the module, and the attribute for `from X import a`
     attribute: str | None = None
 
+    def origins(self) -> list[str]:
+        """Where each line of `text` was written."""
+        return [f"{self.where} line {self.lineno + offset}" for offset in range(self.text.count("\n") + 1)]
+
 
 @dataclass
 class _Piece:
-    name: str
     text: str
     origins: list[str]
     shown: str | None  # the name in the summary ("f()", "Badge", "RADIUS"); None for imports
@@ -116,7 +114,8 @@ def _defines(code: str, name: str) -> bool:
 
 
 class _Index:
-    """Each name's latest top-level binding in the notebook's sources, and the player settings."""
+    """Each name's latest top-level binding in the notebook's sources, the modules star-imported, and
+    the Manim config settings (to send) and player settings (to apply) the cells made."""
 
     def __init__(self, sources: Sequence[tuple[str, str]]) -> None:
         self.bindings: dict[str, _Binding] = {}
@@ -249,7 +248,7 @@ class _Resolver:
         if self.kernel and value is _MISSING:
             return  # defined nowhere: the pre-flight says so for the cell's own names; a helper's may never run
         if binding is not None and binding.kind == "import" and self._is_import(binding, value):
-            self._add(name, binding.text, [f"{binding.where} line {binding.lineno}"], None, is_import=True)
+            self._add(binding.text, [f"{binding.where} line {binding.lineno}"], None, is_import=True)
         elif self._from_manim(name, value):  # what the notebook's `from manim import *` gave it
             return
         elif binding is not None and binding.kind in ("def", "class", "lambda") and self._is_definition(binding, name, value):
@@ -272,8 +271,7 @@ class _Resolver:
         for key, binding in settings.items():
             for used in free_names(binding.text):
                 self.want(used)
-            origins = [f"{binding.where} line {binding.lineno + offset}" for offset in range(binding.text.count("\n") + 1)]
-            self._add(f"config.{key}", binding.text, origins, f"config.{key}")
+            self._add(binding.text, binding.origins(), f"config.{key}")
 
     def _from_manim(self, name: str, value: Any) -> bool:
         if value is _MISSING:
@@ -306,34 +304,27 @@ class _Resolver:
         for used in free_names(binding.text):
             if used != name:
                 self.want(used)
-        origins = [f"{binding.where} line {binding.lineno + offset}" for offset in range(binding.text.count("\n") + 1)]
-        shown = f"{name}()" if binding.kind == "def" else name
-        self._add(name, binding.text, origins, shown)
+        self._add(binding.text, binding.origins(), f"{name}()" if binding.kind == "def" else name)
 
     def _from_value(self, name: str, value: Any) -> None:
         """A kernel value with no usable source binding: a module, something importable, or a literal."""
         if isinstance(value, types.ModuleType):
             alias = "" if value.__name__ == name else f" as {name}"
-            self._add(name, f"import {value.__name__}{alias}", [f"the notebook's import of {name}"], None, is_import=True)
+            self._add(f"import {value.__name__}{alias}", [f"the notebook's import of {name}"], None, is_import=True)
             return
         importable = _import_line(name, value, self.index.star_modules)
         if importable:
-            self._add(name, importable, [f"the notebook's import of {name}"], None, is_import=True)
+            self._add(importable, [f"the notebook's import of {name}"], None, is_import=True)
             return
         if isinstance(value, (types.FunctionType, type)):  # not importable: the notebook's own
             original = value.__name__
             if original != name and original.isidentifier() and self.namespace.get(original) is value:
                 self.want(original)  # `g = f`: f's definition, then the alias
-                self._add(name, f"{name} = {original}", [f"the notebook's {name} (= {original})"], name)
+                self._add(f"{name} = {original}", [f"the notebook's {name} (= {original})"], name)
             else:
                 self._source_of(name, value)
             return
-        try:
-            text = literal(value, self.needs)
-        except Unwritable as exc:
-            self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: {exc}")
-            return
-        self._value(name, text)
+        self._value(name, value, "the notebook's")
 
     def _source_of(self, name: str, value: Any) -> None:
         """A notebook function or class whose cell is not in the sources (e.g. defined by %run): its own source."""
@@ -350,8 +341,7 @@ class _Resolver:
             self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: it is a lambda whose "
                                  f"source is not its own statement; write `def {name}(...)` in a cell")
             return
-        binding = _Binding("class" if isinstance(value, type) else "def", text, "the notebook", 1)
-        self._definition(name, dataclasses.replace(binding, where=f"the notebook's {name}"))
+        self._definition(name, _Binding("class" if isinstance(value, type) else "def", text, f"the notebook's {name}", 1))
 
     def _from_source(self, name: str, binding: _Binding) -> None:
         """No kernel: a literal assignment travels; anything computed is only known by running the notebook."""
@@ -363,19 +353,19 @@ class _Resolver:
             self.problems.append(f"{name!r} is computed in {binding.where} (line {binding.lineno}): only running "
                                  "the notebook knows its value (execute it, or assign a literal)")
             return
+        self._value(name, value, f"{binding.where}'s")
+
+    def _value(self, name: str, value: Any, whose: str) -> None:
+        """`name = <literal>`, or the problem saying why the value cannot be written."""
         try:
-            text = literal(value, self.needs)
+            statement = f"{name} = {literal(value, self.needs)}"
         except Unwritable as exc:
-            self.problems.append(f"{binding.where}'s {name!r} cannot be sent with the cell: {exc}")
+            self.problems.append(f"{whose} {name!r} cannot be sent with the cell: {exc}")
             return
-        self._value(name, text)
+        self._add(statement, [f"the notebook's value of {name}"] * (statement.count("\n") + 1), name)
 
-    def _value(self, name: str, text: str) -> None:
-        statement = f"{name} = {text}"
-        self._add(name, statement, [f"the notebook's value of {name}"] * (statement.count("\n") + 1), name)
-
-    def _add(self, name: str, text: str, origins: list[str], shown: str | None, *, is_import: bool = False) -> None:
-        self.pieces.append(_Piece(name, text, origins, shown, is_import))
+    def _add(self, text: str, origins: list[str], shown: str | None, *, is_import: bool = False) -> None:
+        self.pieces.append(_Piece(text, origins, shown, is_import))
 
     # -- the block --------------------------------------------------------------------------------
 
