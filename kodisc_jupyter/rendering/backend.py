@@ -162,8 +162,8 @@ def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
     if importlib.util.find_spec("manim") is None:
 
         raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
-    if not start:
-        return Backend("local", "", None, notice)
+    if not start:  # enough for cache keys, which include the files beside the notebook
+        return Backend("local", "", None, notice, scene_files=session.current().scene_files())
     server = session.current().local_server()
     return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key,
                    server.scene_files)

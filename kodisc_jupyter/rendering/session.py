@@ -60,8 +60,18 @@ class Session:
 
                 prestarted, self._prestarted = self._prestarted, None
                 self._server = start_local_server(data_dir() / "server", prestarted=prestarted,
-                                                  scene_files=self._scene_files or Path.cwd())
+                                                  scene_files=self._files_folder())
             return self._server
+
+    def scene_files(self) -> Path | None:
+        """The folder the embedded server's renders read: the running server's, else the one it would start
+        with (None when that folder may not be shared: it holds the home)."""
+        from ..server._process import scene_files
+
+        with self._lock:
+            if self._server is not None:
+                return self._server.scene_files
+            return scene_files(self._files_folder())[0]
 
     def use_scene_files(self, folder: Path) -> None:
         """The folder whose files the embedded server's renders read (`ImageMobject("diagram.png")`), from its
@@ -69,6 +79,9 @@ class Session:
         start, which in a kernel is its notebook's."""
         with self._lock:
             self._scene_files = Path(folder).resolve()
+
+    def _files_folder(self) -> Path:
+        return self._scene_files or Path.cwd()
 
     def prestart_local_server(self) -> None:
         """Start the embedded server's first render worker now, before the server: a one-shot command
@@ -79,7 +92,7 @@ class Session:
         with self._lock:
             if self._server is None and self._prestarted is None:
                 try:
-                    self._prestarted = prestart(data_dir() / "server", self._scene_files or Path.cwd())
+                    self._prestarted = prestart(data_dir() / "server", self._files_folder())
                 except OSError:  # a full temp dir, no fork: only the head start is lost (the server says why)
                     logger.debug("no head start for the local server", exc_info=True)
 
