@@ -363,7 +363,7 @@ CLI_CASES = [  # (id, arguments, exit code, fragment of the last stderr line)
     ("render-fps-241", ["render", "one.py", "--fps", "241"], 2, "--fps: must be 1..240, got 241"),
     ("render-fps-nan", ["render", "one.py", "--fps", "nan"], 2, "--fps: expected a whole number"),
     ("render-quality-key", ["render", "one.py", "--quality", KEY_LIKE], 2, "invalid choice: 'kdsc_live_ab12…'"),
-    ("render-output-not-mp4", ["render", "one.py", "-o", "x.txt"], 2, "-o must name an .mp4 file"),
+    ("render-output-not-mp4", ["render", "one.py", "-o", "x.txt"], 2, "-o must name a .mp4 file"),
     ("jobs-limit-0", ["jobs", "--limit", "0"], 2, "must be >= 1, got 0"),
     ("set-webhook-bad-ipv6", ["keys", "set-webhook", "https://[zz]/", "--data-dir", "d"], 2,
      "webhookUrl is not a valid URL"),
