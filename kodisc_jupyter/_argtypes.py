@@ -6,8 +6,7 @@ import keyword
 import math
 from collections.abc import Callable
 
-from .contract._errors import ValidationError
-from .contract._rules import MAX_FPS, MIN_FPS, webhook_url_parts
+from ._choices import MAX_FPS, MIN_FPS
 
 
 def whole_number(minimum: int, maximum: int | None = None, *, note: str = "") -> Callable[[str], int]:
@@ -43,6 +42,9 @@ def identifier(text: str) -> str:
 
 def webhook_url(text: str) -> str:
     """A webhook URL the contract accepts (https, a valid host and port, no credentials)."""
+    from .contract._errors import ValidationError  # only for a line that sets a webhook
+    from .contract._rules import webhook_url_parts
+
     try:
         webhook_url_parts(text)
     except ValidationError as exc:

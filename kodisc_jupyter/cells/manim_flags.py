@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .._argtypes import fps, positive_int
-from ..contract import MANIM_QUALITY_LETTERS, QUALITIES
+from .._choices import MANIM_QUALITY_LETTERS, QUALITIES
 
 __all__ = ["VERBOSITY_LEVELS", "QUALITY_HELP", "add_manim_flags", "frame_rate", "quality"]
 

@@ -18,9 +18,7 @@ from traitlets import Bool, Enum, Float, Unicode
 from traitlets.config import Configurable
 
 from .._argtypes import identifier, positive_seconds, webhook_url
-from .._redact import redact
-from ..contract import ASPECT_RATIOS, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
-from ..rendering.backend import CHOICES as BACKEND_CHOICES
+from .._choices import ASPECT_RATIOS, BACKEND_CHOICES, DEFAULT_ASPECT_RATIO, DEFAULT_QUALITY, QUALITIES
 from .manim_flags import QUALITY_HELP, add_manim_flags, frame_rate, quality
 
 if TYPE_CHECKING:
@@ -42,6 +40,8 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(prog=prog, description=description, add_help=False)
 
     def error(self, message: str) -> NoReturn:
+        from .._redact import redact
+
         raise OptionsError(f"{redact(message)} (options: {self.prog}?)")  # a value may be a pasted key
 
 
@@ -169,7 +169,12 @@ def apply_pyproject_defaults(settings: KodiscSettings, folder: Path, configured:
 
 
 def pyproject_table(start: Path) -> dict[str, Any]:
-    """The `[tool.kodisc]` table of the pyproject.toml nearest to `start` (upwards), or {}."""
+    """The `[tool.kodisc]` table of the pyproject.toml nearest to `start` (upwards), or {}. The TOML
+    parser is loaded only when there is a file to read (`%load_ext` in most notebook folders has none)."""
+    candidate = next((found for folder in (start, *start.parents)
+                      if (found := folder / "pyproject.toml").is_file()), None)
+    if candidate is None:
+        return {}
     try:
         import tomllib
     except ImportError:  # Python 3.10
@@ -177,17 +182,13 @@ def pyproject_table(start: Path) -> dict[str, Any]:
             import tomli as tomllib  # type: ignore[no-redef, import-not-found, unused-ignore]
         except ImportError:
             return {}
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            try:
-                with candidate.open("rb") as file:
-                    table = tomllib.load(file).get("tool", {}).get("kodisc", {})
-            except (OSError, ValueError) as exc:
-                print(f"Kodisc: cannot read {candidate} ({exc}); using defaults.", file=sys.stderr)
-                return {}
-            return table if isinstance(table, dict) else {}
-    return {}
+    try:
+        with candidate.open("rb") as file:
+            table = tomllib.load(file).get("tool", {}).get("kodisc", {})
+    except (OSError, ValueError) as exc:
+        print(f"Kodisc: cannot read {candidate} ({exc}); using defaults.", file=sys.stderr)
+        return {}
+    return table if isinstance(table, dict) else {}
 
 
 def render_request(args: CellOptions, settings: KodiscSettings, code: str, prelude: str,

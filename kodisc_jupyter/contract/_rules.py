@@ -11,6 +11,16 @@ import re
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from .._choices import (
+    ASPECT_RATIOS,
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_QUALITY,
+    MANIM_QUALITY_LETTERS,
+    MAX_FPS,
+    MIN_FPS,
+    QUALITIES,
+    STATUSES,
+)
 from .._redact import KEY_LIKE_RE, KEY_PREFIX_LENGTH, key_prefix, redact
 from .._timestamps import format_timestamp, parse_timestamp
 from ._errors import ValidationError
@@ -27,32 +37,15 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://kodisc.com/api/v2"
 
-#: quality name -> (width, height, default fps), landscape; `9:16` swaps width and height.
-QUALITIES: dict[str, tuple[int, int, int]] = {
-    "low": (854, 480, 15),
-    "medium": (1280, 720, 30),
-    "high": (1920, 1080, 30),
-    "twok": (2560, 1440, 30),
-    "fourk": (3840, 2160, 30),
-}
-ASPECT_RATIOS: tuple[str, ...] = ("16:9", "9:16")
-#: Manim's own `-q` letters for each quality (`manim -qm`), accepted wherever a quality is typed.
-MANIM_QUALITY_LETTERS: dict[str, str] = {"l": "low", "m": "medium", "h": "high", "p": "twok", "k": "fourk"}
-DEFAULT_QUALITY = "medium"
-DEFAULT_ASPECT_RATIO = "16:9"
-
 CLASS_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: A well-formed key: `kdsc_live_` + 48 lowercase hex characters.
 KEY_RE = re.compile(r"kdsc_live_[0-9a-f]{48}")
 MAX_BODY_BYTES = 200 * 1024
-#: The frame rates we accept (Kodisc documents no maximum; above 240 nothing plays the result anyway).
-MIN_FPS, MAX_FPS = 1, 240
 #: How deeply `metadata` may nest (an object in an array is depth 2), and so a whole body (one more).
 MAX_METADATA_DEPTH = 32
 MAX_JSON_DEPTH = MAX_METADATA_DEPTH + 1
 MAX_URL_LENGTH = 2048
 
-STATUSES: tuple[str, ...] = ("queued", "running", "completed", "failed")
 QUEUED, RUNNING, COMPLETED, FAILED = STATUSES
 PENDING_STATUSES = frozenset({QUEUED, RUNNING})
 TERMINAL_STATUSES = frozenset({COMPLETED, FAILED})

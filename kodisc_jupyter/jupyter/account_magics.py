@@ -1,12 +1,14 @@
 """The account magics: `%kodisc_panel`, `%kodisc_credits`, `%kodisc_jobs`, `%kodisc_login`, `%kodisc_logout`.
 
 They follow the render magic's backend choice (`%config Kodisc.backend`) and report problems as
-one-line `UsageError`s, so a notebook run unattended stops on them without a traceback.
+one-line `UsageError`s, so a notebook run unattended stops on them without a traceback. Loading
+declares them only: each loads what it needs (the backend, the views, the client) when it first runs.
 """
 from __future__ import annotations
 
-import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,13 +16,23 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from .._argtypes import positive_int
-from ..errors import AuthenticationError, KodiscError
-from ..rendering.backend import NOTEBOOK, resolve_backend
-from ..rendering.views import STATUS_CHOICES, balance_line, format_credits, jobs_text
+from .._choices import STATUS_CHOICES
 
 _KEY_IN_CELL = ("%kodisc_login takes no argument: a key typed in a cell is saved in the notebook and its history. "
                 "Run %kodisc_login alone and paste the key at the prompt.")
 _ENV_KEYS = ("KODISC_API_KEY", "KODISC_KEY")
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    """A Kodisc error as one `UsageError` line, its advice in the notebook's words."""
+    from ..errors import KodiscError
+    from ..rendering.backend import NOTEBOOK
+
+    try:
+        yield
+    except KodiscError as exc:
+        raise UsageError(NOTEBOOK.say(exc)) from None
 
 
 @magics_class
@@ -30,11 +42,11 @@ class AccountMagics(Magics):
     _panel: Any = None  # the newest %kodisc_panel: only it follows job changes
 
     def _backend(self) -> Any:
+        from ..rendering.backend import resolve_backend
+
         render_magics = self.shell.magics_manager.registry.get("Kodisc") if self.shell else None
-        try:
+        with _usage_errors():
             return resolve_backend(getattr(render_magics, "backend", "auto"))
-        except KodiscError as exc:
-            raise UsageError(NOTEBOOK.say(exc)) from None
 
     @magic_arguments()
     @argument("-n", "--page-size", type=positive_int, default=10, help="jobs per page (default 10)")
@@ -47,10 +59,9 @@ class AccountMagics(Magics):
         from .panel import Panel
 
         args = parse_argstring(self.kodisc_panel, line)
-        try:
-            panel = Panel(self._backend(), page_size=args.page_size)
-        except KodiscError as exc:
-            raise UsageError(NOTEBOOK.say(exc)) from None
+        backend = self._backend()
+        with _usage_errors():
+            panel = Panel(backend, page_size=args.page_size)
         if args.status != "all":
             panel.set_status(args.status)
         if self._panel is not None:  # a re-run cell must not leave a trail of refreshing panels and open clients
@@ -61,14 +72,13 @@ class AccountMagics(Magics):
     @line_magic
     def kodisc_credits(self, line: str) -> None:
         """Print the balance in one line: total, paid, free, the key's prefix and the backend."""
+        from ..rendering.views import balance_line
+
         if line.strip():
             raise UsageError("%kodisc_credits takes no argument.")
         backend = self._backend()
-        try:
-            with backend.client() as client:
-                account = client.me()
-        except KodiscError as exc:
-            raise UsageError(NOTEBOOK.say(exc)) from None
+        with _usage_errors(), backend.client() as client:
+            account = client.me()
         print(balance_line(account, backend.label))
 
     @magic_arguments()
@@ -80,6 +90,7 @@ class AccountMagics(Magics):
         from IPython.display import display
 
         from ..rendering.history import History
+        from ..rendering.views import jobs_text
         from .history_html import jobs_html, thumbnail_data_url
 
         args = parse_argstring(self.kodisc_jobs, line)
@@ -97,8 +108,12 @@ class AccountMagics(Magics):
     @line_magic
     def kodisc_login(self, line: str) -> None:
         """Ask for a Kodisc API key (hidden input), check it with Kodisc, then save it for later sessions."""
+        import getpass
+
         from ..client import KEY_RE, Kodisc, key_prefix
         from ..credentials import save_key
+        from ..errors import AuthenticationError, KodiscError
+        from ..rendering.views import format_credits
 
         if line.strip():
             raise UsageError(_KEY_IN_CELL)

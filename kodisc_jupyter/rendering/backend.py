@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._choices import BACKEND_CHOICES
 from ..contract._errors import AuthenticationError, ValidationError
 from ..contract._rules import key_prefix
 from . import session
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "Hints", "NOTEBOOK", "COMMAND_LINE", "resolve_backend", "local_poll_policy", "backend_for",
            "stop_local_server", "CHOICES", "LOCAL_NOTICE"]
 
-CHOICES = ("auto", "cloud", "local")
+CHOICES = BACKEND_CHOICES
 
 
 @dataclass(frozen=True)

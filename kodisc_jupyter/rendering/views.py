@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from ..contract._rules import PENDING_STATUSES, RUNNING, STATUSES
+from .._choices import STATUS_CHOICES as STATUS_CHOICES  # the views filter by it
+from ..contract._rules import PENDING_STATUSES, RUNNING
 
 if TYPE_CHECKING:
     from ..contract._models import RenderProgress
 
-STATUS_CHOICES = ("all", *STATUSES)
 COLUMNS = ("Job", "Class", "Quality", "Status", "Credits", "Duration", "When")
 
 

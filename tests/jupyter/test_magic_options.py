@@ -174,6 +174,11 @@ def test_loading_imports_no_client_widgets_or_server():
     heavy = [name for name in loaded if name.split(".")[0] in ("httpx", "ipywidgets", "starlette", "uvicorn", "manim")
              or name.startswith(("kodisc_jupyter.client", "kodisc_jupyter.server"))]
     assert heavy == []
+    # what a magic needs comes with its first run: not the render core, the contract or the history (P4)
+    deferred = [name for name in loaded if name.startswith(("kodisc_jupyter.rendering", "kodisc_jupyter.contract",
+                                                           "kodisc_jupyter.errors", "kodisc_jupyter.jupyter.panel"))
+                or name in ("sqlite3", "getpass")]
+    assert deferred == []
 
 
 def test_kernels_with_their_own_shell_class_get_widgets(monkeypatch):
