@@ -32,11 +32,14 @@ from typing import Any
 
 from ..rendering.preflight import NotebookCode, free_names, kernel_manim_imports
 
-__all__ = ["Resolution", "resolve", "literal", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS", "MANIM_IMPORT"]
+__all__ = ["Resolution", "resolve", "literal", "python_source", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS",
+           "MANIM_IMPORT", "EXEC_MAGICS"]
 
 MAX_VALUE_BYTES = 100_000  # a value bigger than this is data, not a constant: load or compute it in the scene
 #: `config.X` settings of earlier cells that size the player (as under `%%manim`), not the render.
 PLAYER_SETTINGS = ("media_width", "media_embed")
+#: Cell magics that run their body in the notebook's namespace: what it defines is the notebook's.
+EXEC_MAGICS = frozenset({"capture", "time", "manim"})
 #: `config.X` settings the render's own request and Kodisc own (size, rate, files, logs): not sent.
 RENDER_SETTINGS = frozenset({
     "pixel_width", "pixel_height", "frame_rate", "quality", "media_dir", "video_dir", "images_dir", "tex_dir",
@@ -123,11 +126,14 @@ class _Index:
         self.player_settings: dict[str, Any] = {}
         self.config: dict[str, _Binding] = {}  # Manim's config set by earlier cells, latest per key in run order
         for where, source in sources:
-            try:
-                tree = ast.parse(source)
-            except (SyntaxError, ValueError):
-                continue
-            self._walk(tree.body, source, where)
+            self._read(source, where)
+
+    def _read(self, source: str, where: str) -> None:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            return
+        self._walk(tree.body, source, where)
 
     def _walk(self, body: list[ast.stmt], source: str, where: str) -> None:
         """Top-level statements, also inside top-level if/try/with blocks (`try: import x ...`)."""
@@ -140,6 +146,8 @@ class _Index:
                 for handler in getattr(node, "handlers", []):
                     self._walk(handler.body, source, where)
                 self._walk(getattr(node, "orelse", []) + getattr(node, "finalbody", []), source, where)
+            elif (magic_body := _exec_magic_body(node)) is not None:  # `%%capture` in a kernel's `In`: its body ran
+                self._read("\n" + python_source(magic_body), where)  # the body starts on the cell's line 2
             else:
                 self._add(node, source, where)
 
@@ -198,6 +206,22 @@ class _Index:
             elif isinstance(key, str) and key not in RENDER_SETTINGS and len(targets) == 1:
                 self.config.pop(key, None)  # re-inserted: the order they last ran in
                 self.config[key] = _Binding("config", _segment(source, node.lineno, node), where, node.lineno)
+
+
+def python_source(source: str) -> str:
+    """A cell as Python: its line magics and shell commands blanked (the line numbers stay)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
+
+
+def _exec_magic_body(node: ast.stmt) -> str | None:
+    """The body of `get_ipython().run_cell_magic('capture', '', body)` (IPython's form of a `%%capture`
+    cell in `In`) for a cell magic that runs its body in the notebook's namespace; None otherwise."""
+    call = node.value if isinstance(node, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "run_cell_magic"
+            and len(call.args) == 3 and all(isinstance(arg, ast.Constant) and isinstance(arg.value, str) for arg in call.args)):
+        return None
+    magic, _, body = (arg.value for arg in call.args)  # type: ignore[attr-defined]
+    return body if magic in EXEC_MAGICS else None
 
 
 def _segment(source: str, first: int, node: ast.stmt) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import options as cell_options
-from .definitions import resolve
+from .definitions import EXEC_MAGICS, python_source, resolve
 
 if TYPE_CHECKING:
     from ..rendering.pipeline import RenderRequest
@@ -75,7 +75,11 @@ def render_cells(notebook: Path) -> list[RenderCell]:
                     prelude = body
             elif magic is None:
                 prelude = _line_magics(source, settings, prelude)
-                python = _python(source)
+                python = python_source(source)
+                _run_manim_imports(python, namespace)
+                sources.append((f"cell {number}", python))
+            elif magic in EXEC_MAGICS:  # `%%capture`, `%%time`, `%%manim`: the body ran in the namespace
+                python = "\n" + python_source(body)
                 _run_manim_imports(python, namespace)
                 sources.append((f"cell {number}", python))
         except (cell_options.OptionsError, _ConfigError) as exc:
@@ -146,11 +150,6 @@ def _line_magics(source: str, settings: cell_options.KodiscSettings, prelude: st
         elif text.startswith("%kodisc_prelude") and cell_options.parse(cell_options.PRELUDE, text[15:]).clear:
             prelude = ""
     return prelude
-
-
-def _python(source: str) -> str:
-    """A plain cell as Python: its line magics and shell commands blanked (the line numbers stay)."""
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.split("\n"))
 
 
 def _run_manim_imports(code: str, namespace: dict[str, Any]) -> None:

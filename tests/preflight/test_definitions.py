@@ -233,6 +233,28 @@ def test_manim_config_set_by_earlier_cells_travels_but_not_what_the_render_owns_
     assert resolve("x = 1", *kernel(["config = {}", "config['a'] = 1"])).notebook is None
 
 
+def test_what_a_capture_or_time_cell_defines_is_the_notebooks_in_a_kernel_and_in_a_saved_notebook(tmp_path):
+    """IPython keeps `%%capture` cells in `In` as a run_cell_magic call; the body ran in the namespace."""
+    import json
+
+    from kodisc_jupyter.cells.notebook import render_cells
+
+    body = "!pip install something\nimport numpy as np\nSIZE = 3\n\ndef grow(x):\n    return x * SIZE\n"
+    sources = [("In [1]", f"get_ipython().run_cell_magic('capture', '', {body!r})")]
+    namespace = {"__name__": "__main__"}
+    exec("import numpy as np\nSIZE = 3\n\ndef grow(x):\n    return x * SIZE\n", namespace)
+    cell = "y = np.sqrt(grow(2))"
+    kernel_code = resolve(cell, sources, namespace).notebook
+    assert kernel_code.code == "import numpy as np\n\nSIZE = 3\n\ndef grow(x):\n    return x * SIZE"
+    assert kernel_code.origins[-1] == "In [1] line 7"  # the cell's line: %%capture is line 1
+    notebook = tmp_path / "n.ipynb"
+    notebook.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "%%capture\n" + body},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": "%%kodisc\n" + cell}]}))
+    [rendered] = render_cells(notebook)
+    assert rendered.request.full_code == kernel_code.code + "\n\n" + cell + "\n"  # IPython ends a cell with \n
+
+
 def test_an_earlier_cells_scene_named_on_the_magic_line_travels():
     sources, namespace = kernel(["from manim import *", "class Old(Scene):\n    def construct(self):\n        pass\n"])
     assert "class Old(Scene):" in resolve("", sources, namespace, class_name="Old").notebook.code
