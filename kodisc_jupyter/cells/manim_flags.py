@@ -1,7 +1,7 @@
 """Manim's own render flags on a `%%kodisc` line, so a `%%manim` cell works when only the magic's name changes.
 
 Spelled as Manim spells them: those that mean something for a Kodisc render map onto the request
-(`-qm`/`-q m`, `--frame_rate`, `--disable_caching`, `-s`: `cell_options` declares them beside their
+(`-qm`/`-q m`, `--frame_rate`, `--disable_caching`, `-s`: `cells/options` declares them beside their
 Kodisc twins with the converters below), those that only steer Manim's terminal are accepted
 (`-v WARNING`, `-p`), and those Kodisc cannot honour fail with one line naming the nearest thing
 it offers (`add_manim_flags`).

@@ -1,6 +1,6 @@
 """`kodisc render NOTEBOOK.ipynb ...`: render every `%%kodisc` cell of a course in one batch.
 
-Each cell becomes the very `RenderFlow` executing its notebook would run (`notebook_cells`), so
+Each cell becomes the very `RenderFlow` executing its notebook would run (`cells/notebook`), so
 the batch fills the shared cache and history and a later execution sends no render at all.
 Renders run `-j` at a time on one event loop with one client per backend; cached cells and
 duplicates are not sent. One tqdm bar follows the batch; a table sums it up.

@@ -37,7 +37,15 @@ from ..contract._errors import (
     missing_key_error,
 )
 from ..contract._models import Account, Job
-from ..contract._rules import DEFAULT_BASE_URL, UNSET, build_render_body, encode_json, is_number
+from ..contract._rules import (
+    DEFAULT_ASPECT_RATIO,
+    DEFAULT_BASE_URL,
+    DEFAULT_QUALITY,
+    UNSET,
+    build_render_body,
+    encode_json,
+    is_number,
+)
 from ._credentials import resolve_api_key
 from ._policy import PollPolicy, RetryPolicy, parse_retry_after
 
@@ -407,7 +415,7 @@ class Kodisc(_BaseClient):
             else:
                 action.callback(action.job)
 
-    def render(self, code: str, class_name: str, *, quality: str = "medium", aspect_ratio: str = "16:9",
+    def render(self, code: str, class_name: str, *, quality: str = DEFAULT_QUALITY, aspect_ratio: str = DEFAULT_ASPECT_RATIO,
                fps: int | None = None, metadata: Any = None, webhook_url: Any = UNSET) -> Job:
         """Enqueue a render; returns the queued Job. Invalid arguments raise before any request."""
         return self._run(self._core.render(code, class_name, quality=quality, aspect_ratio=aspect_ratio,
@@ -490,7 +498,7 @@ class AsyncKodisc(_BaseClient):
             else:
                 await _call_back(action.callback, action.job)
 
-    async def render(self, code: str, class_name: str, *, quality: str = "medium", aspect_ratio: str = "16:9",
+    async def render(self, code: str, class_name: str, *, quality: str = DEFAULT_QUALITY, aspect_ratio: str = DEFAULT_ASPECT_RATIO,
                      fps: int | None = None, metadata: Any = None, webhook_url: Any = UNSET) -> Job:
         """Enqueue a render; returns the queued Job. Invalid arguments raise before any request."""
         return await self._run(self._core.render(code, class_name, quality=quality, aspect_ratio=aspect_ratio,
