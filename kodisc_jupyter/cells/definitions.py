@@ -98,7 +98,7 @@ def resolve(cell: str, sources: Sequence[tuple[str, str]], namespace: Mapping[st
     (`kernel=False`) it holds only what its Manim imports give, and the rest is known from sources alone
     (a computed value is then a problem that says so)."""
     index = _Index(sources)
-    wanted = free_names(cell, prelude)
+    wanted = free_names(cell, prelude, annotations=True)
     if class_name and class_name not in wanted and class_name in index.bindings and not _defines(cell, class_name):
         wanted.append(class_name)  # `%%kodisc OldScene`: a scene of an earlier cell, as %%manim renders it
     resolver = _Resolver(index, namespace, kernel)
@@ -293,7 +293,7 @@ class _Resolver:
         if "config" not in self.manim_names:  # not Manim's config: a variable of the notebook's own
             return
         for key, binding in settings.items():
-            for used in free_names(binding.text):
+            for used in free_names(binding.text, annotations=True):
                 self.want(used)
             self._add(binding.text, binding.origins(), f"config.{key}")
 
@@ -325,7 +325,7 @@ class _Resolver:
             and getattr(value, "__name__", None) == name and getattr(value, "__module__", None) == "__main__"
 
     def _definition(self, name: str, binding: _Binding) -> None:
-        for used in free_names(binding.text):
+        for used in free_names(binding.text, annotations=True):
             if used != name:
                 self.want(used)
         self._add(binding.text, binding.origins(), f"{name}()" if binding.kind == "def" else name)

@@ -271,7 +271,8 @@ def _undefined_names(tree: ast.Module, lines: LineMap) -> list[str]:
                                "manim" in _bindings(tree)[1])]
 
 
-def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None) -> dict[str, int]:
+def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None, *,
+                annotations: bool = False) -> dict[str, int]:
     """Names the code reads but never binds (with the line of their first use, not counting lines
     `skip` says); none when a star import that cannot be listed could provide any name."""
     bound, star_modules = _bindings(tree)
@@ -281,7 +282,7 @@ def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None) -> 
         if names is None:
             return {}
         provided |= names
-    skipped = _annotation_nodes(tree)
+    skipped = set() if annotations else _annotation_nodes(tree)
     first_use: dict[str, int] = {}
     for node in ast.walk(tree):
         if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skipped
@@ -291,13 +292,14 @@ def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None) -> 
     return first_use
 
 
-def free_names(code: str, prelude: str = "") -> list[str]:
-    """The names a cell (with its prelude) uses without defining or importing them; [] if it does not parse."""
+def free_names(code: str, prelude: str = "", *, annotations: bool = False) -> list[str]:
+    """The names a cell (with its prelude) uses without defining or importing them; [] if it does not parse.
+    `annotations`: count the names of annotations too (evaluated when a `def` runs, so they must travel)."""
     try:
         tree = ast.parse(join_prelude(prelude, code))
     except (SyntaxError, ValueError):
         return []
-    return sorted(_free_names(tree))
+    return sorted(_free_names(tree, annotations=annotations))
 
 
 def kernel_manim_imports(names: list[str], namespace: Mapping[str, Any]) -> str:

@@ -150,6 +150,13 @@ def test_a_kernel_object_whose_attributes_raise_is_a_problem_not_a_crash():
         "the notebook's 'deep' cannot be sent with the cell: looking at it raised RecursionError",)
 
 
+def test_names_of_annotations_travel_too_as_a_def_evaluates_them():
+    sources, namespace = kernel(["class Point:\n    pass\n", "def move(p: Point) -> Point:\n    return p\n"])
+    code = resolve("y = move", sources, namespace).notebook.code
+    assert code.index("class Point:") < code.index("def move")
+    exec(code, {})  # no NameError when the def runs
+
+
 def test_the_preludes_names_are_not_looked_up_in_the_notebook():
     sources, namespace = kernel(["BRAND = 'red'", "SIZE = 2"])
     result = resolve("x = BRAND * SIZE", sources, namespace, prelude="BRAND = 'blue'")
