@@ -54,6 +54,7 @@ def test_a_manim_style_notebook_renders_its_definitions_with_the_cell(run_cells,
         "def broken():\n    x = 1\n    return x / 0\n",                       # 12
         "%%kodisc -ql\nclass Fails(Scene):\n    def construct(self):\n        self.add(Badge())\n        broken()\n",
         "%%kodisc -ql\nclass Player(Scene):\n    def construct(self):\n        self.play(FadeIn(Badge(3)), run_time=0.2)\n",
+        "%%kodisc -ql\nclass Oops(Scene):\n    def construct(self):\n        self.add(Circle(radius=RADIUS / 0))\n",
     ], timeout=240)
     cells = nb.cells
     for number in (5, 6, 8, 14):
@@ -86,6 +87,9 @@ def test_a_manim_style_notebook_renders_its_definitions_with_the_cell(run_cells,
     # A render failure names the line where the user wrote it: the helper's cell, not the code sent.
     error = error_of(cells[13])["traceback"][0]
     assert "ZeroDivisionError: division by zero (In [13] line 3: return x / 0)" in error, error
+    # ... and a failure in the cell itself names the cell's own line, not the line of the code sent.
+    error = error_of(cells[15])["traceback"][0]
+    assert "ZeroDivisionError: float division by zero (line 3: self.add(Circle(radius=RADIUS / 0)))" in error, error
 
     # config.media_width set in an earlier cell sizes the player, as under %%manim (and its background_color
     # colours the picture: the frames above compare equal).
@@ -94,7 +98,7 @@ def test_a_manim_style_notebook_renders_its_definitions_with_the_cell(run_cells,
     from kodisc_jupyter.rendering.history import History
 
     rows = History(run_cells.home / "history.sqlite3").list(limit=50)
-    assert sorted(row.class_name for row in rows) == ["BadgeScene", "BadgeScene", "Fails", "Player"]  # no Logs
+    assert sorted(row.class_name for row in rows) == ["BadgeScene", "BadgeScene", "Fails", "Oops", "Player"]  # no Logs
     first, second = sorted((row for row in rows if row.class_name == "BadgeScene"), key=lambda row: row.created_at)
     assert "RADIUS = 1.2\n" in first.code and "RADIUS = 2.5\n" in second.code
 
