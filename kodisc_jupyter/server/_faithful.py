@@ -6,8 +6,10 @@ is left out, and the scene's clock moves by the run time rather than by whole fr
 animation then starts from another state, gets another hash, and is rendered from that state,
 so a re-render with a warm cache can differ from the first render. Here a skipped ("muted")
 animation steps through every frame time like a rendered one and only leaves out drawing and
-encoding. Every partial movie is therefore named by the hash of the state the bare CLI would
-start it from, which is what lets a render be split across workers without changing its video.
+encoding, unless one step provably lands on the same state (`jumps_exactly`: no updaters, only
+Manim's alpha-pure animations), and the clock moves frame by frame either way. Every partial
+movie is therefore named by the hash of the state the bare CLI would start it from, which is what
+lets a render be split across workers without changing its video.
 
 A split render has one *final* worker, which walks the whole scene, hashes every animation and
 combines the partial movies, and *helpers*, which render what they claim and nothing else. Before
@@ -20,6 +22,7 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from manim import Mobject, config
 from manim._config.video_encoder import video_encoder_fingerprint
 from manim.renderer.cairo_renderer import CairoRenderer
@@ -59,6 +62,37 @@ class Claims:
     def finish(self) -> None:
         if self._ask("d") != "g":
             raise SystemExit("the split render was stopped")
+
+
+#: Manim's animation modules whose animations set their mobjects from alpha alone (interpolate(alpha) is a
+#: function of alpha and the starting copies), except `_STATEFUL`: PhaseFlow moves by the step since the
+#: last alpha. speedmodifier and updaters are not here: they drive updaters.
+_PURE_MODULES = frozenset(f"manim.animation.{name}" for name in (
+    "animation", "composition", "creation", "fading", "growing", "indication", "movement", "numbers", "rotation",
+    "specialized", "transform", "transform_matching_parts"))
+_STATEFUL = frozenset({"PhaseFlow"})
+
+
+def jumps_exactly(scene: Any) -> bool:
+    """Whether jumping to the end of the current animations in one step (as Manim skips) leaves exactly the
+    state stepping through every frame does: no updater anywhere (mobjects, the animations' copies, the
+    scene), no stop condition, and only Manim's own alpha-pure animations (a user's subclass is never assumed
+    pure). The end state is then `interpolate(1)`, which both reach last."""
+    if scene.updaters or getattr(scene, "stop_condition", None) is not None:
+        return False
+    if any(part.updaters for mobject in scene.mobjects for part in mobject.get_family()):
+        return False
+    pending = list(scene.animations or ())
+    while pending:
+        animation = pending.pop()
+        kind = type(animation)
+        if kind.__module__ not in _PURE_MODULES or kind.__name__ in _STATEFUL:
+            return False
+        if any(part.updaters for mobject in animation.get_all_mobjects() if mobject is not None
+               for part in mobject.get_family()):
+            return False
+        pending.extend(getattr(animation, "animations", ()))
+    return True
 
 
 class FaithfulRenderer(CairoRenderer):
@@ -112,10 +146,15 @@ class FaithfulRenderer(CairoRenderer):
             if scene.is_current_animation_frozen_frame():
                 self.update_frame(scene, mobjects=scene.moving_mobjects)
                 self.freeze_current_frame(scene.duration)
+            elif self._muted and jumps_exactly(scene):
+                self.skip_animations = True  # Manim's one step to the end: here the very state the frames reach
+                scene.play_internal()
+                self._advance_clock(scene.duration)
             else:
                 scene.play_internal()
         finally:
             self._muted = False
+            self.skip_animations = absent
         self.file_writer.end_animation(write)
         self.num_plays += 1
         if done:
@@ -149,9 +188,16 @@ class FaithfulRenderer(CairoRenderer):
 
     def add_frame(self, frame: Any, num_frames: int = 1) -> None:
         if self._muted:
-            self.time += num_frames / self.camera.frame_rate  # the clock as rendering moves it
+            if not self.skip_animations:  # the clock as rendering moves it (a jump moves it in _advance_clock)
+                self.time += num_frames * (1 / self.camera.frame_rate)
             return
         super().add_frame(frame, num_frames)
+
+    def _advance_clock(self, duration: float) -> None:
+        """The clock as the frames of a `duration` s animation move it: one frame at a time, float for float."""
+        frame = 1 / self.camera.frame_rate
+        for _ in range(len(np.arange(0, duration, 1 / config["frame_rate"]))):  # the frame times play_internal steps
+            self.time += 1 * frame
 
     def scene_finished(self, scene: Any) -> None:
         if self.claims is not None and not self.final:

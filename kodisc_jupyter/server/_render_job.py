@@ -125,9 +125,9 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
         raise SceneError(f"{class_name!r} is not a Scene subclass; render a class defined as "
                          f"`class {class_name}(Scene):`.")
     scene = scene_class()
-    if type(scene.renderer) is not CairoRenderer:  # OpenGL: no split is asked for (see _split), no faithful skips
-        if claims is not None:
-            raise SceneError("a split render needs Manim's Cairo renderer; render without --renderer=opengl.")
+    if type(scene.renderer) is not CairoRenderer:  # OpenGL: no faithful skips; the final worker renders it all
+        if not final:
+            return 0, 0.0  # a helper of such a scene claims nothing
         _report_progress(scene, folder / PROGRESS_FILE)
     else:
         FaithfulRenderer.adopt(scene.renderer, claims=claims, final=final, progress=folder / PROGRESS_FILE)
@@ -144,7 +144,9 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
     srt_file = writer.output_plan.subcaption_file
     srt_text = srt_file.read_text(encoding="utf-8") if srt_file and Path(srt_file).is_file() else ""
     (folder / "captions.vtt").write_text(srt_to_vtt(srt_text), encoding="utf-8")
-    write_last_frame(folder / "video.mp4", folder / "thumb.jpg")
+    # the last partial movie ends on the video's last frame, and is far shorter to decode (packets are copied)
+    partials = [Path(name) for name in writer.partial_movie_files if name and Path(name).is_file()]
+    write_last_frame(partials[-1] if partials else folder / "video.mp4", folder / "thumb.jpg")
     return scene.renderer.num_plays, scene.renderer.time
 
 

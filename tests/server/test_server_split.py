@@ -171,3 +171,20 @@ def test_a_scene_error_in_a_split_render_fails_the_job_with_that_error(split_ser
     assert _splitter(split_server).runs == runs + 1
     assert job.status == "failed"
     assert job.error.startswith("ValueError: no rotation today (line ")
+
+
+@pytest.mark.parametrize("class_name", ["Plain", "Drift"])
+def test_an_identical_re_render_renders_nothing_and_gives_the_same_video(split_server, tmp_path, class_name):
+    """Every partial movie cached: skipped animations (Plain: one exact jump each; Drift: stepped through,
+    its updaters need every frame) reach the hashes of the first render, so nothing renders again."""
+    code = SCENES[class_name].replace(f"class {class_name}(", f"class Again{class_name}(")
+    cache_root = split_server._runner.renderer.cache.root
+
+    def partial_movies() -> set[str]:
+        return {path.name for path in cache_root.rglob("*.mp4")}
+
+    first = _frames(_render(split_server, code, f"Again{class_name}", tmp_path / "first.mp4"))
+    cached = partial_movies()
+    again = _frames(_render(split_server, code, f"Again{class_name}", tmp_path / "again.mp4"))
+    assert partial_movies() == cached
+    assert len(first) == len(again) and all((a == b).all() for a, b in zip(first, again, strict=True))
