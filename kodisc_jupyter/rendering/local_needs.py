@@ -23,18 +23,25 @@ PLUGIN_INSTALL = "pip install --no-deps manim-kodisc"
 _TEX_CLASSES = frozenset({
     "MathTex", "Tex", "SingleStringMathTex", "Title", "BulletedList", "DecimalNumber", "Integer", "Variable",
     "Matrix", "IntegerMatrix", "DecimalMatrix", "MobjectMatrix", "MathTable", "DecimalTable", "IntegerTable",
-    "BraceLabel", "BraceText", "BarChart", "ChangingDecimal", "ChangeDecimalToValue",
+    "BraceLabel", "BarChart", "ChangingDecimal", "ChangeDecimalToValue",
     "PiChart",  # manim_kodisc's, labelled by default
 })
-#: Methods that add TeX labels: axes' and number lines' numbers and labels.
-_TEX_METHODS = frozenset({
-    "get_axis_labels", "get_x_axis_label", "get_y_axis_label", "get_z_axis_label", "get_graph_label",
-    "get_T_label", "add_coordinates", "add_numbers", "get_number_mobject", "get_number_mobjects",
-})
+#: Methods that add TeX numbers or labels whatever their arguments.
+_TEX_METHODS = frozenset({"add_coordinates", "add_numbers", "get_number_mobject", "get_number_mobjects",
+                          "coordinate_label", "get_T_label"})
+#: Methods whose labels are TeX when given as strings or left out: the label arguments' positions and names.
+_LABEL_METHODS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "get_axis_labels": ((0, 1, 2), ("x_label", "y_label", "z_label")),
+    "get_x_axis_label": ((0,), ("label",)), "get_y_axis_label": ((0,), ("label",)),
+    "get_z_axis_label": ((0,), ("label",)), "get_graph_label": ((1,), ("label",)),
+}
+#: Mobjects whose `label` is typeset with MathTex when it is a string.
+_STRING_LABELLED = frozenset({"LabeledDot", "LabeledLine", "LabeledArrow"})
 #: Brace's own methods (generic names: they count only where the code uses Brace).
 _BRACE_METHODS = frozenset({"get_text", "get_tex"})
-#: Options that turn numbers on (`include_numbers=True`, `axis_config={"include_numbers": True}`).
-_NUMBER_OPTIONS = frozenset({"include_numbers", "numbers_to_include"})
+#: Options that turn TeX numbers or labels on (`include_numbers=True`, `axis_config={"include_numbers": True}`,
+#: a Graph's `labels=True`, LinearTransformationScene's `show_coordinates=True`).
+_NUMBER_OPTIONS = frozenset({"include_numbers", "numbers_to_include", "show_coordinates"})
 
 
 def local_problems(source: str) -> list[str]:
@@ -67,8 +74,10 @@ def tex_use(tree: ast.Module) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id in _TEX_CLASSES and node.id not in own:
             found.append((node.lineno, node.col_offset, node.id))
-        elif isinstance(node, ast.Attribute) and (node.attr in _TEX_METHODS or brace and node.attr in _BRACE_METHODS):
-            found.append((node.lineno, node.col_offset, f"{node.attr}()"))
+        elif isinstance(node, ast.Call):
+            use = _call_use(node, brace, own)
+            if use:
+                found.append((node.lineno, node.col_offset, use))
         elif isinstance(node, ast.keyword) and node.arg in _NUMBER_OPTIONS and _on(node.value):
             found.append((node.value.lineno, node.value.col_offset, node.arg))
         elif isinstance(node, ast.Dict):
@@ -76,6 +85,32 @@ def tex_use(tree: ast.Module) -> str | None:
                 if isinstance(key, ast.Constant) and key.value in _NUMBER_OPTIONS and _on(value):
                     found.append((key.lineno, key.col_offset, str(key.value)))
     return min(found)[2] if found else None
+
+
+def _call_use(call: ast.Call, brace: bool, own: set[str]) -> str | None:
+    """What of TeX a call uses: a method that adds TeX labels, a string label, a Graph's `labels=True`."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name is None or name in own:
+        return None
+    keywords = {keyword.arg: keyword.value for keyword in call.keywords if keyword.arg}
+    if isinstance(func, ast.Attribute) and (name in _TEX_METHODS or brace and name in _BRACE_METHODS):
+        return f"{name}()"
+    if isinstance(func, ast.Attribute) and name in _LABEL_METHODS:
+        positions, names = _LABEL_METHODS[name]
+        labels = [call.args[i] for i in positions if i < len(call.args)] + [keywords[k] for k in names if k in keywords]
+        if not labels or any(_is_text(label) for label in labels):
+            return f"{name}()"
+    if name in _STRING_LABELLED and any(_is_text(label) for label in [*call.args[:1], keywords.get("label")]):
+        return name
+    graph_labels = keywords.get("labels")  # True: MathTex numbers; a dict holds the code's own mobjects
+    if name in ("Graph", "DiGraph") and isinstance(graph_labels, ast.Constant) and graph_labels.value is True:
+        return f"{name}(labels=True)"
+    return None
+
+
+def _is_text(node: ast.expr | None) -> bool:
+    return isinstance(node, ast.JoinedStr) or isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _on(value: ast.expr) -> bool:

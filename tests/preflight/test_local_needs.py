@@ -29,6 +29,11 @@ def uses(body: str) -> str | None:
     ("b = Brace(line, DOWN)\nb.get_text('4 units')", "get_text()"),
     ("BraceLabel(line, 'x')", "BraceLabel"),
     ("Matrix([[1, 2], [3, 4]])", "Matrix"),
+    ("ax.get_axis_labels(x_label='x', y_label=Text('y'))", "get_axis_labels()"),  # a string label: MathTex
+    ("LabeledDot('A')", "LabeledDot"), ("LabeledLine(label='0.5', start=LEFT, end=RIGHT)", "LabeledLine"),
+    ("Graph([1, 2], [(1, 2)], labels=True)", "Graph(labels=True)"),
+    ("Vector([1, 2]).coordinate_label()", "coordinate_label()"),
+    ("LinearTransformationScene.__init__(self, show_coordinates=True)", "show_coordinates"),
 ])
 def test_what_needs_tex(body, expected):
     assert uses(body) == expected
@@ -39,6 +44,8 @@ def test_what_needs_tex(body, expected):
     "Axes(axis_config={'include_numbers': False})", "Brace(line)", "label.get_text()",  # no Brace: someone's own
     "class Title(VGroup):\n    pass\nTitle()",  # the code's own Title
     "NumberLine(numbers_to_include=[])", "MarkupText('<b>x</b>')", "Code(code_string='x = 1')",
+    "ax.get_axis_labels(Text('x'), Text('y'))", "BraceText(square, 'Label')",  # Manim 0.22's BraceText: Text
+    "LabeledDot(Text('A'))", "Graph([1, 2], [(1, 2)], labels={1: Text('a'), 2: Text('b')})",
 ])
 def test_what_needs_no_tex(body):
     assert uses(body) is None
