@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._redact import KEY_LIKE_RE
 from ..rendering.preflight import NotebookCode, free_names, kernel_manim_imports
 
 __all__ = ["Resolution", "resolve", "literal", "python_source", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS",
@@ -444,6 +445,8 @@ def literal(value: Any, needs: set[str] | None = None) -> str:
     uses them. Raises `Unwritable` (saying why) for anything else, or for more than MAX_VALUE_BYTES of it."""
     needs = needs if needs is not None else set()
     text = _Writer(needs).write(value, ())
+    if KEY_LIKE_RE.search(text):
+        raise Unwritable("it holds a Kodisc API key, and keys never leave the kernel")
     if len(text) > MAX_VALUE_BYTES:
         raise Unwritable(f"written out it is {len(text) // 1000} KB (over {MAX_VALUE_BYTES // 1000} KB): "
                          "compute or load it inside the scene")

@@ -197,6 +197,13 @@ def test_a_set_is_written_in_one_order_whatever_the_hashing():
     assert literal({"pear", "apple", "fig"}) == "{'apple', 'fig', 'pear'}"
 
 
+def test_a_value_holding_a_kodisc_key_never_travels():
+    sources, namespace = kernel(["SETTINGS = {'key': 'kdsc_live_' + '9c' * 24, 'size': 2}"])
+    [problem] = resolve("x = SETTINGS", sources, namespace).problems
+    assert problem == "the notebook's 'SETTINGS' cannot be sent with the cell: it holds a Kodisc API key, and keys " \
+                      "never leave the kernel" and "9c9c" not in problem
+
+
 def test_a_huge_value_is_refused_by_its_size():
     with pytest.raises(Unwritable, match="over 100 KB"):
         literal(["x" * 1000] * 200)
