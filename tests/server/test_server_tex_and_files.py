@@ -27,7 +27,7 @@ import numpy as np
 class Beside(Scene):
     def construct(self):
         points = np.loadtxt("data.csv", delimiter=",")
-        self.add(ImageMobject("diagram.png").scale(2), SVGMobject("logo.svg").to_corner(UL),
+        self.add(ImageMobject("diagram.png").scale(2), SVGMobject("icons/logo.svg").to_corner(UL),
                  VGroup(*(Dot([x, y, 0]) for x, y in points)))
 '''
 
@@ -37,7 +37,8 @@ def folder_of_files(folder: Path) -> Path:
 
     folder.mkdir()
     Image.new("RGB", (8, 8), (200, 30, 30)).save(folder / "diagram.png")
-    (folder / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+    (folder / "icons").mkdir()  # Manim writes icons/logo_.svg beside it while reading it
+    (folder / "icons/logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
                                      '<rect width="10" height="10" fill="blue"/></svg>')
     (folder / "data.csv").write_text("0,0\n1,1\n2,0.5\n")
     return folder
