@@ -323,7 +323,8 @@ class _Resolver:
         if binding.kind == "lambda":
             return isinstance(value, types.FunctionType) and value.__name__ == "<lambda>"
         return (isinstance(value, type) if binding.kind == "class" else callable(value)) \
-            and getattr(value, "__name__", None) == name and getattr(value, "__module__", None) == "__main__"
+            and getattr(value, "__name__", None) == name and getattr(value, "__module__", None) == "__main__" \
+            and _same_code(_own_source(value), binding.text)  # not from a cell that failed before its def ran
 
     def _definition(self, name: str, binding: _Binding) -> None:
         for used in free_names(binding.text, annotations=True):
@@ -354,10 +355,12 @@ class _Resolver:
     def _source_of(self, name: str, value: Any) -> None:
         """A notebook function or class whose cell is not in the sources (e.g. defined by %run): its own source."""
         lambda_ = getattr(value, "__name__", "") == "<lambda>"
+        text = _own_source(value)
         try:
-            text = textwrap.dedent(inspect.getsource(value))
+            if text is None:
+                raise SyntaxError
             ast.parse(text)
-        except (OSError, TypeError, SyntaxError):
+        except SyntaxError:
             kind = "a lambda" if lambda_ else "a class" if isinstance(value, type) else "a function"
             self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: it is {kind} without "
                                  "source (made by exec or eval?); define it with def/class in a cell")
@@ -420,6 +423,24 @@ class _Resolver:
             origins += piece.origins
         names = tuple(piece.shown for piece in body if piece.shown)
         return NotebookCode("\n".join(lines), tuple(origins), names)
+
+
+def _own_source(value: Any) -> str | None:
+    """The source of a kernel function or class as IPython keeps it (linecache), or None when it has none."""
+    try:
+        return textwrap.dedent(inspect.getsource(value)).rstrip("\n")
+    except (OSError, TypeError):
+        return None
+
+
+def _same_code(source: str | None, text: str) -> bool:
+    """Whether a kernel object's own source (None: unknown, so trusted) is the binding's code, comments aside."""
+    if source is None or source == text:
+        return True
+    try:
+        return ast.dump(ast.parse(source)) == ast.dump(ast.parse(text))
+    except (SyntaxError, ValueError):
+        return False
 
 
 def _import_line(name: str, value: Any, star_modules: list[str]) -> str:

@@ -5,6 +5,7 @@ is `__main__`); exec'd code has no source in linecache, which is what "without s
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import socket
@@ -68,6 +69,24 @@ def test_the_code_sent_renders_the_same_objects_on_its_own():
     assert list(alone["ACCENT"]._internal_value) == list(namespace["ACCENT"]._internal_value)  # exactly, not via hex
     here, there = alone["ring_of_dots"](5), namespace["ring_of_dots"](5)
     assert [list(dot.get_center()) for dot in here] == [list(dot.get_center()) for dot in there]
+
+
+def test_a_def_in_a_cell_that_failed_before_reaching_it_is_not_what_travels():
+    """IPython keeps each cell's source in linecache (so a function knows its source); `In` keeps the cell
+    even when it raised: the function in force is the older one, and its own source travels."""
+    import linecache
+
+    namespace = {"__name__": "__main__"}
+    cells = ["def f():\n    return 1\n    # the end\n", "1 / 0\ndef f():\n    return 2\n"]
+    for number, source in enumerate(cells, start=1):
+        filename = f"<ipython-cell-{number}-{id(namespace)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+        with contextlib.suppress(ZeroDivisionError):
+            exec(compile(source, filename, "exec"), namespace)
+    sources = [(f"In [{n}]", c) for n, c in enumerate(cells, start=1)]
+    assert "return 1" in resolve("y = f()", sources, namespace).notebook.code
+    # A comment after the body does not make the first cell's def look stale.
+    assert resolve("y = f()", sources[:1], namespace).notebook.origins[-1] == "In [1] line 2"
 
 
 def test_a_helper_that_uses_a_name_defined_nowhere_is_left_to_the_render():
