@@ -102,6 +102,7 @@ def _data_dir_option(parser: argparse.ArgumentParser) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     from ..server._local import LocalServer
     from ..server._options import ServerOptions
+    from ..server._tex import find_tex, no_tex_message
 
     given = {"credits": args.credits, "free_credits": args.free_credits, "workers": args.workers,
              "per_user": args.per_user,
@@ -136,6 +137,9 @@ def run_serve(args: argparse.Namespace) -> int:
             print(server.limits, flush=True)
         if server.cleaned:
             print(server.cleaned, flush=True)
+        tex = find_tex().missing if args.renderer == "manim" and not server.upstream_url else ()
+        if tex:
+            print(no_tex_message(tex), file=sys.stderr, flush=True)
         if server.sandbox_problem and not args.no_sandbox:
             print(f"Renders are not sandboxed ({server.sandbox_problem}): only the first user's scenes render; "
                   "--no-sandbox renders everyone's.", file=sys.stderr, flush=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 
-from ..server._tex import DEBIAN_TEX_PACKAGES, find_tex
+from ..server._tex import TEX_INSTALL, find_tex
 
 __all__ = ["local_problems", "tex_use", "PLUGIN", "PLUGIN_INSTALL"]
 
@@ -57,7 +57,7 @@ def local_problems(source: str) -> list[str]:
         if missing:
             problems.append(
                 f"{use} needs LaTeX, which is not installed here ({' and '.join(missing)} not found): install it "
-                f"(Debian/Ubuntu, as root: apt-get install --no-install-recommends {' '.join(DEBIAN_TEX_PACKAGES)}; "
+                f"(Debian/Ubuntu, as root: {TEX_INSTALL}; "
                 "from a checkout: make demo), or render on Kodisc, which has it")
     if _imports(tree, PLUGIN) and importlib.util.find_spec(PLUGIN) is None:
         problems.append(f"the scene imports {PLUGIN}, Kodisc's plugin, which is not installed here: {PLUGIN_INSTALL} "

@@ -16,13 +16,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TexInstall", "find_tex", "tex_error_message", "TEX_PROGRAMS", "DEBIAN_TEX_PACKAGES"]
+__all__ = ["TexInstall", "find_tex", "tex_error_message", "no_tex_message", "TEX_PROGRAMS", "DEBIAN_TEX_PACKAGES",
+           "TEX_INSTALL"]
 
 #: The programs Manim runs for TeX (its default template: latex to DVI, dvisvgm to SVG).
 TEX_PROGRAMS = ("latex", "dvisvgm")
 #: What Manim's gallery needs on Debian/Ubuntu (also in scripts/system-deps.sh): about 740 MB.
 DEBIAN_TEX_PACKAGES = ("texlive-latex-base", "texlive-latex-extra", "texlive-fonts-recommended", "texlive-science",
                        "dvisvgm", "cm-super", "tipa")
+#: The install line every message about a missing TeX gives (as root).
+TEX_INSTALL = f"apt-get install --no-install-recommends {' '.join(DEBIAN_TEX_PACKAGES)}"
 #: TeX's own search paths, passed to a render when the server has them set.
 TEX_VARIABLES = ("TEXINPUTS", "TEXMFHOME", "TEXMFCNF")
 
@@ -65,6 +68,13 @@ def find_tex() -> TexInstall:
     return TexInstall(path, tuple(sorted(p for p in binds if p.is_dir())), env, missing)
 
 
+def no_tex_message(missing: tuple[str, ...]) -> str:
+    """A server's one line for a missing TeX: a job's error, and `kodisc serve`'s notice at start."""
+    return (f"LaTeX is not installed where this server renders ({' and '.join(missing)} not found): scenes with "
+            f"MathTex, Tex, axis numbers or DecimalNumber fail; its operator can install it (on Debian/Ubuntu, as "
+            f"root: {TEX_INSTALL}); Kodisc renders them as they are.")
+
+
 def _installation_root(bin_dir: Path) -> Path:
     """What must be visible for TeX in `bin_dir` to run: its whole TeX Live tree (bin/ARCH's grandparent,
     which holds texmf-dist), or the directory itself for a system PATH entry (/usr/bin: /usr is bound)."""
@@ -89,9 +99,7 @@ def tex_error_message(exc: BaseException, folder: Path) -> str | None:
     "+ \\beta"`), read from the log Manim's exception names, in the render's `folder`; None for any
     other exception. A missing `latex` says that TeX is not installed where the server renders."""
     if isinstance(exc, FileNotFoundError) and exc.filename in TEX_PROGRAMS:
-        return (f"LaTeX is not installed where this server renders ({exc.filename} not found): MathTex, Tex and "
-                f"axis numbers need it; its operator can install it (on Debian/Ubuntu: apt-get install "
-                f"--no-install-recommends {' '.join(DEBIAN_TEX_PACKAGES)}); Kodisc renders them as they are.")
+        return no_tex_message((exc.filename,))
     match = _LOG_IN_MESSAGE.search(str(exc)) if isinstance(exc, ValueError) else None
     if match is None:
         return None

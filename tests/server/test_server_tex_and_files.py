@@ -147,3 +147,14 @@ def test_a_scene_written_for_kodisc_renders_with_its_plugin(manim_server):
     finally:
         user.close()
     assert job.status == "completed", job.error
+
+
+def test_a_missing_latex_in_a_render_says_that_tex_is_not_installed_there(tmp_path):
+    from kodisc_jupyter.server._tex import TEX_INSTALL, tex_error_message
+
+    message = tex_error_message(FileNotFoundError(2, "No such file or directory", "latex"), tmp_path)
+    assert message.startswith("LaTeX is not installed where this server renders (latex not found)")
+    assert TEX_INSTALL in message and message.endswith("Kodisc renders them as they are.")
+    assert tex_error_message(FileNotFoundError(2, "No such file or directory", "data.csv"), tmp_path) is None
+    assert tex_error_message(ValueError("latex error converting to dvi. See log output above or the log file: "
+                                        "media/Tex/gone.log"), tmp_path) is None  # no log: Manim's own words stay
