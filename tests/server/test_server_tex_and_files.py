@@ -32,6 +32,15 @@ class Beside(Scene):
 '''
 
 
+def rendered(server, code: str, class_name: str):
+    """The finished job of `code` on `server`, sent by its first user."""
+    user = User(server)
+    try:
+        return user.wait(user.submit(code, class_name), timeout=120)
+    finally:
+        user.close()
+
+
 def folder_of_files(folder: Path) -> Path:
     from PIL import Image
 
@@ -45,11 +54,7 @@ def folder_of_files(folder: Path) -> Path:
 
 
 def test_a_tex_typo_fails_with_what_tex_said(manim_server):
-    user = User(manim_server)
-    try:
-        job = user.wait(user.submit(TYPO, "Typo"), timeout=120)
-    finally:
-        user.close()
+    job = rendered(manim_server, TYPO, "Typo")
     assert job.status == "failed"
     assert job.error == ('LaTeX failed on the scene\'s TeX: ! Undefined control sequence. at "\\alpah", before '
                          '"+ \\beta" (line 5: self.add(MathTex(r"\\alpah + \\beta")))'), job.error
@@ -58,19 +63,11 @@ def test_a_tex_typo_fails_with_what_tex_said(manim_server):
 def test_files_beside_the_notebook_render_only_where_the_server_was_given_them(manim_server, tmp_path):
     files = folder_of_files(tmp_path / "lesson")
     with start_local_server(tmp_path / "embedded", renderer="manim", workers=1, scene_files=files) as embedded:
-        user = User(embedded)
-        try:
-            job = user.wait(user.submit(BESIDE, "Beside"), timeout=120)
-        finally:
-            user.close()
+        job = rendered(embedded, BESIDE, "Beside")
         assert job.status == "completed", job.error
         assert embedded.scene_files == files.resolve() and embedded.scene_files_problem is None
 
-    shared = User(manim_server)  # like `kodisc serve`: no scene_files, so no file of anyone's is in sight
-    try:
-        job = shared.wait(shared.submit(BESIDE, "Beside"), timeout=120)
-    finally:
-        shared.close()
+    job = rendered(manim_server, BESIDE, "Beside")  # like `kodisc serve`: no scene_files, so no file of anyone's is in sight
     assert job.status == "failed" and "data.csv not found" in job.error, job.error
 
 
@@ -79,11 +76,7 @@ def test_a_scene_cannot_write_beside_the_notebook(tmp_path):
     code = ('from manim import *\n\nclass Write(Scene):\n    def construct(self):\n'
             '        open("diagram.png", "wb").write(b"x")\n')
     with start_local_server(tmp_path / "embedded", renderer="manim", workers=1, warm=0, scene_files=files) as server:
-        user = User(server)
-        try:
-            job = user.wait(user.submit(code, "Write"), timeout=120)
-        finally:
-            user.close()
+        job = rendered(server, code, "Write")
     assert job.status == "failed" and "Read-only file system" in job.error, job.error
     assert (files / "diagram.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -141,11 +134,7 @@ def test_a_scene_written_for_kodisc_renders_with_its_plugin(manim_server):
     pytest.importorskip("manim_kodisc", reason="make's install step installs manim-kodisc (--no-deps)")
     code = ('from manim import *\nfrom manim_kodisc import *\n\nclass Shares(Scene):\n    def construct(self):\n'
             '        self.play(FadeIn(PiChart({"a": 2, "b": 1}, colors=[RED, BLUE])), run_time=0.2)\n')
-    user = User(manim_server)
-    try:
-        job = user.wait(user.submit(code, "Shares"), timeout=120)
-    finally:
-        user.close()
+    job = rendered(manim_server, code, "Shares")
     assert job.status == "completed", job.error
 
 
