@@ -73,8 +73,10 @@ class Backend:
     key_prefix: str | None
     notice: str | None = None
     _api_key: str = field(default="", repr=False)
-    #: The folder the embedded server's renders read (the notebook's; see `Session.use_scene_files`), else None.
+    #: The folder the embedded server's renders read (the notebook's; see `Session.use_scene_files`), else None
+    #: and, for the embedded server, why not.
     scene_files: Path | None = None
+    scene_files_problem: str | None = None
 
     @property
     def label(self) -> str:
@@ -164,7 +166,8 @@ def _local_backend(*, notice: str | None, start: bool = True) -> Backend:
 
         raise ValidationError(f"The local backend needs Manim: {_INSTALL_HINT}.", field="backend")
     if not start:  # enough for cache keys, which include the files beside the notebook
-        return Backend("local", "", None, notice, scene_files=session.current().scene_files())
+        files, problem = session.current().scene_files()
+        return Backend("local", "", None, notice, scene_files=files, scene_files_problem=problem)
     server = session.current().local_server()
     return Backend("local", server.base_url.rstrip("/"), key_prefix(server.api_key), notice, server.api_key,
-                   server.scene_files)
+                   server.scene_files, server.scene_files_problem)

@@ -165,7 +165,8 @@ class RenderFlow:
                 raise PreflightError(problems)
         self.class_name = report.class_name or ""
         build_render_body(**self.render_kwargs())
-        self.warnings = tuple(report.warnings)
+        unseen = local and report.warnings and self.backend.scene_files_problem  # why no file beside is seen
+        self.warnings = (*report.warnings, *([f"files beside the notebook: {unseen}"] if unseen else []))
         self._files = report.files
         self._checked = True
 

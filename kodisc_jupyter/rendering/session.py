@@ -63,15 +63,15 @@ class Session:
                                                   scene_files=self._files_folder())
             return self._server
 
-    def scene_files(self) -> Path | None:
+    def scene_files(self) -> tuple[Path | None, str | None]:
         """The folder the embedded server's renders read: the running server's, else the one it would start
-        with (None when that folder may not be shared: it holds the home)."""
+        with; or None and why not (that folder holds the home)."""
         from ..server._process import scene_files
 
         with self._lock:
             if self._server is not None:
-                return self._server.scene_files
-            return scene_files(self._files_folder())[0]
+                return self._server.scene_files, self._server.scene_files_problem
+            return scene_files(self._files_folder())
 
     def use_scene_files(self, folder: Path) -> None:
         """The folder whose files the embedded server's renders read (`ImageMobject("diagram.png")`), from its

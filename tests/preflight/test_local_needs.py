@@ -127,3 +127,23 @@ def test_the_flow_stops_before_sending_only_on_the_local_backend(monkeypatch):
     kodisc = RenderFlow(request, Backend("kodisc", "https://kodisc.example/api/v2", None), history=None)
     kodisc.check()  # Kodisc has TeX
     assert kodisc.class_name == "A"
+
+
+def test_a_notebook_in_the_home_folder_itself_is_told_why_its_files_are_not_seen():
+    from pathlib import Path
+
+    from kodisc_jupyter.rendering.backend import Backend
+    from kodisc_jupyter.rendering.pipeline import RenderFlow, RenderRequest
+    from kodisc_jupyter.server._process import scene_files
+
+    files, problem = scene_files(Path.home())
+    assert files is None
+    code = "from manim import *\nclass A(Scene):\n    def construct(self):\n        self.add(ImageMobject('x.png'))\n"
+    flow = RenderFlow(RenderRequest(code=code), Backend("local", "", None, scene_files_problem=problem), history=None)
+    flow.check()
+    assert flow.warnings[-1] == (f"files beside the notebook: renders do not see {Path.home().resolve()}: it holds "
+                                 "your whole home folder; keep the notebook and its files in a folder of their own")
+    quiet = RenderFlow(RenderRequest(code=code.replace("ImageMobject('x.png')", "Circle()")),
+                       Backend("local", "", None, scene_files_problem=problem), history=None)
+    quiet.check()
+    assert quiet.warnings == ()
