@@ -33,7 +33,7 @@ from typing import Any
 from .._redact import KEY_LIKE_RE
 from ..rendering.preflight import NotebookCode, free_names, kernel_manim_imports
 
-__all__ = ["Resolution", "resolve", "literal", "python_source", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS",
+__all__ = ["Resolution", "resolve", "literal", "python_source", "parses", "Unwritable", "MAX_VALUE_BYTES", "PLAYER_SETTINGS",
            "MANIM_IMPORT", "EXEC_MAGICS"]
 
 MAX_VALUE_BYTES = 100_000  # a value bigger than this is data, not a constant: load or compute it in the scene
@@ -354,22 +354,24 @@ class _Resolver:
 
     def _source_of(self, name: str, value: Any) -> None:
         """A notebook function or class whose cell is not in the sources (e.g. defined by %run): its own source."""
-        lambda_ = getattr(value, "__name__", "") == "<lambda>"
+        original = value.__name__
         text = _own_source(value)
-        try:
-            if text is None:
-                raise SyntaxError
-            ast.parse(text)
-        except SyntaxError:
-            kind = "a lambda" if lambda_ else "a class" if isinstance(value, type) else "a function"
-            self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: it is {kind} without "
-                                 "source (made by exec or eval?); define it with def/class in a cell")
+        why = None
+        if getattr(getattr(value, "__code__", None), "co_freevars", ()):
+            why = f"it is a function made by another function (a closure); write `def {name}(...)` in a cell"
+        elif text is None or not parses(text):
+            kind = "a lambda" if original == "<lambda>" else "a class" if isinstance(value, type) else "a function"
+            why = f"it is {kind} without source (made by exec or eval?); define it with def/class in a cell"
+        elif original == "<lambda>":
+            why = f"it is a lambda whose source is not its own statement; write `def {name}(...)` in a cell"
+        if why is not None:
+            self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: {why}")
             return
-        if lambda_:
-            self.problems.append(f"the notebook's {name!r} cannot be sent with the cell: it is a lambda whose "
-                                 f"source is not its own statement; write `def {name}(...)` in a cell")
-            return
-        self._definition(name, _Binding("class" if isinstance(value, type) else "def", text, f"the notebook's {name}", 1))
+        assert text is not None
+        kind = "class" if isinstance(value, type) else "def"
+        self._definition(original, _Binding(kind, text, f"the notebook's {original}", 1))
+        if original != name:  # made under another name (`g = f; del f`): the definition, then this name
+            self._add(f"{name} = {original}", [f"the notebook's {name} (= {original})"], name)
 
     def _from_source(self, name: str, binding: _Binding) -> None:
         """No kernel: a literal assignment travels; anything computed is only known by running the notebook."""
@@ -431,6 +433,15 @@ def _own_source(value: Any) -> str | None:
         return textwrap.dedent(inspect.getsource(value)).rstrip("\n")
     except (OSError, TypeError):
         return None
+
+
+def parses(code: str) -> bool:
+    """Whether `code` is Python that parses."""
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
 
 
 def _same_code(source: str | None, text: str) -> bool:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import options as cell_options
-from .definitions import EXEC_MAGICS, python_source, resolve
+from .definitions import EXEC_MAGICS, parses, python_source, resolve
 
 if TYPE_CHECKING:
     from ..rendering.pipeline import RenderRequest
@@ -71,7 +71,7 @@ def render_cells(notebook: Path) -> list[RenderCell]:
             elif magic == "kodisc_prelude":
                 if cell_options.parse(cell_options.PRELUDE, line).clear:
                     prelude = ""
-                elif _parses(body):  # a prelude that does not parse leaves the old one, as in the kernel
+                elif parses(body):  # a prelude that does not parse leaves the old one, as in the kernel
                     prelude = body
             elif magic is None:
                 prelude = _line_magics(source, settings, prelude)
@@ -127,14 +127,6 @@ def _cell_magic(source: str) -> tuple[str | None, str, str]:
         return None, "", source
     name, _, line = lines[0][2:].rstrip().partition(" ")
     return name, line, "".join(lines[1:])
-
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-    except SyntaxError:
-        return False
-    return True
 
 
 def _line_magics(source: str, settings: cell_options.KodiscSettings, prelude: str) -> str:

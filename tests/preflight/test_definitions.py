@@ -135,6 +135,8 @@ def test_a_lambda_with_its_own_statement_travels_and_an_alias_of_a_function_too(
     ("from manim import Dot\ndot = Dot()", "'dot' cannot be sent with the cell: it is an instance of "
                                           "manim.mobject.geometry.arc.Dot, made in the kernel"),
     ("loop = []\nloop.append(loop)", "'loop' cannot be sent with the cell: it contains itself"),
+    ("def make(k):\n    def inner(x):\n        return k * x\n    return inner\ntriple = make(3)",
+     "'triple' cannot be sent with the cell: it is a function made by another function (a closure)"),
 ])
 def test_a_value_that_cannot_travel_is_one_line_naming_it_and_why(setup, fragment, tmp_path):
     namespace = {"__name__": "__main__", "__file__": str(tmp_path / "x.txt"), "socket": socket, "io": io}
