@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml package.json yarn.lock $(wildcard src/*.ts style/*.css)
 	$(PY) -m pip install -q -e '.[test]'
 	# Kodisc's Manim plugin, for scenes written for Kodisc (PiChart, ...): without its dependencies, since its
 	# wheel pins pillow<10 and Manim 0.22 needs pillow>=11; it runs on Manim's (docs/server.md, "Kodisc's plugin")
-	$(PY) -m pip install -q --no-deps $(KODISC_PLUGIN)
-	$(PY) -c "import manim_kodisc"
+	# (it needs Python 3.11+; on 3.10 the rest still works and the pre-flight says how to get it)
+	if $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then \
+	  $(PY) -m pip install -q --no-deps $(KODISC_PLUGIN) && $(PY) -c "import manim_kodisc"; \
+	else echo "manim-kodisc needs Python 3.11+: not installed"; fi
 	touch $(STAMP)
 
 # tests/hub: JupyterHub's proxy comes from npm, into the venv (its bin/ is where the test looks for it)

@@ -16,8 +16,9 @@ __all__ = ["local_problems", "tex_use", "PLUGIN", "PLUGIN_INSTALL"]
 
 #: Kodisc's plugin (PyPI manim-kodisc): PiChart, ForceDiagram, SlopeField, ...
 PLUGIN = "manim_kodisc"
-#: Without its dependencies: its wheel pins pillow<10, which Manim 0.22 (pillow>=11) cannot use (docs/server.md).
-PLUGIN_INSTALL = "pip install --no-deps manim-kodisc"
+#: Without its dependencies: its wheel pins pillow<10, which Manim 0.22 (pillow>=11) cannot use (docs/server.md);
+#: it imports requests without declaring it (the server extra brings it). Python 3.11+.
+PLUGIN_INSTALL = "pip install requests && pip install --no-deps manim-kodisc"
 
 #: Manim classes that typeset with LaTeX whenever they are made.
 _TEX_CLASSES = frozenset({
