@@ -79,8 +79,8 @@ def test_kodisc_plugin_missing_says_how_to_get_it(monkeypatch):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "manim_kodisc" else real(name, *a))
     for line in ("from manim_kodisc import *", "import manim_kodisc", "from manim_kodisc.charts import PiChart"):
         (problem,) = local_problems(f"from manim import *\n{line}\n")
-        assert "imports manim_kodisc, Kodisc's plugin, which is not installed here: pip install --no-deps " \
-               "manim-kodisc" in problem and problem.endswith("or render on Kodisc, which has it")
+        assert "imports manim_kodisc, Kodisc's plugin, which is not installed here: pip install requests && pip " \
+               "install --no-deps manim-kodisc" in problem and problem.endswith("or render on Kodisc, which has it")
     assert local_problems("from manim import *\nfrom my_manim_kodisc import x\n") == []
 
 
