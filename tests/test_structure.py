@@ -33,3 +33,17 @@ def test_the_contract_and_the_client_package_load_no_http_stack(statement):
 def test_the_command_line_loads_no_notebook_layer():
     loaded = _loaded_after("from kodisc_jupyter import cli; cli.build_parser()")
     assert not {m for m in loaded if m.startswith(("kodisc_jupyter.jupyter", "ipywidgets", "IPython"))}
+
+
+def test_architecture_lists_every_module_once():
+    """ARCHITECTURE.md's module list has one line per file of the package, and names no file that is gone."""
+    import re
+    from pathlib import Path
+
+    root = Path(kodisc_jupyter.__file__).parent
+    text = (root.parent / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    block = text[text.index("## Modules"):]
+    block = block[block.index("```\n") + 4:]
+    listed = re.findall(r"^  (\S+\.py)\s", block[:block.index("```")], flags=re.MULTILINE)
+    files = sorted(str(path.relative_to(root)) for path in root.rglob("*.py") if "labextension" not in path.parts)
+    assert sorted(listed) == files
