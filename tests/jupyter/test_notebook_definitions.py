@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from nbrun import error_of, kernel_env, text_of
+from nbrun import error_of, kernel_env, simulate, text_of
 
 pytestmark = [pytest.mark.kernel, pytest.mark.render]
 
@@ -119,3 +119,23 @@ def test_a_manim_style_notebook_renders_its_definitions_with_the_cell(run_cells,
     [bare_png] = (tmp_path / "media").rglob("bare*.png")
     bare = png_pixels({"image/png": base64.b64encode(bare_png.read_bytes())})
     assert (bare == manim).all()
+
+
+def test_a_failed_renders_lines_are_the_preludes_the_notebooks_and_the_cells(run_cells, sim_server):
+    """Against a Kodisc stand-in (the simulated server), an error that counts the lines of the code sent
+    (prelude, the notebook's value, the cell) reads in the lines the user wrote."""
+    failure = 'ValueError: bad (line 8: self.add(Square(R)))\\n  File \\"scene.py\\", line 2, in <module>'
+    nb = run_cells([
+        "%load_ext kodisc_jupyter",
+        "%%kodisc_prelude\nfrom manim import *\nconfig.background_color = BLACK\n",
+        "R = 3",
+        f"%%kodisc -ql {simulate(0.1, fail=failure)}\nclass P(Scene):\n    def construct(self):\n        self.add(Square(R))\n",
+    ], server=sim_server)
+    shown = text_of(nb.cells[3])
+    assert "ValueError: bad (line 3: self.add(Square(R)))" in shown, shown
+    assert 'File "scene.py", prelude line 2, in' in shown.replace("&quot;", '"').replace("&#x27;", "'"), shown
+    from kodisc_jupyter.rendering.history import History
+
+    [job] = History(run_cells.home / "history.sqlite3").list(limit=10)
+    assert job.code == "from manim import *\nconfig.background_color = BLACK\n\nR = 3\n\n" + \
+        "class P(Scene):\n    def construct(self):\n        self.add(Square(R))\n"
