@@ -118,14 +118,12 @@ def preflight(code: str, class_name: str | None = None, *, prelude: str = "", un
         return Preflight(class_name, source, [f"{where}: {ascii(source[exc.start])} is a lone surrogate, not text; "
                                               "remove it or write the character it was meant to be"])
     if prelude.strip():
-        error = _syntax_error(prelude, LineMap(), where="prelude line")
-        if error:
-            return Preflight(class_name, source, [error])
-    error = _syntax_error(source, lines)
-    if error:
-        return Preflight(class_name, source, [error])
-
-    tree = ast.parse(source)
+        parsed = _parse(prelude, LineMap(), where="prelude line")
+        if isinstance(parsed, str):
+            return Preflight(class_name, source, [parsed])
+    tree = _parse(source, lines)
+    if isinstance(tree, str):
+        return Preflight(class_name, source, [tree])
     errors: list[str] = []
     classes = _module_classes(tree)
     scenes = _subclasses(classes, lambda base: base.endswith("Scene"))
@@ -173,9 +171,10 @@ _FILE_LINE_RE = re.compile(r'(File "(?![^"]*(?:site|dist)-packages)(?:[^"/]*|[^"
 _LINE_RE = re.compile(r"(\(|^|\n)line (\d+)\b")
 
 
-def _syntax_error(source: str, lines: LineMap, where: str | None = None) -> str | None:
+def _parse(source: str, lines: LineMap, where: str | None = None) -> ast.Module | str:
+    """The tree, or the one line that says where the code does not parse (the code is parsed once)."""
     try:
-        ast.parse(source)
+        return ast.parse(source)
     except SyntaxError as exc:
         place = f"{where} {exc.lineno}" if where and exc.lineno else lines.where(exc.lineno)
         text = (exc.text or "").strip()
@@ -183,7 +182,6 @@ def _syntax_error(source: str, lines: LineMap, where: str | None = None) -> str 
         return f"{place}: {type(exc).__name__}: {exc.msg}{detail}"
     except ValueError as exc:  # e.g. a NUL byte in the source
         return f"the code cannot be parsed: {exc}"
-    return None
 
 
 def _module_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
