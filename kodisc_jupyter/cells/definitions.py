@@ -9,7 +9,11 @@ names it adds, and the problems that stop a render. What travels:
 - the notebook's imports (`import numpy as np`, `from math import tau as T`), and the names it got
   from `from manim import *`;
 - values written as literals: numbers, strings, bools, None, Manim colours, numpy arrays up to
-  100 KB, and lists, tuples, dicts and sets of these.
+  100 KB, and lists, tuples, dicts and sets of these;
+- Manim `config` settings of earlier cells (they apply to every later `%%manim` render), except
+  those the render's request owns; `config.media_width`/`media_embed` become player settings.
+
+A `%%capture`, `%%time` or `%%manim` cell's body ran in the namespace, so it counts as a cell.
 
 Names are resolved transitively (what a helper uses travels too) and emitted in dependency order:
 imports first, then each definition after the ones it needs. Without a namespace (`kodisc render
