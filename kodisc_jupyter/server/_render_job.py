@@ -14,6 +14,7 @@ the exception and the line of the user's own code, never Manim's internals or ou
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -164,26 +165,39 @@ def frame_ratio(width: int, height: int) -> float:
 
 def mirror(source: Path, target: Path) -> Path:
     """`target`: a writable copy of the folder tree `source` (read-only in the sandbox) made of links to its
-    files, breadth first, up to MIRRORED_ENTRIES entries (deeper folders are then linked whole). Relative
-    names resolve as in `source`, and Manim may still write beside a file (SVGMobject writes `logo_.svg`
-    next to `logo.svg`), while the files themselves stay read-only."""
+    files, breadth first, a folder copied only while its entries fit in MIRRORED_ENTRIES in all (else it is
+    linked whole). Relative names resolve as in `source`, and Manim may still write beside a file
+    (SVGMobject writes `logo_.svg` next to `logo.svg`), while the files themselves stay read-only. A
+    `source` with more entries than that is used as it is (read-only)."""
     budget = MIRRORED_ENTRIES
+    top = _entries(source, budget)
+    if top is None:
+        return source
+    budget -= len(top)
     target.mkdir()
-    pending = [(source, target)]
+    pending = [(top, target)]
     while pending:
-        here, there = pending.pop(0)
-        try:
-            entries = sorted(os.scandir(here), key=lambda entry: entry.name)
-        except OSError:  # unreadable, or covered by the sandbox's tmpfs: shown empty
-            continue
+        entries, there = pending.pop(0)
         for entry in entries:
-            budget -= 1
-            if budget >= 0 and entry.is_dir(follow_symlinks=False):
+            inner = _entries(Path(entry.path), budget) if entry.is_dir(follow_symlinks=False) else None
+            if inner is not None:
+                budget -= len(inner)
                 (there / entry.name).mkdir()
-                pending.append((Path(entry.path), there / entry.name))
+                pending.append((inner, there / entry.name))
             else:
                 (there / entry.name).symlink_to(entry.path)
     return target
+
+
+def _entries(folder: Path, most: int) -> list[os.DirEntry] | None:
+    """`folder`'s entries by name, or None when it has more than `most` (reading no further) or cannot be
+    read (e.g. covered by the sandbox's tmpfs: then it is linked, and shows empty)."""
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(itertools.islice(scan, most + 1))
+    except OSError:
+        return None
+    return sorted(entries, key=lambda entry: entry.name) if len(entries) <= most else None
 
 
 def _report_progress(scene, path: Path) -> None:

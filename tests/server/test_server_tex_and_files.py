@@ -147,3 +147,21 @@ def test_a_missing_latex_in_a_render_says_that_tex_is_not_installed_there(tmp_pa
     assert tex_error_message(FileNotFoundError(2, "No such file or directory", "data.csv"), tmp_path) is None
     assert tex_error_message(ValueError("latex error converting to dvi. See log output above or the log file: "
                                         "media/Tex/gone.log"), tmp_path) is None  # no log: Manim's own words stay
+
+
+def test_the_mirror_of_a_folder_is_bounded(tmp_path, monkeypatch):
+    from kodisc_jupyter.server import _render_job
+
+    source = tmp_path / "notebooks"
+    for folder in ("a", "b", "c"):
+        (source / folder).mkdir(parents=True)
+        for name in ("1.png", "2.png"):
+            (source / folder / name).write_bytes(b"x")
+    (source / "top.csv").write_text("1\n")
+    monkeypatch.setattr(_render_job, "MIRRORED_ENTRIES", 8)  # 4 at the top, then room for two folders of 2
+    target = _render_job.mirror(source, tmp_path / "beside")
+    assert sorted(p.name for p in target.iterdir()) == ["a", "b", "c", "top.csv"]
+    assert [(target / f).is_symlink() for f in ("a", "b", "c")] == [False, False, True]  # c: linked whole
+    assert (target / "a/1.png").is_symlink() and (target / "c/2.png").read_bytes() == b"x"
+    monkeypatch.setattr(_render_job, "MIRRORED_ENTRIES", 3)  # more at the top than that: read in place
+    assert _render_job.mirror(source, tmp_path / "other") == source and not (tmp_path / "other").exists()
