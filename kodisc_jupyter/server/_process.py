@@ -48,9 +48,14 @@ class WorkerSpec:
     job_bytes: int = DEFAULT_JOB_BYTES
 
     def limits(self) -> list[str]:
-        """`_render_job`'s arguments: memory, CPU seconds, file size and process count."""
-        return [str(self.memory_limit), str(math.ceil(self.timeout) + 5), str(self.job_bytes),
-                str(_process_limit())]
+        """`_render_job`'s arguments: memory, CPU seconds, file size and process count (0: not set).
+
+        In a cgroup, memory and processes are bounded for the whole render there; the per-process
+        RLIMIT_AS and RLIMIT_NPROC would only add false failures (address space is not memory: thread
+        stacks and libraries count; NPROC counts every thread of the server's user on the machine)."""
+        whole = isinstance(cgroup_support(), CgroupSupport)
+        return [str(0 if whole else self.memory_limit), str(math.ceil(self.timeout) + 5), str(self.job_bytes),
+                str(0 if whole else _process_limit())]
 
 
 def worker_spec(data_dir: Path, *, sandbox: bool | None, timeout: float = DEFAULT_RENDER_TIMEOUT,

@@ -32,6 +32,8 @@ from ._sandbox import JOB_MOUNT
 if TYPE_CHECKING:
     from ._faithful import Claims
 
+from ._leftovers import cap_error
+
 SCENE_FILE = "scene.py"
 #: Manim's partial movies of this (user, class, quality, aspect, fps), kept between renders by the server.
 CACHE_FOLDER = "cache"
@@ -87,6 +89,8 @@ def main(argv: list[str]) -> int:
         outcome = {"ok": False, "error": str(exc)}
     except BaseException as exc:  # the user's code may raise anything, SystemExit included
         outcome = {"ok": False, "error": describe_error(exc, folder / SCENE_FILE)}
+    if "error" in outcome:  # the server reads a few KB of this file and keeps fewer: cut it here, with the mark
+        outcome["error"] = cap_error(outcome["error"])
     (folder / "result.json").write_text(json.dumps(outcome), encoding="utf-8")
     return 0
 

@@ -118,10 +118,10 @@ class WebhookReceiver:
 class Serve:
     """`kodisc serve` in a subprocess; its announced base URL and key, like a shell `export` would see them."""
 
-    def __init__(self, data_dir, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir, *extra: str, env: dict[str, str] | None = None, cwd=None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "kodisc_jupyter", "serve", "--port", "0", "--data-dir", str(data_dir),
-             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+             *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         self.lines = [self.process.stdout.readline() for _ in range(3)]
         base_line, key_line = self.lines[0].rstrip("\n"), self.lines[1].rstrip("\n")
         assert re.fullmatch(r"KODISC_BASE_URL=http://127\.0\.0\.1:\d+/api/v2", base_line), self.lines
@@ -146,12 +146,14 @@ def workers_of(server) -> set[int]:
     """The sandboxed render processes (outer bwrap) of this server: their command lines name its folders."""
     marker = str(work_root(server.data_dir)).encode()
     found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
-                found.add(int(entry.name))
-        except OSError:
-            continue
+    for _ in range(3):  # a worker execs twice as it starts (its cgroup's shell, then bwrap): mid-exec it has no line
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes():
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+        time.sleep(0.02)
     return {pid for pid in found if _parent(pid) not in found}  # bwrap's own init inside carries the same line
 
 
