@@ -23,6 +23,7 @@ written by the same writer the kernel uses, so the text sent (and the cache key)
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
 import io
 import math
@@ -54,6 +55,7 @@ RENDER_SETTINGS = frozenset({
     "from_animation_number", "upto_animation_number", "input_file", "assets_dir", "custom_folders", "window_size",
     "window_position", "window_monitor", "fullscreen", "enable_gui", "gui_location", "force_window"})
 _MISSING = object()
+_BUILTINS = vars(builtins)
 MANIM_IMPORT = "the notebook's Manim import"  # the origin of the kernel's own Manim import lines
 
 
@@ -103,7 +105,7 @@ def resolve(cell: str, sources: Sequence[tuple[str, str]], namespace: Mapping[st
     (`kernel=False`) it holds only what its Manim imports give, and the rest is known from sources alone
     (a computed value is then a problem that says so)."""
     index = _Index(sources)
-    wanted = free_names(cell, prelude, annotations=True)
+    wanted = free_names(cell, prelude, annotations=True, builtins=True)
     if class_name and class_name not in wanted and class_name in index.bindings and not _defines(cell, class_name):
         wanted.append(class_name)  # `%%kodisc OldScene`: a scene of an earlier cell, as %%manim renders it
     resolver = _Resolver(index, namespace, kernel)
@@ -274,6 +276,8 @@ class _Resolver:
     def _resolve(self, name: str) -> None:
         binding = self.index.bindings.get(name)
         value = self.namespace.get(name, _MISSING)
+        if name in _BUILTINS and (binding is None or value is _BUILTINS[name]):
+            return  # Python's own, unless a cell rebound it (`max = 3`)
         if self.kernel and value is _MISSING:
             return  # defined nowhere: the pre-flight says so for the cell's own names; a helper's may never run
         if binding is not None and binding.kind == "import" and self._is_import(binding, value):
@@ -298,7 +302,7 @@ class _Resolver:
         if "config" not in self.manim_names:  # not Manim's config: a variable of the notebook's own
             return
         for key, binding in settings.items():
-            for used in free_names(binding.text, annotations=True):
+            for used in free_names(binding.text, annotations=True, builtins=True):
                 self.want(used)
             self._add(binding.text, binding.origins(), f"config.{key}")
 
@@ -331,7 +335,7 @@ class _Resolver:
             and _same_code(_own_source(value), binding.text)  # not from a cell that failed before its def ran
 
     def _definition(self, name: str, binding: _Binding) -> None:
-        for used in free_names(binding.text, annotations=True):
+        for used in free_names(binding.text, annotations=True, builtins=True):
             if used != name:
                 self.want(used)
         self._add(binding.text, binding.origins(), f"{name}()" if binding.kind == "def" else name)

@@ -270,11 +270,11 @@ def _undefined_names(tree: ast.Module, lines: LineMap) -> list[str]:
 
 
 def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None, *,
-                annotations: bool = False) -> dict[str, int]:
+                annotations: bool = False, builtins: bool = False) -> dict[str, int]:
     """Names the code reads but never binds (with the line of their first use, not counting lines
     `skip` says); none when a star import that cannot be listed could provide any name."""
     bound, star_modules = _bindings(tree)
-    provided = set(_BUILTINS) | bound
+    provided = set(_IMPLICIT if builtins else _BUILTINS) | bound
     for module in star_modules:
         names = manim_names() if module == "manim" else None
         if names is None:
@@ -290,14 +290,15 @@ def _free_names(tree: ast.Module, skip: Callable[[int], bool] | None = None, *,
     return first_use
 
 
-def free_names(code: str, prelude: str = "", *, annotations: bool = False) -> list[str]:
+def free_names(code: str, prelude: str = "", *, annotations: bool = False, builtins: bool = False) -> list[str]:
     """The names a cell (with its prelude) uses without defining or importing them; [] if it does not parse.
-    `annotations`: count the names of annotations too (evaluated when a `def` runs, so they must travel)."""
+    `annotations`: count the names of annotations too (evaluated when a `def` runs, so they must travel);
+    `builtins`: count Python's builtins too (a notebook may have rebound one)."""
     try:
         tree = ast.parse(join_prelude(prelude, code))
     except (SyntaxError, ValueError):
         return []
-    return sorted(_free_names(tree, annotations=annotations))
+    return sorted(_free_names(tree, annotations=annotations, builtins=builtins))
 
 
 def kernel_manim_imports(names: list[str], namespace: Mapping[str, Any]) -> str:

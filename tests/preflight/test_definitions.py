@@ -178,6 +178,13 @@ def test_names_of_annotations_travel_too_as_a_def_evaluates_them():
     exec(code, {})  # no NameError when the def runs
 
 
+def test_a_builtin_the_notebook_rebound_travels_and_the_others_stay_pythons():
+    sources, namespace = kernel(["max = 3\nrange = range"])
+    assert resolve("y = max + len(list(range(2)))", sources, namespace).notebook.code == "max = 3"
+    assert resolve("y = max", [(f"cell {n}", c) for n, (_, c) in enumerate(sources, 1)], {}, kernel=False
+                   ).notebook.code == "max = 3"
+
+
 def test_the_preludes_names_are_not_looked_up_in_the_notebook():
     sources, namespace = kernel(["BRAND = 'red'", "SIZE = 2"])
     result = resolve("x = BRAND * SIZE", sources, namespace, prelude="BRAND = 'blue'")
