@@ -165,3 +165,17 @@ def test_the_mirror_of_a_folder_is_bounded(tmp_path, monkeypatch):
     assert (target / "a/1.png").is_symlink() and (target / "c/2.png").read_bytes() == b"x"
     monkeypatch.setattr(_render_job, "MIRRORED_ENTRIES", 3)  # more at the top than that: read in place
     assert _render_job.mirror(source, tmp_path / "other") == source and not (tmp_path / "other").exists()
+
+
+def test_a_missing_tex_package_is_named_from_the_log(tmp_path):
+    from kodisc_jupyter.server._tex import tex_error_message
+
+    log = tmp_path / "media/Tex/abc.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("This is pdfTeX\n! LaTeX Error: File `siunitx.sty' not found.\n\nType X to quit.\n"
+                   "l.5 \\usepackage\n          {siunitx}\n! Emergency stop.\n<*> abc.tex\n")
+    message = tex_error_message(ValueError("latex error converting to dvi. See log output above or the log file: "
+                                           "media/Tex/abc.log"), tmp_path)
+    assert message == ("LaTeX failed on the scene's TeX: ! LaTeX Error: File `siunitx.sty' not found. at "
+                       '"\\usepackage", before "{siunitx}" (a TeX package is not installed: install the one '
+                       "providing siunitx.sty) (and 1 more TeX error)")
