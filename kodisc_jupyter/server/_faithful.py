@@ -64,20 +64,23 @@ class Claims:
             raise SystemExit("the split render was stopped")
 
 
-#: Manim's animation modules whose animations set their mobjects from alpha alone (interpolate(alpha) is a
-#: function of alpha and the starting copies), except `_STATEFUL`: PhaseFlow moves by the step since the
-#: last alpha. speedmodifier and updaters are not here: they drive updaters.
-_PURE_MODULES = frozenset(f"manim.animation.{name}" for name in (
-    "animation", "composition", "creation", "fading", "growing", "indication", "movement", "numbers", "rotation",
-    "specialized", "transform", "transform_matching_parts"))
-_STATEFUL = frozenset({"PhaseFlow"})
+#: Manim's animations a one-step jump is exact for: each sets its mobjects from alpha and copies taken at
+#: begin(), so the last interpolate(1) leaves the same floats however many steps came before. Only those
+#: the regression test (tests/server/test_server_split.py, KINDS) renders and re-renders from cache with
+#: the same hashes; others step. Not exact, for example: MoveAlongPath and Wiggle (they move from where the
+#: last frame left them: the same point, other floats), PhaseFlow (the step since the last alpha).
+_EXACT_JUMPS = frozenset({
+    "Animation", "Wait", "AnimationGroup", "Succession", "LaggedStart", "LaggedStartMap",
+    "Create", "Uncreate", "ShowPartial", "DrawBorderThenFill", "Write", "Unwrite", "SpiralIn",
+    "FadeIn", "FadeOut", "GrowFromCenter", "GrowFromPoint", "GrowArrow", "Indicate", "Flash", "ShowPassingFlash",
+    "Circumscribe", "ApplyWave", "Rotate", "Transform", "ReplacementTransform", "_MethodAnimation", "MoveToTarget"})
 
 
 def jumps_exactly(scene: Any) -> bool:
     """Whether jumping to the end of the current animations in one step (as Manim skips) leaves exactly the
-    state stepping through every frame does: no updater anywhere (mobjects, the animations' copies, the
-    scene), no stop condition, and only Manim's own alpha-pure animations (a user's subclass is never assumed
-    pure). The end state is then `interpolate(1)`, which both reach last."""
+    state stepping through every frame does: no updater anywhere (mobjects, the animations' mobjects and
+    targets, the scene), no stop condition, and only Manim's own animations of `_EXACT_JUMPS` (a user's subclass is never
+    assumed exact). The end state is then `interpolate(1)` of the same copies, which both reach last."""
     if scene.updaters or getattr(scene, "stop_condition", None) is not None:
         return False
     if any(part.updaters for mobject in scene.mobjects for part in mobject.get_family()):
@@ -86,10 +89,11 @@ def jumps_exactly(scene: Any) -> bool:
     while pending:
         animation = pending.pop()
         kind = type(animation)
-        if kind.__module__ not in _PURE_MODULES or kind.__name__ in _STATEFUL:
+        if not kind.__module__.startswith("manim.animation.") or kind.__name__ not in _EXACT_JUMPS:
             return False
-        if any(part.updaters for mobject in animation.get_all_mobjects() if mobject is not None
-               for part in mobject.get_family()):
+        # its mobject and target (the copies it takes are of these; a Succession's later parts have none yet)
+        watched = (animation.mobject, getattr(animation, "target_mobject", None))
+        if any(part.updaters for mobject in watched if mobject is not None for part in mobject.get_family()):
             return False
         pending.extend(getattr(animation, "animations", ()))
     return True
@@ -98,7 +102,8 @@ def jumps_exactly(scene: Any) -> bool:
 class FaithfulRenderer(CairoRenderer):
     """`CairoRenderer` with faithful skipping, claims for a split render, and progress reports.
 
-    `claims` is None for a render on one worker. `final` is False for a helper: it hashes only what
+    `claims` is None for a render on one worker. `jumps` False steps through every skipped animation
+    (a split's re-render after partial movies went missing takes no shortcut at all). `final` is False for a helper: it hashes only what
     it claimed, and ends without combining. `progress` is written after each animation this worker
     finished (rendered, or found cached): `{"animations": N, "seconds": S}`; the server adds the
     workers' numbers up.
@@ -107,16 +112,18 @@ class FaithfulRenderer(CairoRenderer):
     _muted = False
     claims: Claims | None = None
     final = True
+    jumps = True
     progress: Path | None = None
     _finished = 0
     _finished_seconds = 0.0
 
     @classmethod
-    def adopt(cls, renderer: CairoRenderer, *, claims: Claims | None, final: bool, progress: Path) -> None:
+    def adopt(cls, renderer: CairoRenderer, *, claims: Claims | None, final: bool, progress: Path,
+              jumps: bool = True) -> None:
         """Make the scene's own renderer (already set up by `Scene.__init__`) a faithful one."""
         renderer.__class__ = cls
         assert isinstance(renderer, FaithfulRenderer)
-        renderer.claims, renderer.final, renderer.progress = claims, final, progress
+        renderer.claims, renderer.final, renderer.progress, renderer.jumps = claims, final, progress, jumps
         # The camera fills its `display_funcs` on its first drawing, and the hash includes the camera:
         # filled now, it is the same whether the animations before were drawn or muted.
         renderer.camera.type_or_raise(Mobject())
@@ -146,7 +153,7 @@ class FaithfulRenderer(CairoRenderer):
             if scene.is_current_animation_frozen_frame():
                 self.update_frame(scene, mobjects=scene.moving_mobjects)
                 self.freeze_current_frame(scene.duration)
-            elif self._muted and jumps_exactly(scene):
+            elif self._muted and self.jumps and jumps_exactly(scene):
                 self.skip_animations = True  # Manim's one step to the end: here the very state the frames reach
                 scene.play_internal()
                 self._advance_clock(scene.duration)

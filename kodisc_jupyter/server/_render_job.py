@@ -4,7 +4,8 @@
 limits, imports Manim, then reads one JSON line from stdin, `{"folder", "class_name", "width",
 "height", "fps", "cache", "files", "split"}` (`files`: the folder relative file names resolve in, see
 `mirror`; `split`: "final" or "helper" of a split render, which then claims animations from the
-server over stdout/stdin, see `_faithful` and `_split`), so a worker can be started (and warmed) before its job exists. It renders the scene
+server over stdout/stdin, see `_faithful` and `_split`; `walk`: skipped animations are all stepped
+through, never jumped), so a worker can be started (and warmed) before its job exists. It renders the scene
 class of FOLDER/scene.py and leaves FOLDER/video.mp4, thumb.jpg and captions.vtt (always a
 valid WebVTT file, without cues when the scene has no subcaptions). It always ends by writing
 FOLDER/result.json: `{"ok": true, "animations": N, "seconds": S}` or `{"ok": false, "error": "..."}`
@@ -81,7 +82,8 @@ def main(argv: list[str]) -> int:
     claims = Claims(server_fd, sys.stdin) if split else None
     try:
         animations, seconds = render(folder, spec["class_name"], spec["width"], spec["height"], spec["fps"],
-                                     cache=spec.get("cache", False), claims=claims, final=split != "helper")
+                                     cache=spec.get("cache", False), claims=claims, final=split != "helper",
+                                     jumps=not spec.get("walk"))
         outcome: dict = {"ok": True, "animations": animations, "seconds": round(seconds, 3)}
     except MissingPartials as exc:
         outcome = {"ok": False, "missing": True, "error": str(exc)}
@@ -108,7 +110,7 @@ def _die_with_parent() -> None:
 
 
 def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, cache: bool = False,
-           claims: Claims | None = None, final: bool = True) -> tuple[int, float]:
+           claims: Claims | None = None, final: bool = True, jumps: bool = True) -> tuple[int, float]:
     """Render the scene to FOLDER's outputs: (animations, seconds of video). A split render's helper
     (`final=False`) leaves only partial movies in FOLDER/cache."""
     from manim import Scene, config
@@ -140,7 +142,7 @@ def render(folder: Path, class_name: str, width: int, height: int, fps: int, *, 
             return 0, 0.0  # a helper of such a scene claims nothing
         _report_progress(scene, folder / PROGRESS_FILE)
     else:
-        FaithfulRenderer.adopt(scene.renderer, claims=claims, final=final, progress=folder / PROGRESS_FILE)
+        FaithfulRenderer.adopt(scene.renderer, claims=claims, final=final, progress=folder / PROGRESS_FILE, jumps=jumps)
     if final:
         _still_as_video(scene, fps)
     scene.render()

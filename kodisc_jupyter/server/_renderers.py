@@ -206,7 +206,7 @@ class ManimRenderer(_ByWallTime):
             return error
         for name in ("result.json", PROGRESS_FILE):
             (final.folder / name).unlink(missing_ok=True)
-        return await self._run(RenderProcess(self.spec, final.folder), order, final.folder,
+        return await self._run(RenderProcess(self.spec, final.folder), {**order, "walk": True}, final.folder,
                                max(0.0, deadline - loop.time()))
 
     async def _watch(self, folders: list[Path]) -> str:

@@ -84,6 +84,37 @@ class Waits(Scene):
         self.play(FadeOut(circle), run_time=0.5)
 """
 SCENES = {"Plain": PLAIN, "Drift": UPDATERS, "Redraw": REDRAW, "Waits": WAITS}
+# Every animation _faithful jumps over in one step (its _EXACT_JUMPS), and some it must step through
+# (MoveAlongPath, Wiggle, ChangeDecimalToValue): a cached re-render must reach the same hashes
+KINDS = """\
+from manim import *
+
+class Kinds(Scene):
+    def construct(self):
+        title = Text("Kinds", color=BLUE).to_edge(UP)
+        self.play(Write(title), run_time=0.3)
+        square = Square(color=RED)
+        self.play(Create(square), run_time=0.3)
+        self.play(Rotate(square, PI / 3), square.animate.set_color(GREEN), run_time=0.3)
+        circle = Circle(color=YELLOW, fill_opacity=0.5).shift(RIGHT * 2)
+        self.play(DrawBorderThenFill(circle), GrowFromCenter(Dot(LEFT * 2)), run_time=0.3)
+        dot = Dot(color=ORANGE).move_to(circle.point_at_angle(0))
+        self.play(FadeIn(dot, shift=UP), run_time=0.3)
+        self.play(MoveAlongPath(dot, circle), run_time=0.3)
+        self.play(Indicate(title), Wiggle(square), run_time=0.3)
+        self.play(LaggedStart(*[FadeIn(Star().scale(0.3).shift(DOWN * 2 + RIGHT * i)) for i in range(3)]),
+                  run_time=0.3)
+        self.play(Transform(square, Triangle(color=PURPLE)), SpiralIn(VGroup(Square(0.3), Circle(0.2))),
+                  run_time=0.3)
+        number = DecimalNumber(0).shift(DOWN)
+        self.play(ChangeDecimalToValue(number, 5), ApplyWave(title), run_time=0.3)
+        self.play(Circumscribe(circle), ShowPassingFlash(Line(LEFT, RIGHT)), run_time=0.3)
+        self.play(FadeOut(square), Uncreate(circle), run_time=0.3)
+        arrow = Arrow(LEFT, RIGHT)
+        self.play(GrowArrow(arrow), Flash(ORIGIN), GrowFromPoint(Square(0.4), UP), run_time=0.3)
+        self.play(ReplacementTransform(arrow, Circle(0.5)), Unwrite(title), run_time=0.3)
+        self.play(Succession(Create(Line(UP, DOWN)), FadeOut(dot)), run_time=0.3)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +204,11 @@ def test_a_scene_error_in_a_split_render_fails_the_job_with_that_error(split_ser
     assert job.error.startswith("ValueError: no rotation today (line ")
 
 
-@pytest.mark.parametrize("class_name", ["Plain", "Drift"])
+@pytest.mark.parametrize("class_name", ["Plain", "Drift", "Kinds"])
 def test_an_identical_re_render_renders_nothing_and_gives_the_same_video(split_server, tmp_path, class_name):
     """Every partial movie cached: skipped animations (Plain: one exact jump each; Drift: stepped through,
-    its updaters need every frame) reach the hashes of the first render, so nothing renders again."""
-    code = SCENES[class_name].replace(f"class {class_name}(", f"class Again{class_name}(")
+    its updaters need every frame; Kinds: both) reach the hashes of the first render, so nothing renders again."""
+    code = {**SCENES, "Kinds": KINDS}[class_name].replace(f"class {class_name}(", f"class Again{class_name}(")
     cache_root = split_server._runner.renderer.cache.root
 
     def partial_movies() -> set[str]:
