@@ -11,7 +11,7 @@ split <= 0.6x the bare CLI at -qm and at -qh. Between renders it waits WARM_PAUS
 reading the result would, so the server's warm workers are ready again.
 
 `python benchmarks/p8_split.py` (about 4 minutes on an idle 2-core machine); `--quick` for one
-round of the -qm lesson only (to check that it works).
+round of each (to check that it works).
 """
 from __future__ import annotations
 
@@ -111,7 +111,6 @@ def main() -> None:
     from kodisc_jupyter.rendering.backend import local_poll_policy
 
     quick = "--quick" in sys.argv
-    cases = CASES[:1] if quick else CASES
     cores = os.cpu_count() or 1
     rows = []
     with workdir("p8") as tmp:
@@ -120,7 +119,7 @@ def main() -> None:
                 Kodisc(split.api_key, base_url=split.base_url, poll_policy=local_poll_policy()) as on_split, \
                 Kodisc(one.api_key, base_url=one.base_url, poll_policy=local_poll_policy()) as on_one:
             round_no = 0
-            for label, flag, quality, turns, runs in cases:
+            for label, flag, quality, turns, runs in CASES:
                 bare, concat, ours, unsplit = [], [], [], []
                 for _ in range(1 if quick else runs):
                     round_no += 1
