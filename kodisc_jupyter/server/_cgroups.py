@@ -113,6 +113,15 @@ def cgroup_support() -> CgroupSupport | str:
     return "; ".join(problems)
 
 
+def _sweep(parent: Path) -> None:
+    """Remove the groups of servers that are gone (a crash leaves its groups, empty once its renders died)."""
+    for group in parent.glob("render-*-*"):
+        pid = group.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+
 def _own_group(controller: str | None) -> str:
     """This process's group path in a hierarchy (`None`: the v2 one), from /proc/self/cgroup."""
     for line in Path("/proc/self/cgroup").read_text().splitlines():
@@ -144,6 +153,7 @@ def _v2_parent() -> CgroupSupport:
     parent = base / "kodisc"
     parent.mkdir(exist_ok=True)
     _write(parent / "cgroup.subtree_control", "+memory +pids")
+    _sweep(parent)
     return CgroupSupport("v2", (parent,))
 
 
@@ -153,6 +163,7 @@ def _v1_parents() -> CgroupSupport:
     for controller in _V1_CONTROLLERS:
         parent = _mount_point("cgroup", controller) / _own_group(controller).lstrip("/") / "kodisc"
         parent.mkdir(exist_ok=True)
+        _sweep(parent)
         parents.append(parent)
     return CgroupSupport("v1", tuple(parents))
 

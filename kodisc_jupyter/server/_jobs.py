@@ -108,9 +108,13 @@ class JobRunner:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.renderer.stop()
-        discard(self.work_dir)  # no empty folders left in the temp dir
-        self.instance.release()
+        try:
+            await self.renderer.stop()
+        finally:  # whatever went wrong ending the workers, the folders go and the lock is let go
+            try:
+                await asyncio.to_thread(discard, self.work_dir)  # no empty folders left in the temp dir
+            finally:
+                self.instance.release()
 
     def submit(self, job: StoredJob) -> None:
         """Queue a job the store has just created (in its user's line)."""

@@ -14,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,8 +110,11 @@ def new_folder(parent: Path, prefix: str = "warm-") -> Path:
 
 
 def discard(folder: Path) -> None:
-    """Remove a folder of `renders_dir`, then `renders_dir` and `work_root` too if that left them empty."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Remove a folder of `renders_dir` whatever a scene left in it, then `renders_dir` and `work_root` too if that
+    left them empty. Never raises."""
+    from ._leftovers import remove_tree  # here, not at the top: a head start loads as little as it can
+
+    remove_tree(folder)
     for parent in (folder.parent, folder.parent.parent):
         with contextlib.suppress(OSError):  # not empty: other servers' renders, or the movie cache
             parent.rmdir()
@@ -213,7 +215,8 @@ class RenderProcess:
                 finally:
                     os.close(pidfd)
         self._close_pipes()
-        self._remove_group()
+        if self.group is not None:  # in a thread: after a kill its last processes take a few ms to leave it
+            await asyncio.to_thread(self._remove_group)
         return self._popen.wait()
 
     def kill(self) -> None:
