@@ -219,3 +219,21 @@ def test_an_identical_re_render_renders_nothing_and_gives_the_same_video(split_s
     again = _frames(_render(split_server, code, f"Again{class_name}", tmp_path / "again.mp4"))
     assert partial_movies() == cached
     assert len(first) == len(again) and all((a == b).all() for a, b in zip(first, again, strict=True))
+
+
+def test_the_timeout_covers_the_whole_split_render(tmp_path):
+    """A split whose scene hangs after two animations is stopped at the render timeout, all workers with it."""
+    from kodisc_jupyter.server import start_local_server
+
+    code = PLAIN.replace("Plain", "Hangs").replace("self.play(FadeOut(square), run_time=0.6)",
+                                                   "import time\n        time.sleep(120)")
+    with start_local_server(tmp_path / "server", renderer="manim", workers=2, warm=2, render_timeout=12,
+                            split_min_animations=2, split_min_frames=2) as server:
+        user = User(server)
+        started = time.monotonic()
+        job = user.wait(user.submit(code, "Hangs"), timeout=120)
+        elapsed = time.monotonic() - started
+        user.close()
+        assert server._runner.renderer.splitter.runs == 1
+    assert job.status == "failed" and "longer than 12 s" in job.error
+    assert elapsed < 30
