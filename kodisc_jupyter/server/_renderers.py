@@ -142,8 +142,8 @@ class ManimRenderer(_ByWallTime):
         helpers = 0
         if self.cache is not None:
             await asyncio.to_thread(self.cache.check_out, job, folder / CACHE_FOLDER)
-            if self.splitter is not None and self.splitter.lender is not None:
-                helpers = self.splitter.lender.borrow(self.splitter.helpers_wanted(self.cache.entry(job), job.code))
+            if self.splitter is not None:
+                helpers = self.splitter.borrow(job.job_id, self.cache.entry(job), job.code)
         error, keep_cache = None, True
         try:
             if helpers:
@@ -156,9 +156,9 @@ class ManimRenderer(_ByWallTime):
             return error
         finally:
             try:
-                if helpers:
-                    assert self.splitter is not None and self.splitter.lender is not None
-                    self.splitter.lender.give_back(helpers)
+                if helpers:  # what the helpers did not give back as they ended
+                    assert self.splitter is not None
+                    self.splitter.give_back(job.job_id)
                 if self.cache is not None and keep_cache:  # the scene could write there: read warily, in a thread
                     await asyncio.to_thread(self.cache.check_in, job, folder / CACHE_FOLDER)
             finally:

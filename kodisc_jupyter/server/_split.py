@@ -15,7 +15,8 @@ name differs, the final worker reports it missing, and the scene renders again o
 every partial movie cached (`MISSING`): slower, never another video.
 
 Whether to split: only with a movie cache, only on workers no queued job can use (the queue's
-`spare()`), and only for scenes with enough animations and frames, known from the last render of
+`spare()`; a helper stops after the animation in hand as soon as a queued job could use its worker,
+and gives it back then), and only for scenes with enough animations and frames, known from the last render of
 the same scene class (its cache entry) or, for a first render, estimated from the `play`/`wait`
 calls in the code.
 """
@@ -49,6 +50,7 @@ class Lender(Protocol):
 
     def borrow(self, count: int) -> int: ...
     def give_back(self, count: int) -> None: ...
+    def wanted(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,30 @@ class Splitter:
 
     def __init__(self, rule: SplitRule, lender: Lender | None = None) -> None:
         self.rule, self.lender = rule, lender
+        self._lent: dict[str, int] = {}  # job id -> workers borrowed and not given back yet
         self._sizes: OrderedDict[Path, tuple[int, int]] = OrderedDict()  # cache entry -> (animations, frames)
         self._helpers: dict[str, list[Path]] = {}  # job id -> its helpers' folders (their progress)
         #: split renders run, and partial movies their helpers rendered (for logs and tests)
         self.runs = self.helped = 0
+
+    def borrow(self, job_id: str, entry: Path, code: str) -> int:
+        """Borrow the spare workers this render would use as helpers: how many (0: render on one worker)."""
+        wanted = self.helpers_wanted(entry, code)
+        lent = self.lender.borrow(wanted) if wanted and self.lender is not None else 0
+        if lent:
+            self._lent[job_id] = lent
+        return lent
+
+    def give_back(self, job_id: str, count: int | None = None) -> None:
+        """Return `count` of the job's borrowed workers (None: all it still holds)."""
+        held = self._lent.get(job_id, 0)
+        count = held if count is None else min(count, held)
+        if count and self.lender is not None:
+            self.lender.give_back(count)
+        if held - count:
+            self._lent[job_id] = held - count
+        else:
+            self._lent.pop(job_id, None)
 
     def helpers_wanted(self, entry: Path, code: str) -> int:
         """How many helpers this render would use (0: render on one worker)."""
@@ -105,7 +127,8 @@ class Splitter:
         self._helpers[job_id] = [helper.folder for helper in helpers]
         for helper in helpers:
             _link_cache(final.folder / CACHE_FOLDER, helper.folder / CACHE_FOLDER)
-        run = _Run(final, helpers)
+        run = _Run(final, helpers, wanted=self.lender.wanted if self.lender is not None else lambda: 0,
+                   release=lambda: self.give_back(job_id, 1))
         final.send({**order, "split": "final"}, talk=True)
         for helper in helpers:
             helper.send(helper_order(helper.folder), talk=True)
@@ -122,8 +145,12 @@ class Splitter:
 class _Run:
     """The arbiter of one split render: who renders which animation, and when the final worker combines."""
 
-    def __init__(self, final: RenderProcess, helpers: list[RenderProcess]) -> None:
+    def __init__(self, final: RenderProcess, helpers: list[RenderProcess], *, wanted: Callable[[], int],
+                 release: Callable[[], None]) -> None:
+        """`wanted()`: workers queued jobs could start on now (helpers then stop after the animation in hand);
+        `release()`: give one borrowed worker back (as each helper ends)."""
         self.final, self.helpers = final, helpers
+        self.wanted, self.release = wanted, release
         self.claimed: set[int] = set()
         self.holding: set[RenderProcess] = set()  # helpers that claimed at least one animation
         self.closing = False
@@ -162,14 +189,19 @@ class _Run:
 
     async def _serve_helper(self, helper: RenderProcess,
                             error_of: Callable[[Path, int | None, bool], str | None]) -> None:
-        while (line := await helper.ask()) is not None:
-            if self.closing:
-                helper.answer("e")  # the final worker walked everything: end after the animation in hand
-            elif not self._claim(helper, line):
-                break
-        if helper.returncode is None:  # it wrote what is not a claim
-            helper.kill()
-        returncode = await helper.wait()
+        try:
+            while (line := await helper.ask()) is not None:
+                if self.closing or self.wanted() > 0:
+                    # the final worker walked everything, or another job waits for this worker: end after the
+                    # animation in hand (what it rendered stays; the final worker renders what it leaves)
+                    helper.answer("e")
+                elif not self._claim(helper, line):
+                    break
+            if helper.returncode is None:  # it wrote what is not a claim
+                helper.kill()
+            returncode = await helper.wait()
+        finally:
+            self.release()
         if self.closing and helper not in self.holding:
             return  # ended idle: nothing of it is needed
         error = error_of(helper.folder, returncode, True)

@@ -237,3 +237,30 @@ def test_the_timeout_covers_the_whole_split_render(tmp_path):
         assert server._runner.renderer.splitter.runs == 1
     assert job.status == "failed" and "longer than 12 s" in job.error
     assert elapsed < 30
+
+
+def test_a_split_gives_its_helper_back_when_another_job_waits(split_server):
+    """Both workers busy with one split render: a job queued meanwhile gets the helper's worker once the
+    helper finished the animation in hand, and is done long before the split render (which completes on its
+    final worker, rendering what the helper left)."""
+    long = "\n".join(["from manim import *", "", "class Long(Scene):", "    def construct(self):",
+                      "        square = Square()"] +
+                     [f"        self.play(square.animate.shift(RIGHT * 0.0{i}).rotate(0.3), run_time=1)"
+                      for i in range(20)])
+    user = User(split_server)
+    splitter = _splitter(split_server)
+    runs, helped = splitter.runs, splitter.helped
+    long_id = user.submit(long, "Long")
+    deadline = time.monotonic() + 120
+    while splitter.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.02)
+    short_id = user.submit(PLAIN.replace("Plain", "Short").split("        self.play(Transform")[0], "Short")
+    finished = []
+    while len(finished) < 2 and time.monotonic() < deadline:
+        finished += [job_id for job_id in (short_id, long_id) if job_id not in finished and user.job(job_id).done]
+        time.sleep(0.05)
+    jobs = [user.job(job_id) for job_id in (short_id, long_id)]
+    user.close()
+    assert all(job.status == "completed" for job in jobs), [job.error for job in jobs]
+    assert finished == [short_id, long_id]
+    assert splitter.helped - helped < 10  # it stopped early: without the short job it renders about half of 20
