@@ -24,7 +24,7 @@ import httpx
 import pytest
 from server_helpers import HELLO, Serve, User
 
-from kodisc_jupyter.server import start_local_server
+from kodisc_jupyter.server import _process, start_local_server
 from kodisc_jupyter.server._cgroups import CgroupSupport, cgroup_support
 from kodisc_jupyter.server._jobs import STOPPED_ERROR
 from kodisc_jupyter.server._leftovers import MAX_ERROR_CHARS, folder_usage
@@ -171,7 +171,10 @@ def test_a_restart_on_the_deep_trees_data_dir_starts_and_says_what_it_cleaned(tm
         again = Serve(data, "--workers", "2")
         try:
             extra = [again.process.stdout.readline() for _ in range(2)]  # the limits, then what was cleaned
-            cleaned = next(line for line in extra if line.startswith("Cleaned up"))
+            assert extra[0].startswith(f"Render limits ({cgroup_support().describe()}): "
+                                       if isinstance(cgroup_support(), CgroupSupport) else "Render limits (no cgroup: ")
+            cleaned = extra[1]
+            assert cleaned.startswith("Cleaned up after a stopped server: "), extra
             assert "1 unfinished job(s) failed and refunded" in cleaned and "could not" not in cleaned
             with httpx.Client(base_url=again.base_url, headers={"Authorization": f"Bearer {b_key}"}) as b:
                 assert b.get("/me", timeout=1).status_code == 200
@@ -520,3 +523,12 @@ def test_a_sparse_file_in_the_cache_evicts_no_one(arena):
     assert b_job.status == "completed", b_job.error
     assert all(entry.exists() for entry in a_entries)  # A's partial movies are still cached
     assert folder_usage(cache.root)[0] < 50 * 1024**2
+
+
+def test_without_a_cgroup_the_start_up_line_says_what_does_not_hold(monkeypatch, tmp_path):
+    monkeypatch.setattr(_process, "cgroup_support", lambda: "cgroup v1: Permission denied")
+    spec, _ = _process.worker_spec(tmp_path, sandbox=None)
+    line = _process.limits_line(spec)
+    assert line.startswith("Render limits (no cgroup: cgroup v1: Permission denied): 4 GiB of memory per process, "
+                           "not per render; 256 more processes")
+    assert spec.limits()[0] == str(spec.memory_limit)  # then RLIMIT_AS is what there is
