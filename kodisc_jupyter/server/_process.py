@@ -177,14 +177,15 @@ class RenderProcess:
             self._popen.stdin.close()
 
     async def ask(self, limit: int = 64) -> str | None:
-        """Its next line on stdout (after the first byte), or None at its end or past `limit` bytes."""
+        """Its next line on stdout (after the first byte); None at its end, "" past `limit` bytes."""
         assert self._popen.stdout is not None
         if not await self.started(self.spec.timeout):  # its first byte is not a line
             return None
         fd = self._popen.stdout.fileno()
         while b"\n" not in self._said:
-            if len(self._said) > limit:
-                return None
+            if len(self._said) > limit:  # no line of ours is this long: "" is no valid line either
+                self._said = b""
+                return ""
             await _readable(fd)
             chunk = os.read(fd, 4096)
             if not chunk:

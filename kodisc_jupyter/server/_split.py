@@ -39,7 +39,11 @@ from ._render_job import CACHE_FOLDER
 #: The final worker's outcome said partial movies were missing: render once more on one worker.
 MISSING = "missing"
 _CALLS = re.compile(r"\.\s*(?:play|wait)\s*\(")
-_CLAIM = re.compile(r"c (\d{1,7})")
+_CLAIM = re.compile(r"c (\d{1,6})")
+FORGED = ("the scene wrote on the render's own pipe to the server (not through Manim); remove that code and "
+          "render again.")
+#: More animations than a scene can mean: a claim past it is the scene writing on the pipe (the worker ends).
+MAX_ANIMATIONS = 100_000
 _PARTIAL = re.compile(r"[0-9a-f]{64}\.(?:mp4|mov|webm)")
 #: Scenes remembered (their animations and frames) for the next decision.
 _REMEMBERED = 4096
@@ -177,7 +181,7 @@ class _Run:
     def _claim(self, process: RenderProcess, line: str) -> bool:
         """Answer a claim; False for a line that is not one (the scene wrote on the pipe: end that worker)."""
         match = _CLAIM.fullmatch(line)
-        if match is None:
+        if match is None or int(match.group(1)) >= MAX_ANIMATIONS:
             return False
         index = int(match.group(1))
         granted = index not in self.claimed
@@ -196,9 +200,9 @@ class _Run:
                     # animation in hand (what it rendered stays; the final worker renders what it leaves)
                     helper.answer("e")
                 elif not self._claim(helper, line):
+                    self._fail(FORGED)
+                    helper.kill()
                     break
-            if helper.returncode is None:  # it wrote what is not a claim
-                helper.kill()
             returncode = await helper.wait()
         finally:
             self.release()
@@ -224,6 +228,7 @@ class _Run:
                                                               self.final.folder / CACHE_FOLDER)
                 self.final.answer("g")
             elif not self._claim(self.final, line):
+                self._fail(FORGED)
                 self.final.kill()
                 return
 

@@ -264,3 +264,29 @@ def test_a_split_gives_its_helper_back_when_another_job_waits(split_server):
     assert all(job.status == "completed" for job in jobs), [job.error for job in jobs]
     assert finished == [short_id, long_id]
     assert splitter.helped - helped < 10  # it stopped early: without the short job it renders about half of 20
+
+
+def test_a_scene_writing_on_the_claims_pipe_fails_its_own_job_only(split_server):
+    """A hostile scene finds the worker's pipe to the server and writes on it: its job fails with one clear
+    line, and the server renders the next job as ever."""
+    from kodisc_jupyter.server._split import FORGED
+
+    forger = PLAIN.replace("Plain", "Forger").replace("        self.play(Transform", """\
+        import fcntl, os
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                if fd > 2 and os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:") and \\
+                        fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                    os.write(fd, b"c 999999999\\n")
+            except OSError:
+                pass
+        self.play(Transform""", 1)
+    user = User(split_server)
+    runs = _splitter(split_server).runs
+    forged = user.wait(user.submit(forger, "Forger"), timeout=120)
+    after = user.wait(user.submit(), timeout=120)
+    user.close()
+    assert _splitter(split_server).runs == runs + 1
+    assert forged.status == "failed" and forged.error == FORGED
+    assert after.status == "completed", after.error
