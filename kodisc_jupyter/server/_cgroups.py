@@ -91,6 +91,16 @@ class RenderGroup:
                 except OSError:
                     time.sleep(0.002)
 
+    def oom_kills(self) -> int:
+        """How many of its processes the kernel killed for the group's memory limit."""
+        name = "memory.events" if self.support.version == "v2" else "memory.oom_control"
+        with contextlib.suppress(OSError, ValueError):
+            for line in (self.paths[0] / name).read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill":
+                    return int(value)
+        return 0
+
     def peak_memory(self) -> int | None:
         """The most memory the render used (for tests and reports), if the kernel says."""
         name = "memory.peak" if self.support.version == "v2" else "memory.max_usage_in_bytes"

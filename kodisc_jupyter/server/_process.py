@@ -135,6 +135,8 @@ class RenderProcess:
             argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent],
                              readable=[spec.scene_files] if spec.scene_files else [])
         self.group = _render_group(spec)
+        #: whether the kernel killed any of its processes for the cgroup's memory limit (known once it ended)
+        self.ran_out_of_memory = False
         if self.group is not None:
             argv = self.group.wrap(argv)
         try:
@@ -229,6 +231,7 @@ class RenderProcess:
     def _remove_group(self) -> None:
         group, self.group = self.group, None
         if group is not None:
+            self.ran_out_of_memory = group.oom_kills() > 0
             group.remove()
 
     async def end(self) -> None:

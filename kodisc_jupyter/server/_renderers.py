@@ -244,7 +244,11 @@ class ManimRenderer(_ByWallTime):
             return over
         if not self.sandboxed:  # bwrap's PID namespace already ended whatever the scene left running
             process.kill()
-        return await asyncio.to_thread(_read_outcome, folder, process.returncode)
+        error = await asyncio.to_thread(_read_outcome, folder, process.returncode)
+        if error and process.ran_out_of_memory:  # the kernel says so: no "may have"
+            return (f"the render ran out of its {self.spec.memory_limit / 1024**3:g} GiB of memory (all its processes "
+                    "and its /tmp together) and was stopped; simplify the scene or render at a lower quality.")
+        return error
 
 
 async def _drop(process: RenderProcess) -> None:
