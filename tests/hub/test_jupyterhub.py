@@ -1,9 +1,11 @@
 """A real JupyterHub (from PyPI, with configurable-http-proxy from npm) running `kodisc serve --jupyterhub`.
 
-Two users' single-user servers (SimpleLocalProcessSpawner) run notebook cells on kernels their own
-server started (over its kernel websocket, as JupyterLab does): they render through the hub
-service with no Kodisc key, and one cannot see the other's job. The configuration is the one
-docs/server.md gives; only ports and folders are the test's.
+The service is the class's gateway (`--renderer kodisc`) to a 'Kodisc' that is the session's
+simulated server, with the teacher's key in the service's environment only. Two users' single-user
+servers (SimpleLocalProcessSpawner) run notebook cells on kernels their own server started (over
+its kernel websocket, as JupyterLab does): they render through the hub service with no Kodisc key,
+the same cell is one upstream render for both, and one cannot see the other's job. The
+configuration is the one docs/server.md gives; only ports, folders and the upstream are the test's.
 """
 from __future__ import annotations
 
@@ -46,8 +48,9 @@ c.Spawner.http_timeout = 90
 # --- as in docs/server.md, "Running a class" ---------------------------------------------
 c.JupyterHub.services = [
     {{"name": "kodisc", "url": "http://127.0.0.1:{service_port}",
-      "command": [sys.executable, "-m", "kodisc_jupyter", "serve", "--jupyterhub", "--renderer", "simulate",
-                  "--credits-per-user", "50", "--free-credits", "0", "--data-dir", {data_dir!r}]}},
+      "command": [sys.executable, "-m", "kodisc_jupyter", "serve", "--jupyterhub", "--renderer", "kodisc",
+                  "--credits-per-user", "50", "--free-credits", "0", "--data-dir", {data_dir!r}],
+      "environment": {{"KODISC_API_KEY": {upstream_key!r}, "KODISC_BASE_URL": {upstream_url!r}}}}},
     {{"name": "tester", "api_token": {admin!r}}},
 ]
 c.JupyterHub.load_roles = [
@@ -84,11 +87,11 @@ def proxy_command() -> str:
 
 
 class Hub:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, upstream) -> None:
         self.port, self.folder = free_port(), folder
         config = CONFIG.format(port=self.port, hub_port=free_port(), proxy_port=free_port(), proxy=proxy_command(),
                                homes=str(folder / "homes"), service_port=free_port(), data_dir=str(folder / "kodisc"),
-                               admin=ADMIN_TOKEN)
+                               admin=ADMIN_TOKEN, upstream_key=upstream.api_key, upstream_url=upstream.base_url)
         (folder / "jupyterhub_config.py").write_text(config)
         (folder / "homes").mkdir()
         self.log = open(folder / "hub.log", "w+")  # noqa: SIM115  closed in stop()
@@ -187,8 +190,8 @@ class Kernel:
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    running = Hub(tmp_path_factory.mktemp("hub"))
+def hub(tmp_path_factory, sim_server):
+    running = Hub(tmp_path_factory.mktemp("hub"), sim_server)
     try:
         for name in ("alice", "bob"):
             running.spawn(name)
@@ -197,8 +200,9 @@ def hub(tmp_path_factory):
         running.stop()
 
 
-async def test_two_students_render_through_the_hub_service_with_no_kodisc_key(hub):
+async def test_two_students_render_through_the_hub_service_with_no_kodisc_key(hub, sim_server):
     outputs: dict[str, list[str]] = {}
+    before = sim_server.job_count()
     for user in ("alice", "bob"):
         kernel = Kernel(hub, user)
         await kernel.connect()
@@ -216,9 +220,12 @@ async def test_two_students_render_through_the_hub_service_with_no_kodisc_key(hu
         assert "ERROR" not in shown, shown
         assert "application/vnd.kodisc.video+json" in outputs[user][1], outputs[user][1]
         assert " completed True" in outputs[user][2]
-        assert "49" in outputs[user][3] and "49" in outputs[user][4], outputs[user][3:5]  # 50 credits, 1 spent
-        assert len(token) >= 16 and token not in shown and "KODISC_API_KEY" not in os.environ
+        left = "49 credits" if user == "alice" else "50 credits"  # bob's identical render was paid by alice's
+        assert left in outputs[user][3] and left in outputs[user][4], outputs[user][3:5]
+        assert len(token) >= 16 and token not in shown and sim_server.api_key not in shown
     assert "NOT FOUND" in outputs["bob"][-1], outputs["bob"][-1]
+    assert sim_server.job_count() == before + 1  # one upstream render for the class
+    assert sim_server.api_key not in hub.text()
     assert f"KODISC_BASE_URL=http://127.0.0.1:{hub.port}/services/kodisc/api/v2" in hub.text()
 
 
