@@ -23,6 +23,8 @@ logger = get_logger("kodisc_jupyter.server")
 #: The most of a job's `error` that is stored and shown; the rest is cut (see `cap_error`).
 MAX_ERROR_CHARS = 4000
 CUT_MARK = " … cut ({count} more characters)"
+#: Characters past the cut that are cleaned with the kept part (longer than any key).
+CUT_MARGIN = 200
 
 
 def read_capped(path: Path, limit: int) -> bytes | None:
@@ -45,15 +47,17 @@ def read_capped(path: Path, limit: int) -> bytes | None:
         os.close(fd)
 
 
-def cap_error(error: str, clean: Callable[[str], str] = str) -> str:
+def cap_error(error: str, clean: Callable[[str], str] = str, *, length: int | None = None) -> str:
     """`error` passed through `clean` (redaction) and cut to MAX_ERROR_CHARS, with a mark saying how much went.
 
     Only the kept part (and a margin, so a key across the cut is still recognised) is cleaned:
-    an error of hundreds of megabytes costs what a short one does."""
-    if len(error) <= MAX_ERROR_CHARS and len(cleaned := clean(error)) <= MAX_ERROR_CHARS:
+    an error of hundreds of megabytes costs what a short one does. `length`: the whole error's
+    length when `error` is only its start (enough of it: MAX_ERROR_CHARS + CUT_MARGIN)."""
+    length = len(error) if length is None else length
+    if length <= MAX_ERROR_CHARS and len(cleaned := clean(error)) <= MAX_ERROR_CHARS:
         return cleaned
-    keep = MAX_ERROR_CHARS - len(CUT_MARK.format(count=len(error)))  # room for the longest mark
-    return clean(error[:keep + 200])[:keep] + CUT_MARK.format(count=len(error) - keep)
+    keep = MAX_ERROR_CHARS - len(CUT_MARK.format(count=length))  # room for the longest mark
+    return clean(error[:keep + CUT_MARGIN])[:keep] + CUT_MARK.format(count=length - keep)
 
 
 def remove_tree(path: Path) -> bool:

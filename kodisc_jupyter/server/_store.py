@@ -24,7 +24,7 @@ from typing import Any
 
 from .._sqlite import Migration, migrate
 from ..contract._rules import key_prefix, redact
-from ._leftovers import cap_error
+from ._leftovers import CUT_MARGIN, MAX_ERROR_CHARS, cap_error
 
 JOB_ID_ALPHABET = string.ascii_lowercase + string.digits
 #: 25 characters like the contract's example (`clx9f0a1b0000abcd1234efgh`): 'c' + 24 random ones.
@@ -61,7 +61,16 @@ def _redact_stored_errors(db: sqlite3.Connection) -> None:
 
 
 #: Append a migration to change the schema (`kodisc_jupyter._sqlite.migrate`).
-_MIGRATIONS: tuple[Migration, ...] = (_SCHEMA, _add_server_id, _redact_stored_errors)
+def _cap_stored_errors(db: sqlite3.Connection) -> None:
+    """Errors are capped before they are stored; longer rows from before that (a scene's 200 MB message) are cut
+    once, here, reading only their start."""
+    rows = db.execute("SELECT id, substr(error, 1, ?), length(error) FROM jobs WHERE length(error) > ?",
+                      (MAX_ERROR_CHARS + CUT_MARGIN, MAX_ERROR_CHARS)).fetchall()
+    for job_id, start, length in rows:
+        db.execute("UPDATE jobs SET error = ? WHERE id = ?", (cap_error(start, redact, length=length), job_id))
+
+
+_MIGRATIONS: tuple[Migration, ...] = (_SCHEMA, _add_server_id, _redact_stored_errors, _cap_stored_errors)
 
 
 def _private_file(path: Path) -> None:

@@ -27,7 +27,7 @@ from server_helpers import HELLO, Serve, User
 from kodisc_jupyter.server import _process, start_local_server
 from kodisc_jupyter.server._cgroups import CgroupSupport, cgroup_support
 from kodisc_jupyter.server._jobs import STOPPED_ERROR
-from kodisc_jupyter.server._leftovers import MAX_ERROR_CHARS, folder_usage
+from kodisc_jupyter.server._leftovers import CUT_MARK, MAX_ERROR_CHARS, folder_usage
 from kodisc_jupyter.server._process import RENDER_PROCESSES, renders_dir, work_root
 from kodisc_jupyter.server._sandbox import TMP_BYTES, bwrap_problem
 
@@ -532,3 +532,30 @@ def test_without_a_cgroup_the_start_up_line_says_what_does_not_hold(monkeypatch,
     assert line.startswith("Render limits (no cgroup: cgroup v1: Permission denied): 4 GiB of memory per process, "
                            "not per render; 256 more processes")
     assert spec.limits()[0] == str(spec.memory_limit)  # then RLIMIT_AS is what there is
+
+
+WHOLE = "RuntimeError: kdsc_live_" + "cd" * 24 + " " + "A" * (5 << 20)
+
+
+def test_an_error_stored_whole_before_the_cap_is_cut_once_on_opening(tmp_path):
+    from kodisc_jupyter.server._store import Store
+
+    store = Store(tmp_path / "server.sqlite3", monthly_free_credits=10)
+    user = store.create_user(paid_credits=5)
+    job = store.create_job(store.authenticate(user.api_key), {"code": HELLO, "className": "Hello", "quality": "low",
+                                                              "aspectRatio": "16:9"},
+                           fps=15, webhook_url=None, reserve=1, server_id="s")
+    store.close()
+    with sqlite3.connect(tmp_path / "server.sqlite3") as db:  # as a server before the cap left it
+        db.execute("UPDATE jobs SET status = 'failed', error = ? WHERE id = ?",
+                   (WHOLE, job.job_id))
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        db.execute(f"PRAGMA user_version = {version - 1}")
+    store = Store(tmp_path / "server.sqlite3", monthly_free_credits=10)
+    try:
+        error = store.get_job(job.job_id).error
+    finally:
+        store.close()
+    assert len(error) <= MAX_ERROR_CHARS and error.startswith("RuntimeError: kdsc_live_cdcd… AAA")
+    kept = MAX_ERROR_CHARS - len(CUT_MARK.format(count=len(WHOLE)))
+    assert error.endswith(CUT_MARK.format(count=len(WHOLE) - kept))
