@@ -116,6 +116,7 @@ def create_app(store: Store, runner: JobRunner, *, files_dir: Path, public_url: 
         job = await asyncio.to_thread(store.get_job, job_id, key.user_id)
         if job is None:
             raise APIProblem(404, "not_found", f"No job {job_id} for this key: check the job id and the key.")
+        job = runner.shown(job)
         progress = await runner.progress(job_id) if job.status == "running" else None
         return JSONResponse(job_view(job, public_url, progress=progress))
 

@@ -143,6 +143,9 @@ class KodiscRenderer:
         self.ledger = ClassLedger(data_dir / LEDGER_FILE)
         self._running: dict[str, asyncio.Future[Outcome]] = {}  # identity -> the upstream render in flight
         self._costs: dict[str, int] = {}  # job id -> what its student pays, until the runner settles it
+        self._identities: dict[str, str] = {}  # job id -> its render's identity, while it renders
+        self._shown: dict[str, str] = {}  # job id -> what Kodisc last said of its render, while it renders
+        self._upstream: dict[str, str] = {}  # identity -> what Kodisc last said of that render in flight
 
     async def start(self, work_dir: Path) -> None:
         """Nothing to warm up: the client connects on first use."""
@@ -155,6 +158,17 @@ class KodiscRenderer:
         """A forwarded job has no local workers (their progress is Kodisc's)."""
         return []
 
+    def queued_elsewhere(self, job_id: str) -> bool:
+        """Kodisc still has this job's render queued (a twin shows what the render it waits for shows)."""
+        return self._shown.get(job_id) == "queued"
+
+    def _mirror(self, identity: str, status: str) -> None:
+        """What Kodisc says of the render in flight, for the job that sent it and every twin waiting for it."""
+        self._upstream[identity] = status
+        for job_id, same in self._identities.items():
+            if same == identity:
+                self._shown[job_id] = status
+
     def reserve(self, quality: str) -> int:
         """The POST's reserve: one second at this quality, in the class's credits."""
         return max(1, math.ceil(reserve_for(quality) * self.exchange_rate))
@@ -165,7 +179,12 @@ class KodiscRenderer:
 
     async def render(self, job: StoredJob, folder: Path, width: int, height: int) -> str | None:
         identity = render_identity(job, self.metadata_policy)
-        outcome = await self._answer(job, identity)
+        self._identities[job.job_id], self._shown[job.job_id] = identity, "queued"  # queued until Kodisc says
+        try:
+            outcome = await self._answer(job, identity)
+        finally:
+            self._identities.pop(job.job_id, None)
+            self._shown.pop(job.job_id, None)
         if outcome.error is None:
             try:
                 await asyncio.to_thread(_copy_outputs, self.cache_dir / identity, folder)
@@ -182,13 +201,16 @@ class KodiscRenderer:
         """From a completed render, from the one in flight, or from a new upstream render."""
         done = await asyncio.to_thread(self.ledger.completed, identity)
         if done is not None and (self.cache_dir / identity).is_dir():
+            self._shown[job.job_id] = "running"  # its files are being copied
             return Outcome("cached", done["upstream_cost"])
         twin = self._running.get(identity)
         if twin is not None:
+            self._shown[job.job_id] = self._upstream.get(identity, "queued")
             shared = await asyncio.shield(twin)
             return Outcome("coalesced", shared.upstream_cost, shared.error)
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
         self._running[identity] = future
+        self._upstream[identity] = "queued"
         try:
             outcome = await self._forward(job, identity)
         except asyncio.CancelledError:
@@ -199,6 +221,7 @@ class KodiscRenderer:
                                                 "render again.")
         finally:
             self._running.pop(identity, None)
+            self._upstream.pop(identity, None)
         future.set_result(outcome)
         return outcome
 
@@ -207,7 +230,9 @@ class KodiscRenderer:
             queued = await self.client.render(job.code, job.class_name, quality=job.quality,
                                               aspect_ratio=job.aspect_ratio, fps=job.fps, metadata=job.metadata,
                                               webhook_url=None)
-            final = await self.client.wait(queued, timeout=self.timeout)
+            self._mirror(identity, queued.status)
+            final = await self.client.wait(queued, timeout=self.timeout,
+                                           on_update=lambda update: self._mirror(identity, update.status))
         except InsufficientCreditsError as exc:
             return Outcome("upstream", error=f"the class's Kodisc account cannot pay for this render ({exc.summary}); "
                                              "tell your teacher.")

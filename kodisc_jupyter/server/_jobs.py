@@ -12,6 +12,7 @@ sibling server sharing the data dir are left alone (see `_instances`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import shutil
 import stat
@@ -160,6 +161,13 @@ class JobRunner:
         if final.status == "failed":
             await asyncio.to_thread(remove_tree, self.files_dir / job.job_id)
         await self._notify(final)
+
+    def shown(self, job: StoredJob) -> StoredJob:
+        """The job as its owner sees it: a running job another service still has queued (a gateway's) is
+        queued, so the states mirror Kodisc's."""
+        if job.status == "running" and self.renderer.queued_elsewhere(job.job_id):
+            return dataclasses.replace(job, status="queued")
+        return job
 
     async def progress(self, job_id: str) -> RenderProgress | None:
         """What the running render of `job_id` reported last, added up over its workers (a split render has

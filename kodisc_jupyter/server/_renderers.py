@@ -47,10 +47,15 @@ class Renderer(Protocol):
     def reserve(self, quality: str) -> int: ...  # credits taken on POST
     def cost(self, job: StoredJob, duration_ms: int) -> int: ...  # credits charged once it ended
     def helper_folders(self, job_id: str) -> list[Path]: ...
+    def queued_elsewhere(self, job_id: str) -> bool: ...  # a running job that another service still has queued
 
 
 class _ByWallTime:
     """The local price list (`_pricing`): what a render here costs is its quality's rate times its seconds."""
+
+    def queued_elsewhere(self, job_id: str) -> bool:
+        """A render here runs here."""
+        return False
 
     def reserve(self, quality: str) -> int:
         return reserve_for(quality)

@@ -264,3 +264,33 @@ class socket_closed_port:
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+def test_a_students_job_is_queued_while_kodisc_has_it_queued(tmp_path, monkeypatch):
+    """The states mirror Kodisc's: the gateway forwarded the job (it runs a worker here) but Kodisc queued it."""
+    with start_local_server(tmp_path / "kodisc", renderer="simulate", workers=1) as kodisc:
+        teacher = User(kodisc)  # holds Kodisc's only worker, so what the gateway forwards waits there
+        blocker = teacher.submit(lesson(1), "Lesson", metadata={"simulate": {"seconds": 2.0}})
+        while teacher.job(blocker).status == "queued":
+            time.sleep(0.02)
+        monkeypatch.setenv("KODISC_API_KEY", kodisc.api_key)
+        monkeypatch.setenv("KODISC_BASE_URL", kodisc.base_url)
+        with start_local_server(tmp_path / "gw", renderer="kodisc", free_credits=0) as gateway:
+            monkeypatch.delenv("KODISC_API_KEY")
+            alice = User(gateway, gateway.create_user(100).api_key)
+            before = kodisc.job_count()
+            job_id = alice.submit(lesson(2), "Lesson", metadata={"simulate": {"seconds": 1.0}})
+            seen: list[tuple[str, bool]] = []  # (the student's status, whether Kodisc has the job yet)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                status = alice.job(job_id).status
+                seen.append((status, kodisc.job_count() > before))
+                if status in ("completed", "failed"):
+                    break
+                time.sleep(0.05)
+            alice.close()
+        teacher.close()
+    states = [status for i, (status, _) in enumerate(seen) if i == 0 or seen[i - 1][0] != status]
+    # never back to queued (the gateway's own polling of Kodisc may miss a short `running`)
+    assert states in (["queued", "running", "completed"], ["queued", "completed"]), states
+    assert any(status == "queued" and forwarded for status, forwarded in seen)  # queued on Kodisc, not here
