@@ -15,14 +15,13 @@ import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._paths import data_dir as kodisc_data_dir
 from ._cgroups import CgroupSupport, RenderGroup, cgroup_support
-from ._sandbox import JOB_MOUNT, TMP_BYTES, bwrap_problem, kill_session, render_env, sandboxed
+from ._sandbox import INTERPRETER, JOB_MOUNT, TMP_BYTES, bwrap_problem, kill_session, render_env, sandboxed
 
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
@@ -130,7 +129,7 @@ class RenderProcess:
     def __init__(self, spec: WorkerSpec, folder: Path) -> None:
         self.spec, self.folder = spec, folder
         env = render_env(JOB_MOUNT if spec.sandboxed else str(folder))
-        argv = [sys.executable, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
+        argv = [INTERPRETER, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
         if spec.sandboxed:
             argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent],
                              readable=[spec.scene_files] if spec.scene_files else [])

@@ -37,6 +37,9 @@ _SYSTEM_DIRS = ("/usr", "/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/e
                 "/opt")
 _MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+#: The interpreter renders run: `..` resolved by name, since the sandbox binds the prefixes, not a folder a
+#: launch such as `benchmarks/../.venv/bin/python` went through (not `realpath`: that would leave the venv).
+INTERPRETER = os.path.abspath(sys.executable)
 #: The size of the render's /tmp and of its /dev/shm (each a tmpfs: memory, not disk).
 TMP_BYTES = 512 * 1024**2
 
@@ -120,7 +123,7 @@ def render_env(folder: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(_PACKAGE_ROOT)  # the one sys.path entry the render needs that is not installed
     tex = find_tex()  # TeX Live or TinyTeX outside /usr/bin, with the server's TEXINPUTS etc.
     env.update(tex.env)
-    path = [os.path.dirname(sys.executable), *tex.path, "/usr/local/bin", "/usr/bin", "/bin"]
+    path = [os.path.dirname(INTERPRETER), *tex.path, "/usr/local/bin", "/usr/bin", "/bin"]
     env.update(PATH=os.pathsep.join(dict.fromkeys(path)),
                HOME=folder, TMPDIR=f"{folder}/tmp", XDG_CACHE_HOME=f"{folder}/.cache",
                MPLCONFIGDIR=f"{folder}/.cache", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1")
