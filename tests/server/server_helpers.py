@@ -118,9 +118,10 @@ class WebhookReceiver:
 class Serve:
     """`kodisc serve` in a subprocess; its announced base URL and key, like a shell `export` would see them."""
 
-    def __init__(self, data_dir, *extra: str, env: dict[str, str] | None = None, cwd=None) -> None:
+    def __init__(self, data_dir, *extra: str, env: dict[str, str] | None = None, cwd=None,
+                 python: str = sys.executable) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kodisc_jupyter", "serve", "--port", "0", "--data-dir", str(data_dir),
+            [python, "-m", "kodisc_jupyter", "serve", "--port", "0", "--data-dir", str(data_dir),
              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd)
         self.lines = [self.process.stdout.readline() for _ in range(3)]
         base_line, key_line = self.lines[0].rstrip("\n"), self.lines[1].rstrip("\n")

@@ -13,6 +13,7 @@ import re
 import secrets
 import sqlite3
 import stat
+import sys
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import av
 import httpx
 import pytest
 from PIL import Image
-from server_helpers import User, workers_of
+from server_helpers import Serve, User, workers_of
 
 from kodisc_jupyter.server import _process, start_local_server
 from kodisc_jupyter.server._sandbox import bwrap_problem
@@ -244,3 +245,20 @@ def test_a_checkout_or_venv_under_tmp_stays_visible_over_the_empty_tmp():
     tmpfs = command.index("/tmp", command.index("--tmpfs"))
     binds = [i for i, arg in enumerate(command) if arg == "--ro-bind"]
     assert binds and all(i > tmpfs for i in binds)
+
+
+def test_a_server_started_through_a_dotdot_path_renders(tmp_path):
+    """`cd benchmarks && ../.venv/bin/python -m kodisc_jupyter serve`: Python keeps that `..` in sys.executable,
+    and bwrap cannot exec a path through a folder the sandbox does not bind (it failed every render)."""
+    beside = tmp_path / "beside"  # outside the sandbox's binds, as benchmarks/ is
+    beside.mkdir()
+    relative = os.path.relpath(sys.executable, beside)
+    assert relative.startswith("..")
+    serve = Serve(tmp_path / "data", python=relative, cwd=beside)
+    try:
+        user = User(serve)
+        job = user.wait(user.submit(), timeout=120)
+        user.close()
+    finally:
+        serve.stop()
+    assert job.status == "completed", job.error
