@@ -255,10 +255,10 @@ def test_a_server_started_through_a_dotdot_path_renders(tmp_path):
     relative = os.path.relpath(sys.executable, beside)
     assert relative.startswith("..")
     serve = Serve(tmp_path / "data", python=relative, cwd=beside)
+    user = User(serve)
     try:
-        user = User(serve)
         job = user.wait(user.submit(), timeout=120)
-        user.close()
     finally:
+        user.close()
         serve.stop()
     assert job.status == "completed", job.error
