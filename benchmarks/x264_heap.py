@@ -5,10 +5,10 @@ thread so that scheduling plays no part), each in a fresh process whose glibc fi
 hands out with one byte (`GLIBC_TUNABLES=glibc.malloc.perturb=N` fills with N ^ 0xff). With MB-tree on
 (x264's default, and Manim's) the movie changes with the byte, and the default heap gives the movie of
 zero-filled memory; with `mbtree=0` it never changes. Under the default allocator x264's large
-buffers are fresh pages, which the kernel zeroes, so a render is repeatable;
-an allocator that hands x264 reused heap memory (a fixed `mmap_threshold`, as tried for P8) changes
-the video, and a split render could then differ from the bare CLI. Valgrind (memcheck) puts the use
-of the uninitialised value in MB-tree's log2 of the propagated cost (x264 core 165, as PyAV 18 bundles it).
+buffers are fresh pages, which the kernel zeroes, so a render is repeatable; an allocator that
+hands x264 reused heap memory (a fixed `mmap_threshold`, as tried for P8) changes the video, and a
+split render could then differ from the bare CLI. Valgrind (memcheck) puts the use of the
+uninitialised value in MB-tree's log2 of the propagated cost (x264 core 165, as PyAV 18 bundles it).
 
 `python benchmarks/x264_heap.py` (a few seconds).
 """

@@ -38,7 +38,8 @@ _SYSTEM_DIRS = ("/usr", "/etc/fonts", "/etc/ld.so.cache", "/etc/ld.so.conf", "/e
 _MERGED_DIRS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 #: The interpreter renders run: `..` resolved by name, since the sandbox binds the prefixes, not a folder a
-#: launch such as `benchmarks/../.venv/bin/python` went through (not `realpath`: that would leave the venv).
+#: relative launch went through (`cd benchmarks && ../.venv/bin/python`: Python keeps that `..` in
+#: sys.executable); not `realpath`, which would leave the venv.
 INTERPRETER = os.path.abspath(sys.executable)
 #: The size of the render's /tmp and of its /dev/shm (each a tmpfs: memory, not disk).
 TMP_BYTES = 512 * 1024**2
