@@ -24,12 +24,17 @@ pytestmark = pytest.mark.e2e
 QUICKSTART = REPO / "notebooks" / "quickstart.ipynb"
 RUN_TIMEOUT_S = 240
 PAYLOAD = '<img src=x onerror="window.__pwned=1">'
+# The scene fails after a second on purpose: a warm worker fails it in well under the sampler's
+# 100 ms, and its status bar must be on screen long enough to be seen.
 HOSTILE_SCENE = f"""%%kodisc Hostile -ql
+import time
+
 from manim import *
 
 
 class Hostile(Scene):
     def construct(self):
+        time.sleep(1)
         raise Exception('{PAYLOAD}')
 """
 PENDING_STATES = ("submitting", "queued", "running")
