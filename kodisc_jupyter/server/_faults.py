@@ -2,8 +2,8 @@
 
 For each `/api/` request, in this order:
 - latency: sleep a uniform random time in `latency = (low, high)` seconds;
-- drop: with probability `drop_rate`, close the connection without answering, before the request
-  is handled (so a dropped POST created no job);
+- drop: with probability `drop_rate`, read the request and close the connection without answering,
+  before the request is handled (so a dropped POST created no job);
 - 5xx: with probability `error_rate`, answer 500, 502 or 503 (503 always with `Retry-After: 1`)
   without handling the request (so no job either);
 - drop after create: with probability `drop_after_create_rate`, a POST /render that created its
@@ -39,6 +39,7 @@ class FaultInjector:
         if high > 0:
             await asyncio.sleep(self._random.uniform(low, high))
         if self._random.random() < self.drop_rate:
+            await _read_request_body(receive)
             return await _drop(send)
         if self._random.random() < self.error_rate:
             return await _answer_5xx(send, self._random.choice(FAULT_STATUSES))
@@ -55,6 +56,14 @@ async def _answer_5xx(send, status: int) -> None:
         headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _read_request_body(receive) -> None:
+    """Take the whole body first: a socket closed with unread bytes sends a reset, not an end of stream,
+    and the client's error would then depend on whether the body arrived before or after the drop."""
+    message = {"more_body": True}
+    while message.get("more_body") and message.get("type") != "http.disconnect":
+        message = await receive()
 
 
 async def _drop(send) -> None:
