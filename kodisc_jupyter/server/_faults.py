@@ -61,9 +61,10 @@ async def _answer_5xx(send, status: int) -> None:
 async def _read_request_body(receive) -> None:
     """Take the whole body first: a socket closed with unread bytes sends a reset, not an end of stream,
     and the client's error would then depend on whether the body arrived before or after the drop."""
-    message = {"more_body": True}
-    while message.get("more_body") and message.get("type") != "http.disconnect":
+    while True:
         message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
 
 
 async def _drop(send) -> None:
