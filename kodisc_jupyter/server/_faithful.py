@@ -29,6 +29,8 @@ from manim.renderer.cairo_renderer import CairoRenderer
 from manim.utils.exceptions import EndSceneEarlyException
 from manim.utils.hashing import get_hash_from_play_call
 
+from ._frame_pool import FramePool, PooledFileWriter
+
 
 class MissingPartials(Exception):
     """The final worker lacks a partial movie the split promised (a helper reached another state)."""
@@ -106,7 +108,7 @@ class FaithfulRenderer(CairoRenderer):
     (a split's re-render after partial movies went missing takes no shortcut at all). `final` is False for a helper: it hashes only what
     it claimed, and ends without combining. `progress` is written after each animation this worker
     finished (rendered, or found cached): `{"animations": N, "seconds": S}`; the server adds the
-    workers' numbers up.
+    workers' numbers up. Its frames reach the encoder through a `FramePool` (one copy each, not three).
     """
 
     _muted = False
@@ -116,6 +118,7 @@ class FaithfulRenderer(CairoRenderer):
     progress: Path | None = None
     _finished = 0
     _finished_seconds = 0.0
+    frames: FramePool
 
     @classmethod
     def adopt(cls, renderer: CairoRenderer, *, claims: Claims | None, final: bool, progress: Path,
@@ -124,6 +127,7 @@ class FaithfulRenderer(CairoRenderer):
         renderer.__class__ = cls
         assert isinstance(renderer, FaithfulRenderer)
         renderer.claims, renderer.final, renderer.progress, renderer.jumps = claims, final, progress, jumps
+        renderer.frames = PooledFileWriter.adopt(renderer.file_writer)
         # The camera fills its `display_funcs` on its first drawing, and the hash includes the camera:
         # filled now, it is the same whether the animations before were drawn or muted.
         renderer.camera.type_or_raise(Mobject())
@@ -192,6 +196,9 @@ class FaithfulRenderer(CairoRenderer):
             self.static_image = None
             return None
         return super().save_static_frame_data(scene, static_mobjects)
+
+    def get_frame(self) -> np.ndarray:
+        return self.frames.copy(self.camera.pixel_array)
 
     def add_frame(self, frame: Any, num_frames: int = 1) -> None:
         if self._muted:

@@ -1,8 +1,9 @@
-"""A scene split across workers gives the video the bare `manim` CLI gives: frame count and frames.
+"""A scene split across workers gives the video the bare `manim` CLI gives, byte for byte.
 
 One server with two warm workers and the split threshold lowered, so that tiny scenes at -ql split.
-Each scene is rendered by it and by `manim render -ql` in a fresh folder, and the two videos are
-compared frame by frame at several points (decoded to RGB: equal, not merely close).
+Each scene is rendered by it and by `manim render -ql` in a fresh folder, and the two MP4 files are
+compared: the same bytes, so the same frames, encoded alike (the workers hand frames to the encoder
+their own way: `_frame_pool`).
 """
 from __future__ import annotations
 
@@ -162,12 +163,11 @@ def _render(server, code: str, class_name: str, target: Path) -> Path:
 def test_a_split_render_is_the_video_manim_makes(split_server, tmp_path, class_name):
     splitter = _splitter(split_server)
     runs = splitter.runs
-    ours = _frames(_render(split_server, SCENES[class_name], class_name, tmp_path / "ours.mp4"))
-    bare = _frames(_bare_cli(SCENES[class_name], class_name, tmp_path / "bare"))
+    ours = _render(split_server, SCENES[class_name], class_name, tmp_path / "ours.mp4")
+    bare = _bare_cli(SCENES[class_name], class_name, tmp_path / "bare")
     assert splitter.runs == runs + 1  # it did split
-    assert len(ours) == len(bare) > 20
-    for index in sorted({1, len(bare) // 4, len(bare) // 2, 3 * len(bare) // 4, len(bare) - 1}):
-        assert (ours[index] == bare[index]).all(), f"frame {index} differs"
+    assert len(_frames(bare)) > 20
+    assert ours.read_bytes() == bare.read_bytes()  # the same encoded video, not merely the same frames
 
 
 def test_helpers_render_part_of_a_split_scene(split_server, tmp_path):
