@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .._paths import data_dir as kodisc_data_dir
 from ._cgroups import CgroupSupport, RenderGroup, cgroup_support
-from ._sandbox import INTERPRETER, JOB_MOUNT, TMP_BYTES, bwrap_problem, kill_session, render_env, sandboxed
+from ._sandbox import HEAP_TUNABLES, INTERPRETER, JOB_MOUNT, TMP_BYTES, bwrap_problem, kill_session, render_env, sandboxed
 
 DEFAULT_RENDER_TIMEOUT = 600.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3
@@ -129,9 +129,10 @@ class RenderProcess:
     def __init__(self, spec: WorkerSpec, folder: Path) -> None:
         self.spec, self.folder = spec, folder
         env = render_env(JOB_MOUNT if spec.sandboxed else str(folder))
+        worker_env = {**env, "GLIBC_TUNABLES": HEAP_TUNABLES}  # the worker's heap; bwrap keeps glibc's defaults
         argv = [INTERPRETER, "-m", "kodisc_jupyter.server._render_job", *spec.limits()]
         if spec.sandboxed:
-            argv = sandboxed(argv, folder, env, hidden=[*spec.hidden, folder.parent],
+            argv = sandboxed(argv, folder, worker_env, hidden=[*spec.hidden, folder.parent],
                              readable=[spec.scene_files] if spec.scene_files else [])
         self.group = _render_group(spec)
         #: whether the kernel killed any of its processes for the cgroup's memory limit (known once it ended)
@@ -141,8 +142,9 @@ class RenderProcess:
         try:
             (folder / "tmp").mkdir(exist_ok=True)
             with open(folder / "render.log", "wb") as log:
-                self._popen = subprocess.Popen(argv, cwd=folder, env=env, stdin=subprocess.PIPE,
-                                               stdout=subprocess.PIPE, stderr=log, bufsize=0, start_new_session=True)
+                self._popen = subprocess.Popen(argv, cwd=folder, env=env if spec.sandboxed else worker_env,
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0,
+                                               start_new_session=True)
         except BaseException:
             self._remove_group()
             raise

@@ -43,6 +43,13 @@ _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 INTERPRETER = os.path.abspath(sys.executable)
 #: The size of the render's /tmp and of its /dev/shm (each a tmpfs: memory, not disk).
 TMP_BYTES = 512 * 1024**2
+#: The worker's heap (glibc's malloc; set for the worker only, not for bwrap): blocks up to 32 MiB come from
+#: the heap, freed memory stays in it, and every block comes zero-filled. Each animation opens its own x264
+#: encoder, which allocates ~200 MB at 1080p; as fresh pages from the kernel that costs the clearing of each
+#: page (a -qh lesson's system time: 3.0 CPU-s before, 0.8 after, for the same user time; docs/benchmarks.md,
+#: P8). Zero-filled, because x264 reads memory it never wrote (benchmarks/x264_heap.py): reused as the last
+#: encoder left it, the video could change. One arena: an encoder's thread then reuses what the last one freed.
+HEAP_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736:glibc.malloc.perturb=255:glibc.malloc.arena_max=1"
 
 
 @functools.lru_cache(maxsize=1)
