@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
+from av.video.stream import VideoStream
 from manim._config.video_encoder import VideoEncoderSpec
 from manim.scene.scene_file_writer import SceneFileWriter
 from manim.scene.video_segment_encoder import VideoSegmentEncoder
@@ -58,13 +60,14 @@ class PooledSegmentEncoder(VideoSegmentEncoder):
     def write_frame(self, pixels: np.ndarray, *, repeat: int = 1) -> None:
         """As Manim's `write_frame`, but PyAV wraps PIXELS instead of copying them (twice) for each repeat."""
         self._validate_frame(pixels, repeat)
+        stream = cast(VideoStream, self._stream)
         try:
             frame = av.VideoFrame.from_numpy_buffer(pixels, format="rgba")
             frame.time_base = Fraction(self.spec.frame_rate.denominator, self.spec.frame_rate.numerator)
             for _ in range(repeat):
                 frame.pts = self._next_pts
                 self._next_pts += 1
-                for packet in self._stream.encode(frame):  # converted to the codec's format: a copy
+                for packet in stream.encode(frame):  # converted to the codec's format: a copy
                     self._container.mux(packet)
         except BaseException as error:
             raise self._operation_error("encode", error) from error

@@ -49,7 +49,8 @@ TMP_BYTES = 512 * 1024**2
 #: page (a -qh lesson's system time: 3.0 CPU-s before, 0.8 after, for the same user time; docs/benchmarks.md,
 #: P8). Zero-filled, because x264 reads memory it never wrote (benchmarks/x264_heap.py): reused as the last
 #: encoder left it, the video could change. One arena: an encoder's thread then reuses what the last one freed.
-HEAP_TUNABLES = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=68719476736:glibc.malloc.perturb=255:glibc.malloc.arena_max=1"
+HEAP_TUNABLES = ":".join(("glibc.malloc.mmap_threshold=33554432", "glibc.malloc.trim_threshold=68719476736",
+                          "glibc.malloc.perturb=255", "glibc.malloc.arena_max=1"))
 
 
 @functools.lru_cache(maxsize=1)
